@@ -1,0 +1,262 @@
+"""A pure, incremental decoder for `text/event-stream`.
+
+Bytes in, `Event` / `Comment` / `Diagnostic` out, following the WHATWG HTML Standard,
+section "Server-sent events": "Parsing an event stream" and "Interpreting an event stream".
+It does no I/O and imports only the standard library, so it is tested byte by byte and
+reused by every source (the HTTP client now; replay and load testing later).
+
+It works per chunk, not per byte: a chunk is decoded once, split into lines once (with
+`str.split("\\n")` when it holds no CR), and the lines are interpreted in one loop.
+"""
+
+from __future__ import annotations
+
+import codecs
+from typing import NamedTuple
+
+from sse_cli.errors import EventTooLargeError
+
+__all__ = [
+    "DEFAULT_MAX_EVENT_SIZE",
+    "Comment",
+    "Decoder",
+    "Diagnostic",
+    "Event",
+    "Item",
+]
+
+#: The default bound on one line or one event's data, in characters of decoded text.
+DEFAULT_MAX_EVENT_SIZE = 16 * 1024 * 1024
+
+
+class Event(NamedTuple):
+    """A dispatched event. The JSON output's keys are these field names.
+
+    A NamedTuple, not a dataclass: one is built per event on the hot path and a tuple is
+    the cheapest immutable record Python has.
+    """
+
+    event: str
+    """The event type: the block's `event:` field, else "message"."""
+    data: str
+    """The `data:` lines joined with "\\n"."""
+    id: str | None
+    """The last event ID in force when the event was dispatched; None when it is empty."""
+    retry: int | None = None
+    """The reconnection time in ms when this event's block set one, else None."""
+
+
+class Comment(NamedTuple):
+    """A line that starts with a colon, with the colon removed (heartbeats, mostly)."""
+
+    text: str
+
+
+class Diagnostic(NamedTuple):
+    """Something the spec tells a client to ignore or drop silently, reported instead."""
+
+    code: str
+    """A stable name: unknown-field, invalid-retry, id-contains-nul, incomplete-event."""
+    message: str
+
+
+Item = Event | Comment | Diagnostic
+
+
+class Decoder:
+    """An incremental event-stream decoder for one connection.
+
+    `feed()` takes the body's bytes in any chunking and returns what they completed;
+    `close()` ends the stream. A decoder for a reconnection is seeded with the previous
+    connection's `last_event_id` (the spec's last event ID string persists across
+    connections).
+    """
+
+    __slots__ = (
+        "_bom_pending",
+        "_data",
+        "_data_size",
+        "_decode",
+        "_event_type",
+        "_id_buffer",
+        "_block_retry",
+        "_max_size",
+        "_pending",
+        "_pending_size",
+        "_skip_lf",
+        "ids_seen",
+        "last_event_id",
+        "retry",
+    )
+
+    def __init__(
+        self, last_event_id: str = "", max_event_size: int = DEFAULT_MAX_EVENT_SIZE
+    ) -> None:
+        # "Parsing an event stream": UTF-8 decode, invalid sequences become U+FFFD.
+        self._decode = codecs.getincrementaldecoder("utf-8")(errors="replace").decode
+        self._bom_pending = True
+        self._skip_lf = False
+        self._pending: list[str] = []
+        self._pending_size = 0
+        self._max_size = max_event_size
+        # "Interpreting an event stream": the data, event type and last event ID buffers.
+        self._data: list[str] = []
+        self._data_size = 0
+        self._event_type = ""
+        self._id_buffer = last_event_id
+        self._block_retry: int | None = None
+        self.last_event_id = last_event_id
+        """The last event ID string: set at each dispatch step, sent as Last-Event-ID."""
+        self.retry: int | None = None
+        """The last valid `retry:` value in ms, set even when no event is dispatched."""
+        self.ids_seen = False
+        """Whether the stream sent an `id:` field (so the server can resume it)."""
+
+    @property
+    def pending_data_lines(self) -> int:
+        """How many `data:` lines wait for the blank line that dispatches them."""
+        return len(self._data)
+
+    def feed(self, chunk: bytes) -> list[Item]:
+        """Decode one chunk of the body and return the items it completed, in order.
+
+        Raises `EventTooLargeError` when a line or an event grows past the size bound.
+        """
+        text = self._decode(chunk)
+        if not text:
+            return []
+        if self._bom_pending:
+            # "One leading U+FEFF BYTE ORDER MARK character must be ignored if any are present."
+            self._bom_pending = False
+            if text[0] == "\ufeff":
+                text = text[1:]
+                if not text:
+                    return []
+        if self._skip_lf:
+            # The previous chunk ended with CR: an LF starting this one completes a CRLF.
+            self._skip_lf = False
+            if text[0] == "\n":
+                text = text[1:]
+                if not text:
+                    return []
+        if "\r" in text:
+            # Lines end with CRLF, LF or CR. A CR that ends the chunk ends its line now, so a
+            # complete event is never held back waiting for the next chunk.
+            self._skip_lf = text[-1] == "\r"
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        if "\n" not in text:
+            # A piece of a long line: keep the pieces, join them once the line ends.
+            self._pending.append(text)
+            self._pending_size += len(text)
+            if self._pending_size > self._max_size:
+                self._pending.clear()
+                self._pending_size = 0
+                raise self._too_large("a line")
+            return []
+        lines = text.split("\n")
+        if self._pending:
+            self._pending.append(lines[0])
+            lines[0] = "".join(self._pending)
+            self._pending.clear()
+        tail = lines.pop()
+        self._pending_size = len(tail)
+        if tail:
+            if self._pending_size > self._max_size:
+                self._pending_size = 0
+                raise self._too_large("a line")
+            self._pending.append(tail)
+        return self._interpret(lines)
+
+    def close(self) -> list[Diagnostic]:
+        """End the stream: drop an incomplete event, as the spec says, and report it."""
+        self._decode(b"", True)
+        dropped = bool(self._pending or self._data)
+        self._pending.clear()
+        self._pending_size = 0
+        self._data.clear()
+        self._data_size = 0
+        self._event_type = ""
+        self._block_retry = None
+        if not dropped:
+            return []
+        return [
+            Diagnostic(
+                "incomplete-event",
+                "the stream ended inside an event, which was discarded "
+                "(an event is dispatched only by the blank line after it)",
+            )
+        ]
+
+    def _too_large(self, what: str) -> EventTooLargeError:
+        return EventTooLargeError(
+            f"{what} in the stream grew past {self._max_size:,} characters without ending",
+            "raise the bound with --max-event-size",
+        )
+
+    def _interpret(self, lines: list[str]) -> list[Item]:
+        out: list[Item] = []
+        data = self._data
+        for line in lines:
+            if not line:
+                # Blank line: dispatch the event. Step 1 sets the last event ID string even
+                # when the data buffer is empty and nothing is dispatched.
+                self.last_event_id = self._id_buffer
+                if data:
+                    out.append(
+                        Event(
+                            self._event_type or "message",
+                            "\n".join(data),
+                            self._id_buffer or None,
+                            self._block_retry,
+                        )
+                    )
+                    data.clear()
+                    self._data_size = 0
+                self._event_type = ""
+                self._block_retry = None
+                continue
+            if line[0] == ":":
+                out.append(Comment(line[1:]))
+                continue
+            # The field name runs to the first colon; a line without one is a field with an
+            # empty value. Exactly one leading space of the value is removed.
+            name, _, value = line.partition(":")
+            if value and value[0] == " ":
+                value = value[1:]
+            if name == "data":
+                data.append(value)
+                self._data_size += len(value) + 1
+                if self._data_size > self._max_size:
+                    data.clear()
+                    self._data_size = 0
+                    raise self._too_large("an event's data")
+            elif name == "event":
+                self._event_type = value
+            elif name == "id":
+                if "\0" in value:
+                    out.append(
+                        Diagnostic("id-contains-nul", "an id field holding NUL was ignored")
+                    )
+                else:
+                    self._id_buffer = value
+                    self.ids_seen = True
+            elif name == "retry":
+                # Only ASCII digits: int() would accept "+5", " 5", "1_000" and other scripts.
+                if value.isascii() and value.isdigit():
+                    self.retry = self._block_retry = int(value)
+                else:
+                    out.append(
+                        Diagnostic(
+                            "invalid-retry",
+                            f"retry: {value[:40]!r} was ignored (only ASCII digits count)",
+                        )
+                    )
+            else:
+                out.append(
+                    Diagnostic(
+                        "unknown-field",
+                        f"field {name[:40]!r} is not an SSE field and was ignored "
+                        "(fields are data, event, id and retry, unquoted, lower case)",
+                    )
+                )
+        return out

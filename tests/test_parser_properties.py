@@ -1,0 +1,325 @@
+"""Property tests for `sse_cli.parser`: the chunking of the bytes never changes what comes out.
+
+(a) every split of every shared sample gives its `*.expected.ndjson`;
+(b) generated streams, serialised with random line ends, give back the events they were built
+    from, however they are chunked;
+(c) arbitrary bytes never raise, and give the same items in every chunking as in one feed.
+
+Settings are explicit and derandomized, so every run checks the same examples in bounded time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sse_cli.parser import Comment, Decoder, Diagnostic, Event, Item
+
+SAMPLES_DIR = Path(__file__).resolve().parents[2] / "shared" / "samples"
+
+PROPERTY_SETTINGS = settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+def _sample_names() -> list[str]:
+    """The samples' stems. Nothing missing is skipped: it fails the collection, loudly."""
+    names = sorted(path.name.removesuffix(".sse") for path in SAMPLES_DIR.glob("*.sse"))
+    if not names:
+        raise FileNotFoundError(f"no *.sse samples in {SAMPLES_DIR}")
+    for name in names:
+        expected = SAMPLES_DIR / f"{name}.expected.ndjson"
+        if not expected.is_file():
+            raise FileNotFoundError(f"{expected} is missing")
+    return names
+
+
+SAMPLE_NAMES = _sample_names()
+
+
+@dataclass(frozen=True)
+class Sample:
+    body: bytes
+    expected: list[dict[str, Any]]
+
+
+def load_sample(name: str) -> Sample:
+    body = (SAMPLES_DIR / f"{name}.sse").read_bytes()
+    lines = (SAMPLES_DIR / f"{name}.expected.ndjson").read_text(encoding="utf-8").splitlines()
+    return Sample(body, [json.loads(line) for line in lines if line])
+
+
+def as_expected(event: Event) -> dict[str, Any]:
+    """An event as a line of `*.expected.ndjson`: "retry" only when the block set one."""
+    fields = event._asdict()
+    if fields["retry"] is None:
+        del fields["retry"]
+    return fields
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Everything a decoder tells its caller about one stream."""
+
+    items: list[Item]
+    closing: list[Diagnostic]
+    last_event_id: str
+    retry: int | None
+
+
+def run(chunks: Iterable[bytes], max_event_size: int | None = None) -> Outcome:
+    decoder = Decoder() if max_event_size is None else Decoder(max_event_size=max_event_size)
+    items: list[Item] = []
+    for chunk in chunks:
+        items.extend(decoder.feed(chunk))
+    closing = decoder.close()
+    return Outcome(items, closing, decoder.last_event_id, decoder.retry)
+
+
+def split_at(body: bytes, cuts: Sequence[int]) -> list[bytes]:
+    bounds = [0, *cuts, len(body)]
+    return [body[start:end] for start, end in pairwise(bounds)]
+
+
+def typed(items: Iterable[Item]) -> list[tuple[str, Item]]:
+    """Items tagged with their class: NamedTuples of equal fields compare equal across classes."""
+    return [(type(item).__name__, item) for item in items]
+
+
+def cut_offsets(length: int) -> st.SearchStrategy[list[int]]:
+    """A sorted set of offsets in [0, length]; 0 and `length` give empty first or last chunks."""
+    return st.sets(st.integers(0, length)).map(sorted)
+
+
+# (a) The shared samples
+
+
+@pytest.mark.parametrize("name", SAMPLE_NAMES)
+@PROPERTY_SETTINGS
+@given(data=st.data())
+def test_sample_gives_its_expected_events_in_any_chunking(name: str, data: st.DataObject) -> None:
+    sample = load_sample(name)
+    cuts = data.draw(cut_offsets(len(sample.body)), label="cuts")
+    outcome = run(split_at(sample.body, cuts))
+    assert [as_expected(item) for item in outcome.items if isinstance(item, Event)] == (
+        sample.expected
+    )
+    assert typed(outcome.items) == typed(run([sample.body]).items)
+    assert outcome.closing == []
+
+
+@pytest.mark.parametrize("name", SAMPLE_NAMES)
+def test_sample_gives_its_expected_events_split_at_every_offset(name: str) -> None:
+    sample = load_sample(name)
+    whole = run([sample.body])
+    assert [as_expected(item) for item in whole.items if isinstance(item, Event)] == (
+        sample.expected
+    )
+    for cut in range(len(sample.body) + 1):
+        outcome = run(split_at(sample.body, [cut]))
+        assert typed(outcome.items) == typed(whole.items), f"split at byte {cut}"
+        assert outcome == whole, f"split at byte {cut}"
+
+
+@pytest.mark.parametrize("name", SAMPLE_NAMES)
+def test_sample_gives_its_expected_events_one_byte_at_a_time(name: str) -> None:
+    sample = load_sample(name)
+    outcome = run(sample.body[i : i + 1] for i in range(len(sample.body)))
+    assert [as_expected(item) for item in outcome.items if isinstance(item, Event)] == (
+        sample.expected
+    )
+    assert outcome == run([sample.body])
+
+
+# (b) Generated streams against a model
+
+
+def _text_without_line_ends(*, exclude: str = "") -> st.SearchStrategy[str]:
+    """Any encodable text (non-BMP, U+2028, U+0085, \\x1c included) without CR or LF."""
+    special = st.sampled_from(["\u2028", "\u2029", "\u0085", "\x1c", "\ufeff", ":", " ", "😀"])
+    character = st.one_of(
+        st.characters(exclude_categories=["Cs"], exclude_characters="\r\n" + exclude),
+        special.filter(lambda c: c not in exclude),
+    )
+    return st.lists(character, max_size=12).map("".join)
+
+
+@dataclass(frozen=True)
+class Block:
+    """One block of fields ended by a blank line (or by the end of the stream, if last)."""
+
+    event: str | None
+    data: list[str]
+    id: str | None
+    retry: int | None
+    comments: list[str]
+    order: list[str]
+    """The kinds of the block's lines in wire order: "data", "event", "id", "retry", "comment"."""
+
+
+@st.composite
+def blocks(draw: st.DrawFn) -> Block:
+    event = draw(st.none() | _text_without_line_ends())
+    data = draw(st.lists(_text_without_line_ends(), max_size=3))
+    id_ = draw(st.none() | _text_without_line_ends(exclude="\0"))
+    retry = draw(st.none() | st.integers(0, 10**12))
+    comments = draw(st.lists(_text_without_line_ends(), max_size=2))
+    kinds = ["data"] * len(data) + ["comment"] * len(comments)
+    kinds += [
+        kind
+        for kind, value in (("event", event), ("id", id_), ("retry", retry))
+        if value is not None
+    ]
+    order = draw(st.permutations(kinds))
+    return Block(event, data, id_, retry, comments, list(order))
+
+
+def block_lines(block: Block) -> list[str]:
+    data, comments = iter(block.data), iter(block.comments)
+    lines: list[str] = []
+    for kind in block.order:
+        if kind == "data":
+            lines.append(f"data: {next(data)}")
+        elif kind == "comment":
+            lines.append(f":{next(comments)}")
+        else:
+            lines.append(f"{kind}: {getattr(block, kind)}")
+    return lines
+
+
+def model(blocks_: Sequence[Block], *, last_block_complete: bool) -> Outcome:
+    """What a spec-exact decoder gives for the blocks, from the spec's rules alone."""
+    items: list[Item] = []
+    last_event_id = ""
+    retry: int | None = None
+    closing: list[Diagnostic] = []
+    for index, block in enumerate(blocks_):
+        complete = last_block_complete or index < len(blocks_) - 1
+        items.extend(Comment(text) for text in block.comments)
+        if block.retry is not None:
+            retry = block.retry
+        if not complete:
+            if block.data:
+                closing = [Diagnostic("incomplete-event", "")]
+            break
+        if block.id is not None:
+            last_event_id = block.id
+        if block.data:
+            items.append(
+                Event(
+                    block.event or "message",
+                    "\n".join(block.data),
+                    last_event_id or None,
+                    block.retry,
+                )
+            )
+    return Outcome(items, closing, last_event_id, retry)
+
+
+@st.composite
+def streams(draw: st.DrawFn) -> tuple[bytes, Outcome]:
+    """A serialised stream with a random line end per line, and its model outcome."""
+    drawn = draw(st.lists(blocks(), max_size=6))
+    last_block_complete = draw(st.booleans())
+    lines: list[str] = []
+    for index, block in enumerate(drawn):
+        lines += block_lines(block)
+        if last_block_complete or index < len(drawn) - 1:
+            lines.append("")
+    body: list[str] = []
+    previous = ""
+    for line in lines:
+        eol = draw(st.sampled_from(["\n", "\r\n", "\r"]))
+        if previous == "\r" and line == "" and eol == "\n":
+            eol = "\r\n"  # "\r" then "\n" would be one CRLF line end, not two line ends.
+        body.append(line + eol)
+        previous = eol
+    bom = b"\xef\xbb\xbf" if draw(st.booleans()) else b""
+    return bom + "".join(body).encode(), model(drawn, last_block_complete=last_block_complete)
+
+
+def without_messages(outcome: Outcome) -> Outcome:
+    """The outcome with diagnostic messages blanked: the model predicts codes, not wording."""
+    return Outcome(
+        outcome.items,
+        [Diagnostic(d.code, "") for d in outcome.closing],
+        outcome.last_event_id,
+        outcome.retry,
+    )
+
+
+@PROPERTY_SETTINGS
+@given(stream=streams(), data=st.data())
+def test_generated_stream_decodes_to_its_model_in_any_chunking(
+    stream: tuple[bytes, Outcome], data: st.DataObject
+) -> None:
+    body, expected = stream
+    whole = without_messages(run([body]))
+    assert typed(whole.items) == typed(expected.items)
+    assert whole == expected
+    cuts = data.draw(cut_offsets(len(body)), label="cuts")
+    chunked = without_messages(run(split_at(body, cuts)))
+    assert typed(chunked.items) == typed(whole.items)
+    assert chunked == whole
+
+
+# (c) Arbitrary bytes
+
+SSE_TOKENS = [
+    b"data",
+    b"id",
+    b"event",
+    b"retry",
+    b":",
+    b" ",
+    b"\r",
+    b"\n",
+    b"\r\n",
+    b"5",
+    b"x",
+    b"\x00",
+    b"\xef\xbb\xbf",
+    b"\xe2\x82",
+    b"\xac",
+    b"\xf0\x9f\x98",
+    b"\x80",
+    b"\xff",
+    "\u2028".encode(),
+]
+
+arbitrary_bodies = st.one_of(
+    st.binary(max_size=300),
+    st.lists(st.sampled_from(SSE_TOKENS), max_size=80).map(b"".join),
+)
+
+
+@PROPERTY_SETTINGS
+@given(body=arbitrary_bodies, data=st.data())
+def test_arbitrary_bytes_give_the_same_items_in_any_chunking(
+    body: bytes, data: st.DataObject
+) -> None:
+    # A bound far above the input's size: nothing here may raise at all.
+    whole = run([body], max_event_size=1 << 20)
+    cuts = data.draw(cut_offsets(len(body)), label="cuts")
+    chunked = run(split_at(body, cuts), max_event_size=1 << 20)
+    assert typed(chunked.items) == typed(whole.items)
+    assert chunked == whole
+
+
+@PROPERTY_SETTINGS
+@given(body=arbitrary_bodies)
+def test_arbitrary_bytes_one_byte_at_a_time_give_the_same_items(body: bytes) -> None:
+    whole = run([body], max_event_size=1 << 20)
+    assert run((body[i : i + 1] for i in range(len(body))), max_event_size=1 << 20) == whole
