@@ -16,12 +16,17 @@ import signal
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from sse_cli import __version__
 from sse_cli.errors import ExitCode, SseCliError, UsageError
+
+if TYPE_CHECKING:
+    from sse_cli.client import ListenOptions
+    from sse_cli.render import Messages, RenderOptions
+    from sse_cli.session import Limits
 
 app = typer.Typer(
     name="sse-cli",
@@ -34,30 +39,29 @@ app = typer.Typer(
 )
 
 LISTEN_EPILOG = """\
+\b
 Examples:
-
   sse-cli listen http://127.0.0.1:8000/ -n 5
-
-  sse-cli listen https://api.example.com/v1/chat/completions \
--H "Authorization: Bearer $TOKEN" --json '{"model": "m", "stream": true, "messages": []}'
-
   sse-cli listen http://127.0.0.1:8000/counter | jq .data
-
-  sse-cli listen http://127.0.0.1:8000/ -f data --until 蛋
-
+  sse-cli listen http://127.0.0.1:8000/ -f data --until 糕
+  sse-cli listen http://127.0.0.1:8000/sse --json '{"message": "hello"}'
   echo '{"message": "hi"}' | sse-cli listen http://127.0.0.1:8000/sse --json @-
+  sse-cli listen https://api.openai.com/v1/chat/completions \\
+    -H "Authorization: Bearer $OPENAI_API_KEY" --until '[DONE]' \\
+    --json '{"model": "gpt-4o-mini", "stream": true,
+             "messages": [{"role": "user", "content": "Hi"}]}'
 
-Exit statuses: 0 ok, 1 unexpected error, 2 usage, 3 connection or timeout, 4 HTTP 4xx,
-5 HTTP 5xx, 6 not an event stream, 7 over --max-event-size, 130 interrupted.
+\b
+Exit statuses: 0 ok, 1 unexpected error, 2 usage, 3 connection or timeout,
+4 HTTP 4xx, 5 HTTP 5xx, 6 not an event stream, 7 over --max-event-size,
+130 interrupted.
 """
 
 SERVE_EPILOG = """\
+\b
 Examples:
-
   sse-cli serve
-
   sse-cli serve --port 0 --delay 0
-
   sse-cli serve --host 0.0.0.0 --cors-origin http://localhost:5173
 """
 
@@ -173,11 +177,16 @@ def _format_choice(value: str | None) -> str | None:
 
 @app.command(epilog=LISTEN_EPILOG)
 def listen(
-    url: Annotated[str, typer.Argument(help="The event stream's URL (http:// or https://).")],
+    url: Annotated[
+        str, typer.Argument(help="The event stream's URL (http:// or https://).", metavar="URL")
+    ],
     method: Annotated[
         str | None,
         typer.Option(
-            "--method", "-X", help="Send this HTTP method (default: GET, or POST with a body)."
+            "--method",
+            "-X",
+            metavar="METHOD",
+            help="Send this HTTP method (default: GET, or POST with a body).",
         ),
     ] = None,
     data: Annotated[
@@ -185,6 +194,7 @@ def listen(
         typer.Option(
             "--data",
             "-d",
+            metavar="BODY",
             help="Send this body (@file reads a file, @- standard input); implies POST. "
             "Content-Type defaults to application/x-www-form-urlencoded, as in curl.",
         ),
@@ -193,6 +203,7 @@ def listen(
         str | None,
         typer.Option(
             "--json",
+            metavar="JSON",
             help="Send this JSON body (@file, @-) with Content-Type: application/json; "
             "implies POST. Checked before connecting.",
         ),
@@ -202,12 +213,15 @@ def listen(
         typer.Option(
             "--header",
             "-H",
+            metavar="'NAME: VALUE'",
             help="Add a header 'Name: value' (repeatable; 'Name:' removes a default one).",
         ),
     ] = None,
     last_event_id: Annotated[
         str | None,
-        typer.Option("--last-event-id", help="Send this Last-Event-ID on the first request."),
+        typer.Option(
+            "--last-event-id", metavar="ID", help="Send this Last-Event-ID on the first request."
+        ),
     ] = None,
     reconnect: Annotated[
         bool | None,
@@ -222,6 +236,7 @@ def listen(
         int | None,
         typer.Option(
             "--max-retries",
+            metavar="N",
             help="Give up after this many consecutive failed attempts (default: no bound).",
             callback=_non_negative_int,
         ),
@@ -230,6 +245,7 @@ def listen(
         float,
         typer.Option(
             "--connect-timeout",
+            metavar="SECONDS",
             help="Fail a connection attempt after this many seconds.",
             callback=_positive,
         ),
@@ -238,6 +254,7 @@ def listen(
         float | None,
         typer.Option(
             "--idle-timeout",
+            metavar="SECONDS",
             help="Count the connection as dropped after this many seconds without any byte "
             "(default: never).",
             callback=_positive,
@@ -249,46 +266,65 @@ def listen(
     ] = False,
     cacert: Annotated[
         Path | None,
-        typer.Option("--cacert", help="Verify TLS with the CA certificates in this PEM file."),
+        typer.Option(
+            "--cacert", metavar="FILE", help="Verify TLS with the CA certificates in this PEM file."
+        ),
     ] = None,
     max_event_size: Annotated[
         str,
         typer.Option(
             "--max-event-size",
+            metavar="SIZE",
             help="Fail when one line or event grows past this size (e.g. 512K, 64M).",
         ),
     ] = "16M",
     event: Annotated[
         list[str] | None,
-        typer.Option("--event", "-e", help="Keep only events of this type (repeatable)."),
+        typer.Option(
+            "--event", "-e", metavar="TYPE", help="Keep only events of this type (repeatable)."
+        ),
     ] = None,
     max_events: Annotated[
         int | None,
         typer.Option(
-            "--max-events", "-n", help="Stop after this many events.", callback=_non_negative_int
+            "--max-events",
+            "-n",
+            metavar="N",
+            help="Stop after this many events.",
+            callback=_non_negative_int,
         ),
     ] = None,
     until: Annotated[
         str | None,
-        typer.Option("--until", help="Stop after the first event whose data equals this text."),
+        typer.Option(
+            "--until",
+            metavar="TEXT",
+            help="Stop after the first event whose data equals this text.",
+        ),
     ] = None,
     duration: Annotated[
         float | None,
-        typer.Option("--duration", help="Stop after this many seconds.", callback=_positive),
+        typer.Option(
+            "--duration",
+            metavar="SECONDS",
+            help="Stop after this many seconds.",
+            callback=_positive,
+        ),
     ] = None,
     output_format: Annotated[
         str | None,
         typer.Option(
             "--format",
             "-f",
-            help="Write events as pretty, json, data or raw (default: pretty on a terminal, "
-            "json otherwise).",
+            metavar="FORMAT",
+            help="Write events as pretty, json, data, raw or text (default: pretty on a "
+            "terminal, json otherwise).",
             callback=_format_choice,
         ),
     ] = None,
     timestamps: Annotated[
         bool,
-        typer.Option("--timestamps", help="Add each event's arrival time (\"ts\") to JSON."),
+        typer.Option("--timestamps", help='Add each event\'s arrival time ("ts") to JSON.'),
     ] = False,
     comments: Annotated[
         bool, typer.Option("--comments", help="Show comment lines (heartbeats) in pretty output.")
@@ -304,6 +340,33 @@ def listen(
             show_default=False,
         ),
     ] = None,
+    extract: Annotated[
+        str | None,
+        typer.Option(
+            "--extract",
+            "-x",
+            metavar="PATH",
+            help="Replace each event's data with this JMESPath of its JSON data, e.g. "
+            "'choices[0].delta.content' (events it finds nothing in are skipped).",
+        ),
+    ] = None,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose",
+            "-v",
+            count=True,
+            help="Print request and response headers on stderr; secrets are masked unless "
+            "given twice (-vv).",
+        ),
+    ] = 0,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Exit with status 7 at the first wire-format warning."),
+    ] = False,
+    stats: Annotated[
+        bool, typer.Option("--stats", help="Print a summary of the stream on stderr at the end.")
+    ] = False,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Print no status lines on stderr.")
     ] = False,
@@ -360,34 +423,58 @@ def listen(
             max_retries=max_retries,
             max_event_size=size,
         )
+        output_format = output_format or ("pretty" if sys.stdout.isatty() else "json")
+        extractor = None
+        if extract is not None:
+            from sse_cli.extract import path_extractor
+
+            extractor = path_extractor(extract)
+        if output_format == "text" and until is None:
+            from sse_cli.extract import DONE
+
+            until = DONE
         limits = Limits(
             event_types=frozenset(event) if event else None,
             max_events=max_events,
             until=until,
             duration=duration,
+            extractor=extractor if output_format in ("json", "data") else None,
         )
         render_options = RenderOptions(
-            format=output_format or ("pretty" if sys.stdout.isatty() else "json"),
+            format=output_format,
             timestamps=timestamps,
             quiet=quiet,
             comments=comments,
             full=full,
             color=color,
+            verbose=verbose,
+            strict=strict,
+            extractor=extractor,
         )
     except SseCliError as exc:
         _fail(exc, messages)
     if max_events == 0:
         raise typer.Exit(ExitCode.OK)
-    _run(_listen(options, limits, render_options, messages), messages)
+    _run(_listen(options, limits, render_options, messages, stats), messages)
 
 
-async def _listen(options: Any, limits: Any, render_options: Any, messages: Any) -> None:
+async def _listen(
+    options: ListenOptions,
+    limits: Limits,
+    render_options: RenderOptions,
+    messages: Messages,
+    report_stats: bool,
+) -> None:
     from sse_cli.client import listen as client_listen
     from sse_cli.render import make_renderer
     from sse_cli.session import run
 
     renderer = make_renderer(render_options, messages)
-    await run(client_listen(options), limits, renderer)
+    try:
+        await run(client_listen(options), limits, renderer)
+    finally:
+        if report_stats:
+            messages.raw("sse-cli: stats\n" + "\n".join("  " + s for s in renderer.stats.summary()))
 
 
 @app.command(epilog=SERVE_EPILOG)

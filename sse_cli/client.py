@@ -29,7 +29,7 @@ from sse_cli.errors import (
     SseCliError,
     UsageError,
 )
-from sse_cli.parser import DEFAULT_MAX_EVENT_SIZE, Decoder, Item
+from sse_cli.parser import DEFAULT_MAX_EVENT_SIZE, Decoder, Diagnostic, Event, Item
 
 if TYPE_CHECKING:
     import aiohttp
@@ -152,6 +152,39 @@ class Backoff:
         self.failures = 0
 
 
+NOTHING_DISPATCHED = Diagnostic(
+    "nothing-dispatched",
+    "the stream ended without one event: none of its lines was an SSE field "
+    "(an event is 'data: ...' lines, then a blank line)",
+)
+NO_BLANK_LINE = Diagnostic(
+    "no-blank-line",
+    "data lines keep arriving but no blank line ends an event, so nothing is dispatched yet "
+    "(an event ends with an empty line)",
+)
+
+
+class _DispatchWatch:
+    """Notices a stream that sends lines but never dispatches, to say why nothing prints."""
+
+    __slots__ = ("active", "ignored_fields")
+
+    def __init__(self) -> None:
+        self.active = True
+        self.ignored_fields = False
+
+    def check(self, items: list[Item], decoder: Decoder) -> None:
+        for item in items:
+            if type(item) is Event:
+                self.active = False
+                return
+            if type(item) is Diagnostic and item.code == "unknown-field":
+                self.ignored_fields = True
+        if decoder.pending_data_lines >= 64:
+            items.append(NO_BLANK_LINE)
+            self.active = False
+
+
 class _Retryable(Exception):
     """A failed attempt that reconnecting may retry; wraps the error to raise otherwise."""
 
@@ -259,12 +292,6 @@ async def listen(options: ListenOptions) -> AsyncIterator[Action]:
             reason: str
             try:
                 async with _open(session, state) as response:
-                    if response.status == 204:
-                        yield Ended("the server answered 204 No Content (stop reconnecting)")
-                        return
-                    await _check_response(response, options)
-                    state.backoff.reset()
-                    state.failed_attempts = 0
                     yield Connected(
                         url=display_url(str(response.url)),
                         status=response.status,
@@ -273,10 +300,19 @@ async def listen(options: ListenOptions) -> AsyncIterator[Action]:
                         method=response.method,
                         request_headers=response.request_info.headers,
                     )
+                    if response.status == 204:
+                        yield Ended("the server answered 204 No Content (stop reconnecting)")
+                        return
+                    await _check_response(response, options)
+                    state.backoff.reset()
+                    state.failed_attempts = 0
                     decoder = Decoder(state.last_event_id, options.max_event_size)
+                    watch = _DispatchWatch()
                     try:
                         async for chunk in response.content.iter_any():
                             items = decoder.feed(chunk)
+                            if watch.active:
+                                watch.check(items, decoder)
                             yield Received(chunk, items)
                             if not state.ids_seen and decoder.ids_seen:
                                 state.ids_seen = True
@@ -289,9 +325,11 @@ async def listen(options: ListenOptions) -> AsyncIterator[Action]:
                         state.last_event_id = decoder.last_event_id
                         if decoder.retry is not None:
                             state.retry = decoder.retry / 1000.0
-                    tail = decoder.close()
+                    tail: list[Item] = list(decoder.close())
+                    if watch.active and watch.ignored_fields:
+                        tail.append(NOTHING_DISPATCHED)
                     if tail:
-                        yield Received(b"", list(tail))
+                        yield Received(b"", tail)
                     if not state.may_reconnect():
                         if lost is not None:
                             raise lost
@@ -301,8 +339,7 @@ async def listen(options: ListenOptions) -> AsyncIterator[Action]:
             except _Retryable as failure:
                 state.failed_attempts += 1
                 if not state.may_reconnect() or (
-                    options.max_retries is not None
-                    and state.failed_attempts > options.max_retries
+                    options.max_retries is not None and state.failed_attempts > options.max_retries
                 ):
                     raise failure.error from None
                 reason = failure.error.message
@@ -449,7 +486,7 @@ def _network_error(exc: BaseException, options: ListenOptions, *, connected: boo
         return ConnectError(f"TLS error with {url}: {exc}", "check the URL's scheme and port")
     if isinstance(exc, aiohttp.ClientConnectorError):
         errno_ = exc.os_error.errno
-        detail = os.strerror(errno_).lower() if errno_ else str(exc.os_error or exc)
+        detail = os.strerror(errno_).lower() if errno_ else str(exc.os_error)
         return ConnectError(
             f"could not connect to {url}: {detail}", "is the server running, and the port right?"
         )

@@ -234,9 +234,7 @@ class Decoder:
                 self._event_type = value
             elif name == "id":
                 if "\0" in value:
-                    out.append(
-                        Diagnostic("id-contains-nul", "an id field holding NUL was ignored")
-                    )
+                    out.append(Diagnostic("id-contains-nul", "an id field holding NUL was ignored"))
                 else:
                     self._id_buffer = value
                     self.ids_seen = True
@@ -252,11 +250,20 @@ class Decoder:
                         )
                     )
             else:
-                out.append(
-                    Diagnostic(
-                        "unknown-field",
-                        f"field {name[:40]!r} is not an SSE field and was ignored "
-                        "(fields are data, event, id and retry, unquoted, lower case)",
-                    )
-                )
+                out.append(Diagnostic("unknown-field", _unknown_field(name)))
         return out
+
+
+def _unknown_field(name: str) -> str:
+    shown = repr(name[:40])
+    if name[:1] in ("{", "["):
+        return (
+            f"a line starting {shown} is JSON, not an SSE field, and was ignored: the stream "
+            "looks like NDJSON (SSE puts 'data: ' before each line, a blank line after each event)"
+        )
+    if name[:1] in ('"', "'"):
+        return (
+            f"field {shown} was ignored: SSE field names are written without quotes "
+            "(data, event, id, retry)"
+        )
+    return f"field {shown} is not an SSE field and was ignored (fields are data, event, id, retry)"

@@ -1,31 +1,42 @@
 """Output: the sinks that turn decoded items into stdout, and the messages people read on stderr.
 
-Machine formats (`json`, `data`, `raw`) write UTF-8 bytes straight to stdout's buffer, all
-the events of one network chunk in one `write` and one `flush`, so `| jq` sees each event
-the moment it exists and the output is UTF-8 whatever the locale. `pretty` draws with rich.
-Nothing here imports aiohttp: a renderer is fed values, whatever their source.
+Machine formats (`json`, `data`, `raw`, and `text` in a pipe) write UTF-8 bytes straight to
+stdout's buffer, all the events of one network chunk in one `write` and one `flush`, so
+`| jq` sees each event the moment it exists and the output is UTF-8 whatever the locale.
+`pretty` draws with rich, with a status line pinned at the bottom of the terminal (stderr)
+that one object owns and redraws at a capped rate. Nothing here imports aiohttp: a renderer
+is fed values, whatever their source.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from json.encoder import encode_basestring
 from typing import IO, TYPE_CHECKING, Any
 
+from sse_cli.errors import ProtocolError
 from sse_cli.parser import Comment, Diagnostic, Event, Item
+from sse_cli.stats import Stats, human_bytes
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
 
     from sse_cli.client import Action
+    from sse_cli.extract import Extractor
 
-FORMATS = ("pretty", "json", "data", "raw")
+FORMATS = ("pretty", "json", "data", "raw", "text")
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+STATUS_INTERVAL = 0.1  # seconds between status-line redraws, at most
 
-_quote: Any = encode_basestring  # JSON string literal, non-ASCII kept (ensure_ascii=False)
+_quote: Callable[[str], str] = encode_basestring  # JSON string, non-ASCII kept (C speed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +48,12 @@ class RenderOptions:
     full: bool = False
     color: bool | None = None
     """None lets rich decide (terminal, NO_COLOR, FORCE_COLOR)."""
+    verbose: int = 0
+    strict: bool = False
+    extractor: Extractor | None = None
+    """For text mode: what each event adds to the text."""
+    status: bool | None = None
+    """The live status line; None: on for pretty output when stderr is a terminal."""
 
 
 def json_line(event: Event, ts: str | None = None) -> str:
@@ -55,17 +72,95 @@ def utc_timestamp() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def mask_header(name: str, value: str, reveal: bool) -> str:
+    """A header's value for -v: secrets masked (the auth scheme kept) unless `reveal`."""
+    if reveal or name.lower() not in SECRET_HEADERS:
+        return value
+    scheme, sep, _ = value.partition(" ")
+    if sep and name.lower().endswith("authorization"):
+        return f"{scheme} ***"
+    return "***"
+
+
+class StatusLine:
+    """One line pinned at the bottom of the terminal, on stderr, redrawn at a capped rate.
+
+    Whoever writes to the terminal calls `clear()` first; the line comes back at the next
+    `draw()` (from the renderer's ticker, or right after output when it is due).
+    """
+
+    def __init__(self, stream: IO[str], stats: Stats, color: bool) -> None:
+        self.stream = stream
+        self.stats = stats
+        self.color = color
+        self.url = ""
+        self.state = "starting"
+        self.deadline: float | None = None
+        self.shown = False
+        self.last_draw = 0.0
+        self._rate_mark = (stats.elapsed(), 0)
+        self.rate = 0.0
+
+    def clear(self) -> None:
+        if self.shown:
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()
+            self.shown = False
+
+    def text(self) -> str:
+        state = self.state
+        if self.deadline is not None:
+            state = state.format(left=max(0.0, self.deadline - time.monotonic()))
+        stats = self.stats
+        now = stats.elapsed()
+        then, count = self._rate_mark
+        if now - then >= 1.0:
+            self.rate = (stats.events - count) / (now - then)
+            self._rate_mark = (now, stats.events)
+        return (
+            f"{state} · {self.url} · {stats.events:,} events · "
+            f"{human_bytes(stats.bytes)} · {self.rate:,.1f}/s"
+        )
+
+    def draw(self) -> None:
+        width = _terminal_width(self.stream)
+        line = self.text()
+        if len(line) >= width:
+            line = line[: max(0, width - 2)] + "…"
+        if self.color:
+            line = f"\x1b[2m{line}\x1b[0m"
+        self.stream.write("\r\x1b[2K" + line)
+        self.stream.flush()
+        self.shown = True
+        self.last_draw = time.monotonic()
+
+    def draw_if_due(self) -> None:
+        if time.monotonic() - self.last_draw >= STATUS_INTERVAL:
+            self.draw()
+
+
+def _terminal_width(stream: IO[str]) -> int:
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        return 80
+
+
 class Messages:
     """Lines for people on stderr, each prefixed with the program's name."""
 
     def __init__(self, stream: IO[str] | None = None, quiet: bool = False) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.quiet = quiet
+        self.status: StatusLine | None = None
         self._warned: set[str] = set()
 
-    def _line(self, text: str) -> None:
+    def raw(self, text: str) -> None:
+        """A line as it is (for -v and --stats), the status line kept out of its way."""
         try:
-            self.stream.write(f"sse-cli: {text}\n")
+            if self.status is not None:
+                self.status.clear()
+            self.stream.write(text + "\n")
             self.stream.flush()
         except (BrokenPipeError, ValueError):  # stderr gone: nothing left to tell
             pass
@@ -73,37 +168,73 @@ class Messages:
     def note(self, text: str) -> None:
         """Status: how listening goes and why it ended. Silenced by -q."""
         if not self.quiet:
-            self._line(text)
+            self.raw(f"sse-cli: {text}")
 
-    def warn(self, text: str, key: str | None = None) -> None:
-        """A warning, once per key."""
+    def warn(self, text: str, key: str | None = None) -> bool:
+        """A warning, once per key; returns whether it was new."""
         key = key or text
-        if key not in self._warned:
-            self._warned.add(key)
-            self._line(f"warning: {text}")
+        if key in self._warned:
+            return False
+        self._warned.add(key)
+        self.raw(f"sse-cli: warning: {text}")
+        return True
 
     def error(self, text: str) -> None:
-        self._line(f"error: {text}")
+        self.raw(f"sse-cli: error: {text}")
 
 
 class Renderer:
-    """The base sink: connection notices and diagnostics on stderr; subclasses write events."""
+    """The base sink: connection state, -v and diagnostics on stderr; subclasses write events."""
 
-    def __init__(self, options: RenderOptions, messages: Messages, out: IO[bytes]) -> None:
+    def __init__(
+        self, options: RenderOptions, messages: Messages, out: IO[bytes], stats: Stats
+    ) -> None:
         self.options = options
         self.messages = messages
         self.out = out
+        self.stats = stats
+        self.status: StatusLine | None = None
 
     def action(self, action: Action) -> None:
         """A change of connection state (anything but received data)."""
-        from sse_cli.client import Connected, Retrying
+        from sse_cli.client import Connected, Connecting, Retrying
 
         if isinstance(action, Retrying):
             self.messages.note(
                 f"{action.reason}; reconnecting in {action.delay:.1f} s (attempt {action.attempt})"
             )
-        elif isinstance(action, Connected) and action.status != 200:
-            self.messages.note(f"connected: HTTP {action.status} {action.reason}")
+        elif isinstance(action, Connected):
+            if self.options.verbose:
+                self._verbose(action)
+            encoding = action.headers.get("Content-Encoding", "identity").lower()
+            if encoding != "identity" and 200 <= action.status < 300:
+                self.problem(
+                    f"the response is compressed ({encoding}); compression makes servers and "
+                    "proxies buffer a stream",
+                    "compressed",
+                )
+        status = self.status
+        if status is not None:
+            if isinstance(action, Connecting):
+                status.url = action.url
+                status.deadline = None
+                status.state = "connecting" + (
+                    f" (attempt {action.attempt})" * (action.attempt > 1)
+                )
+            elif isinstance(action, Connected):
+                status.state = f"connected, HTTP {action.status}"
+            elif isinstance(action, Retrying):
+                status.deadline = time.monotonic() + action.delay
+                status.state = "reconnecting in {left:.1f} s" + f" (attempt {action.attempt})"
+            status.draw()
+
+    def _verbose(self, action: Any) -> None:
+        reveal = self.options.verbose >= 2
+        lines = [f"> {action.method} {action.url}"]
+        lines += [f"> {k}: {mask_header(k, v, reveal)}" for k, v in _items(action.request_headers)]
+        lines.append(f"< HTTP {action.status} {action.reason}".rstrip())
+        lines += [f"< {k}: {mask_header(k, v, reveal)}" for k, v in _items(action.headers)]
+        self.messages.raw("\n".join(lines))
 
     def received(self, raw: bytes, items: Sequence[Item]) -> None:
         """One network chunk: its bytes and the items it completed (already filtered)."""
@@ -112,10 +243,34 @@ class Renderer:
     def diagnostics(self, items: Sequence[Item]) -> None:
         for item in items:
             if type(item) is Diagnostic:
-                self.messages.warn(item.message, key=item.code + item.message)
+                self.problem(item.message, item.code + item.message)
+
+    def problem(self, message: str, key: str) -> None:
+        """A wire-format warning, once each; under --strict it ends listening (exit 7)."""
+        if self.options.strict:
+            raise ProtocolError(message, "--strict turns wire-format warnings into errors")
+        self.messages.warn(message, key)
+
+    async def tick(self) -> None:
+        """Redraw the status line on a timer until cancelled (no-op without one)."""
+        status = self.status
+        if status is None:
+            return
+        while True:
+            await asyncio.sleep(STATUS_INTERVAL)
+            status.draw()
 
     def close(self) -> None:
         """Listening is over: leave the terminal clean."""
+        if self.status is not None:
+            self.status.clear()
+            self.messages.status = None
+            self.status = None
+
+
+def _items(headers: Mapping[str, str]) -> list[tuple[str, str]]:
+    items = getattr(headers, "items", None)
+    return list(items()) if items is not None else []
 
 
 class JsonRenderer(Renderer):
@@ -147,26 +302,81 @@ class RawRenderer(Renderer):
         self.diagnostics(items)
 
 
-_TYPE_STYLES = ("cyan", "green", "magenta", "yellow", "blue", "bright_cyan", "bright_green")
+class TextRenderer(Renderer):
+    """Event data as one running text, the way a chat UI shows an LLM's reply."""
+
+    def __init__(
+        self, options: RenderOptions, messages: Messages, out: IO[bytes], stats: Stats
+    ) -> None:
+        super().__init__(options, messages, out, stats)
+        from sse_cli.extract import llm_text
+
+        self.extract = options.extractor or llm_text
+        self.ends_in_newline = True
+
+    def received(self, raw: bytes, items: Sequence[Item]) -> None:
+        extract = self.extract
+        pieces = [
+            text for item in items if type(item) is Event and (text := extract(item)) is not None
+        ]
+        text = "".join(pieces)
+        if text:
+            self.out.write(text.encode())
+            self.out.flush()
+            self.ends_in_newline = text.endswith("\n")
+        self.diagnostics(items)
+
+    def close(self) -> None:
+        if not self.ends_in_newline:
+            self.ends_in_newline = True
+            try:
+                self.out.write(b"\n")
+                self.out.flush()
+            except (BrokenPipeError, ValueError):
+                pass
+        super().close()
+
+
+_TYPE_STYLES = ("green", "magenta", "yellow", "blue", "bright_cyan", "bright_green", "cyan")
 FOLD_LINES = 24
+FOLD_CHARS = 2000
 
 
 class PrettyRenderer(Renderer):
     """A readable live view: time, type (coloured by type), id and data, JSON highlighted."""
 
-    def __init__(self, options: RenderOptions, messages: Messages, out: IO[bytes]) -> None:
-        super().__init__(options, messages, out)
+    def __init__(
+        self, options: RenderOptions, messages: Messages, out: IO[bytes], stats: Stats
+    ) -> None:
+        super().__init__(options, messages, out, stats)
         self.console = _console(sys.stdout, options.color)
+        show_status = options.status
+        if show_status is None:
+            show_status = not options.quiet and _isatty(messages.stream)
+        if show_status:
+            color = options.color if options.color is not None else self.console.is_terminal
+            self.status = StatusLine(messages.stream, stats, color and not self.console.no_color)
+            messages.status = self.status
 
     def received(self, raw: bytes, items: Sequence[Item]) -> None:
+        shown = False
         for item in items:
             if type(item) is Event:
+                if not shown and self.status is not None:
+                    self.status.clear()
+                shown = True
                 self._event(item)
             elif type(item) is Comment and self.options.comments:
                 from rich.text import Text
 
+                if not shown and self.status is not None:
+                    self.status.clear()
+                shown = True
                 self.console.print(Text(":" + item.text, style="dim"), soft_wrap=True)
+        self.console.file.flush()
         self.diagnostics(items)
+        if self.status is not None:
+            self.status.draw_if_due()
 
     def _event(self, event: Event) -> None:
         from rich.text import Text
@@ -178,13 +388,20 @@ class PrettyRenderer(Renderer):
         if event.id is not None:
             head.append(f" #{event.id}", style="dim")
         body = _pretty_data(event.data, self.options.full)
-        if isinstance(body, Text) and "\n" not in event.data and len(event.data) < 100:
+        if "\n" not in body.plain and len(body.plain) < 100:
             head.append("  ")
             head.append_text(body)
             self.console.print(head, soft_wrap=True)
         else:
             self.console.print(head, soft_wrap=True)
-            self.console.print(body, soft_wrap=not isinstance(body, Text))
+            self.console.print(body, soft_wrap=True)
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def _type_style(event_type: str) -> str:
@@ -195,31 +412,32 @@ def _type_style(event_type: str) -> str:
     return "bold " + _TYPE_STYLES[sum(event_type.encode()) % len(_TYPE_STYLES)]
 
 
-def _pretty_data(data: str, full: bool) -> Any:
+def _pretty_data(data: str, full: bool) -> Text:
     from rich.text import Text
 
-    stripped = data.lstrip()
-    if stripped[:1] in ("{", "[") and len(data) < 1_000_000:
+    if data.lstrip()[:1] in ("{", "[") and len(data) < 1_000_000:
         try:
             value = json.loads(data)
         except ValueError:
             pass
         else:
-            from rich.json import JSON
+            from rich.highlighter import JSONHighlighter
 
-            text = json.dumps(value, indent=2, ensure_ascii=False)
-            if not full:
-                text = _fold(text)
-            return JSON(text, indent=None, highlight=True) if text[:1] in "{[" else Text(text)
+            text = json.dumps(value, ensure_ascii=False)
+            if len(text) > 80:
+                text = json.dumps(value, indent=2, ensure_ascii=False)
+            return JSONHighlighter()(Text(text if full else _fold(text)))
     return Text(data if full else _fold(data))
 
 
 def _fold(text: str) -> str:
     lines = text.split("\n")
-    if len(lines) <= FOLD_LINES:
-        return text
-    hidden = len(lines) - FOLD_LINES
-    return "\n".join(lines[:FOLD_LINES]) + f"\n… {hidden} more lines (--full shows all)"
+    if len(lines) > FOLD_LINES:
+        hidden = len(lines) - FOLD_LINES
+        return "\n".join(lines[:FOLD_LINES]) + f"\n… {hidden} more lines (--full shows all)"
+    if len(text) > FOLD_CHARS:
+        return text[:FOLD_CHARS] + f" … {len(text) - FOLD_CHARS:,} more characters (--full)"
+    return text
 
 
 def _console(file: IO[str], color: bool | None) -> Console:
@@ -247,10 +465,13 @@ _RENDERERS: dict[str, type[Renderer]] = {
     "json": JsonRenderer,
     "data": DataRenderer,
     "raw": RawRenderer,
+    "text": TextRenderer,
 }
 
 
-def make_renderer(options: RenderOptions, messages: Messages | None = None) -> Renderer:
+def make_renderer(
+    options: RenderOptions, messages: Messages | None = None, stats: Stats | None = None
+) -> Renderer:
     """The renderer for `options.format`, writing to this process's stdout."""
     messages = messages or Messages(quiet=options.quiet)
-    return _RENDERERS[options.format](options, messages, sys.stdout.buffer)
+    return _RENDERERS[options.format](options, messages, sys.stdout.buffer, stats or Stats())

@@ -11,23 +11,35 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sse_cli.parser import Event, Item
 from sse_cli.render import Renderer
 
+if TYPE_CHECKING:
+    from sse_cli.client import Action
+    from sse_cli.extract import Extractor
+
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Which events to keep and when to stop; all off by default."""
+    """Which events to keep, how to rewrite them, and when to stop; all off by default."""
 
     event_types: frozenset[str] | None = None
     max_events: int | None = None
     until: str | None = None
     duration: float | None = None
+    extractor: Extractor | None = None
+    """`--extract` for json and data output: data becomes the extracted text."""
 
     @property
     def active(self) -> bool:
-        return not (self.event_types is None and self.max_events is None and self.until is None)
+        return not (
+            self.event_types is None
+            and self.max_events is None
+            and self.until is None
+            and self.extractor is None
+        )
 
 
 class _Filter:
@@ -38,8 +50,9 @@ class _Filter:
         self.count = 0
         self.done: str | None = None
 
-    def apply(self, items: Sequence[Item]) -> Sequence[Item]:
+    def apply(self, items: Sequence[Item]) -> list[Item]:
         limits = self.limits
+        extract = limits.extractor
         kept: list[Item] = []
         for item in items:
             if type(item) is not Event:
@@ -47,43 +60,52 @@ class _Filter:
                 continue
             if limits.event_types is not None and item.event not in limits.event_types:
                 continue
-            kept.append(item)
             self.count += 1
             if limits.until is not None and item.data == limits.until:
                 self.done = f"--until matched: {limits.until!r}"
-                break
-            if limits.max_events is not None and self.count >= limits.max_events:
+            elif limits.max_events is not None and self.count >= limits.max_events:
                 self.done = f"received {self.count} event{'s' if self.count != 1 else ''} (-n)"
+            if extract is not None:
+                text = extract(item)
+                if text is not None:
+                    kept.append(item._replace(data=text))
+            else:
+                kept.append(item)
+            if self.done is not None:
                 break
         return kept
 
 
-async def run(
-    source: AsyncIterator[object], limits: Limits, renderer: Renderer
-) -> None:
+async def run(source: AsyncIterator[Action], limits: Limits, renderer: Renderer) -> None:
     """Drive `source` (the client's `listen()`) into `renderer` until it ends or a limit hits.
 
     Errors from the source propagate; the renderer is closed in every case.
     """
-    from sse_cli.client import Ended, Received
+    from sse_cli.client import Ended, Received, Retrying
 
     filt = _Filter(limits) if limits.active else None
+    stats = renderer.stats
+    messages = renderer.messages
 
     async def consume() -> None:
         async with contextlib.aclosing(source) as actions:  # type: ignore[type-var]
             async for action in actions:
                 if type(action) is Received:
+                    stats.chunk(len(action.raw), action.items)
                     items = action.items if filt is None else filt.apply(action.items)
                     renderer.received(action.raw, items)
                     if filt is not None and filt.done is not None:
-                        renderer.messages.note(f"stopped: {filt.done}")
+                        messages.note(f"stopped: {filt.done}")
                         return
                 elif type(action) is Ended:
-                    renderer.messages.note(f"stopped: {action.reason}")
+                    messages.note(f"stopped: {action.reason}")
                     return
                 else:
-                    renderer.action(action)  # type: ignore[arg-type]
+                    if type(action) is Retrying:
+                        stats.reconnects += 1
+                    renderer.action(action)
 
+    ticker = asyncio.ensure_future(renderer.tick())
     try:
         if limits.duration is None:
             await consume()
@@ -91,6 +113,7 @@ async def run(
             try:
                 await asyncio.wait_for(consume(), limits.duration)
             except asyncio.TimeoutError:
-                renderer.messages.note(f"stopped: --duration {limits.duration:g} s elapsed")
+                messages.note(f"stopped: --duration {limits.duration:g} s elapsed")
     finally:
+        ticker.cancel()
         renderer.close()
