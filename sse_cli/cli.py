@@ -477,6 +477,42 @@ async def _listen(
             messages.raw("sse-cli: stats\n" + "\n".join("  " + s for s in renderer.stats.summary()))
 
 
+@app.command()
+def demo(
+    output_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            metavar="FORMAT",
+            help="Write events as pretty, json, data, raw or text (default: pretty on a "
+            "terminal, json otherwise).",
+            callback=_format_choice,
+        ),
+    ] = None,
+) -> None:
+    """Start the demo server on a free loopback port and listen to it: see sse-cli at work."""
+    from sse_cli.client import ListenOptions
+    from sse_cli.demo import running_server
+    from sse_cli.render import Messages, RenderOptions
+    from sse_cli.session import Limits
+
+    messages = Messages()
+    fmt = output_format or ("pretty" if sys.stdout.isatty() else "json")
+    try:
+        with running_server() as base:
+            url = f"{base}/"
+            messages.note(f"demo server up; running: sse-cli listen {url} --no-reconnect")
+            options = ListenOptions(url=url, reconnect=False)
+            _run(_listen(options, Limits(), RenderOptions(format=fmt), messages, False), messages)
+            messages.note(
+                "next: run 'sse-cli serve' and, in another terminal, "
+                "'sse-cli listen http://127.0.0.1:8000/counter'"
+            )
+    except SseCliError as exc:
+        _fail(exc, messages)
+
+
 @app.command(epilog=SERVE_EPILOG)
 def serve(
     host: Annotated[

@@ -1,0 +1,1 @@
+complete --command sse-cli --no-files --arguments "(env _SSE_CLI_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) sse-cli)" --condition "env _SSE_CLI_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) sse-cli"

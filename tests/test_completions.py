@@ -1,0 +1,46 @@
+"""The committed completion scripts are what the CLI generates, and they complete flags."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    environment.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "sse_cli", *args],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env=environment,
+        timeout=30,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_committed_completion_script_is_current(shell: str) -> None:
+    result = _cli("--show-completion", shell, _TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION="1")
+    assert result.returncode == 0, result.stderr
+    committed = (ROOT / "completions" / f"sse-cli.{shell}").read_text()
+    assert result.stdout == committed, f"completions/sse-cli.{shell} is stale: see completions/"
+
+
+def test_bash_completion_lists_listen_flags() -> None:
+    result = _cli(
+        _SSE_CLI_COMPLETE="complete_bash", COMP_WORDS="sse-cli listen --for", COMP_CWORD="2"
+    )
+    assert result.stdout.split() == ["--format"]
+
+
+def test_bash_completion_lists_commands() -> None:
+    result = _cli(_SSE_CLI_COMPLETE="complete_bash", COMP_WORDS="sse-cli ", COMP_CWORD="1")
+    assert {"listen", "serve", "demo"} <= set(result.stdout.split())
