@@ -24,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 from sse_cli import __version__
 from sse_cli.errors import (
     ConnectError,
+    EventTooLargeError,
     HttpStatusError,
     NotEventStreamError,
     SseCliError,
@@ -310,7 +311,12 @@ async def listen(options: ListenOptions) -> AsyncIterator[Action]:
                     watch = _DispatchWatch()
                     try:
                         async for chunk in response.content.iter_any():
-                            items = decoder.feed(chunk)
+                            try:
+                                items = decoder.feed(chunk)
+                            except EventTooLargeError as exc:
+                                # Deliver what the chunk completed before the bound tripped.
+                                yield Received(chunk, exc.items)
+                                raise
                             if watch.active:
                                 watch.check(items, decoder)
                             yield Received(chunk, items)

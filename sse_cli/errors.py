@@ -7,6 +7,7 @@ nothing here may import aiohttp, rich or the server stack.
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
 
 
 class ExitCode(IntEnum):
@@ -61,4 +62,9 @@ class ProtocolError(SseCliError):
 
 
 class EventTooLargeError(ProtocolError):
-    """A line or an event grew past the decoder's size bound."""
+    """A line or an event grew past the decoder's size bound.
+
+    `items` holds what the same chunk completed before the bound tripped, so none is lost.
+    """
+
+    items: list[Any] = []

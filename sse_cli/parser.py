@@ -27,6 +27,8 @@ __all__ = [
 
 #: The default bound on one line or one event's data, in characters of decoded text.
 DEFAULT_MAX_EVENT_SIZE = 16 * 1024 * 1024
+#: The largest reconnection time kept, in ms; a longer `retry:` is clamped to it.
+MAX_RETRY = 10**18 - 1
 
 
 class Event(NamedTuple):
@@ -80,6 +82,7 @@ class Decoder:
         "_event_type",
         "_id_buffer",
         "_block_retry",
+        "_max_line",
         "_max_size",
         "_pending",
         "_pending_size",
@@ -99,6 +102,8 @@ class Decoder:
         self._pending: list[str] = []
         self._pending_size = 0
         self._max_size = max_event_size
+        # A line holds its field name too ("data: "): it may be that much longer.
+        self._max_line = max_event_size + 8
         # "Interpreting an event stream": the data, event type and last event ID buffers.
         self._data: list[str] = []
         self._data_size = 0
@@ -148,7 +153,7 @@ class Decoder:
             # A piece of a long line: keep the pieces, join them once the line ends.
             self._pending.append(text)
             self._pending_size += len(text)
-            if self._pending_size > self._max_size:
+            if self._pending_size > self._max_line:
                 self._pending.clear()
                 self._pending_size = 0
                 raise self._too_large("a line")
@@ -161,16 +166,18 @@ class Decoder:
         tail = lines.pop()
         self._pending_size = len(tail)
         if tail:
-            if self._pending_size > self._max_size:
-                self._pending_size = 0
-                raise self._too_large("a line")
             self._pending.append(tail)
-        return self._interpret(lines)
+        out = self._interpret(lines)
+        if self._pending_size > self._max_line:
+            self._pending.clear()
+            self._pending_size = 0
+            raise self._too_large("a line", out)
+        return out
 
     def close(self) -> list[Diagnostic]:
         """End the stream: drop an incomplete event, as the spec says, and report it."""
-        self._decode(b"", True)
-        dropped = bool(self._pending or self._data)
+        rest = self._decode(b"", True)
+        dropped = bool(rest or self._pending or self._data)
         self._pending.clear()
         self._pending_size = 0
         self._data.clear()
@@ -187,11 +194,13 @@ class Decoder:
             )
         ]
 
-    def _too_large(self, what: str) -> EventTooLargeError:
-        return EventTooLargeError(
+    def _too_large(self, what: str, completed: list[Item] | None = None) -> EventTooLargeError:
+        error = EventTooLargeError(
             f"{what} in the stream grew past {self._max_size:,} characters without ending",
             "raise the bound with --max-event-size",
         )
+        error.items = completed or []
+        return error
 
     def _interpret(self, lines: list[str]) -> list[Item]:
         out: list[Item] = []
@@ -215,6 +224,8 @@ class Decoder:
                 self._event_type = ""
                 self._block_retry = None
                 continue
+            if len(line) > self._max_line:
+                raise self._too_large("a line", out)
             if line[0] == ":":
                 out.append(Comment(line[1:]))
                 continue
@@ -224,12 +235,13 @@ class Decoder:
             if value and value[0] == " ":
                 value = value[1:]
             if name == "data":
+                # The bound is on the joined data: a newline between lines counts.
+                self._data_size += len(value) + 1 if data else len(value)
                 data.append(value)
-                self._data_size += len(value) + 1
                 if self._data_size > self._max_size:
                     data.clear()
                     self._data_size = 0
-                    raise self._too_large("an event's data")
+                    raise self._too_large("an event's data", out)
             elif name == "event":
                 self._event_type = value
             elif name == "id":
@@ -241,7 +253,10 @@ class Decoder:
             elif name == "retry":
                 # Only ASCII digits: int() would accept "+5", " 5", "1_000" and other scripts.
                 if value.isascii() and value.isdigit():
-                    self.retry = self._block_retry = int(value)
+                    # Past 18 digits (over 30,000 years) the value is clamped: int() refuses
+                    # strings of more than 4,300 digits, and JSON output could not print one.
+                    retry = int(value) if len(value) <= 18 else MAX_RETRY
+                    self.retry = self._block_retry = retry
                 else:
                     out.append(
                         Diagnostic(

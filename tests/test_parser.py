@@ -11,7 +11,7 @@ from collections.abc import Iterable
 import pytest
 
 from sse_cli.errors import EventTooLargeError, ExitCode
-from sse_cli.parser import Comment, Decoder, Diagnostic, Event, Item
+from sse_cli.parser import MAX_RETRY, Comment, Decoder, Diagnostic, Event, Item
 
 BOM = "\ufeff".encode()
 
@@ -399,14 +399,14 @@ def test_retry_with_non_ascii_digits_is_ignored(digits: str) -> None:
     assert decoder.retry is None
 
 
-def test_retry_with_more_digits_than_int_conversion_allows_sets_the_reconnection_time() -> None:
-    # CPython's int(str) refuses more than 4300 digits by default (sys.int_info); the spec
-    # still says to interpret any all-ASCII-digit value as a base-ten integer.
-    value = 10**4300
+def test_retry_with_more_digits_than_int_conversion_allows_is_clamped() -> None:
+    # CPython's int(str) refuses more than 4300 digits (sys.int_info): such a value must not
+    # crash the decoder. It is clamped to MAX_RETRY (JSON output could not print it either).
     decoder = Decoder()
     items = decode(b"retry: 1" + b"0" * 4300 + b"\ndata: x\n\n", decoder=decoder)
     assert len(items) == 1
-    assert decoder.retry == value
+    assert decoder.retry == MAX_RETRY
+    assert isinstance(items[0], Event) and items[0].retry == MAX_RETRY
 
 
 def test_retry_only_block_sets_decoder_retry_without_dispatching() -> None:
@@ -482,7 +482,7 @@ def test_line_longer_than_max_event_size_fed_in_small_pieces_raises() -> None:
 
 def test_unterminated_line_longer_than_max_event_size_in_one_chunk_raises() -> None:
     with pytest.raises(EventTooLargeError):
-        Decoder(max_event_size=100).feed(b"data: a\n\ndata: " + b"x" * 101)
+        Decoder(max_event_size=100).feed(b"data: a\n\ndata: " + b"x" * 200)
 
 
 def test_event_whose_data_lines_sum_past_max_event_size_raises() -> None:
@@ -594,3 +594,15 @@ def test_spec_example_two_event_types() -> None:
         Event("remove", "2153", None, None),
         Event("add", "113411", None, None),
     ]
+
+
+def test_events_completed_before_the_size_bound_trips_are_kept_on_the_error() -> None:
+    with pytest.raises(EventTooLargeError) as raised:
+        Decoder(max_event_size=100).feed(b"data: a\n\ndata: " + b"x" * 200)
+    assert raised.value.items == [message("a")]
+
+
+def test_events_completed_before_oversized_data_lines_are_kept_on_the_error() -> None:
+    with pytest.raises(EventTooLargeError) as raised:
+        Decoder(max_event_size=100).feed(b"data: b\n\n" + (b"data: " + b"y" * 60 + b"\n") * 2)
+    assert raised.value.items == [message("b")]

@@ -260,7 +260,7 @@ def without_messages(outcome: Outcome) -> Outcome:
     )
 
 
-@PROPERTY_SETTINGS
+@settings(PROPERTY_SETTINGS, max_examples=300)
 @given(stream=streams(), data=st.data())
 def test_generated_stream_decodes_to_its_model_in_any_chunking(
     stream: tuple[bytes, Outcome], data: st.DataObject
