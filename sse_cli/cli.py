@@ -8,11 +8,8 @@ the command that needs them, so `--help`, `--version` and shell completion start
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
 import re
-import signal
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
@@ -386,6 +383,8 @@ def listen(
         body: bytes | None = None
         if json_body is not None:
             body = _read_argument(json_body, "--json")
+            import json
+
             try:
                 json.loads(body)
             except ValueError as exc:
@@ -564,6 +563,9 @@ def _run(main: Coroutine[Any, Any, None], messages: Any) -> None:
 
     Ctrl-C cancels the main task (on 3.10 as on 3.11+), so output ends on a whole line.
     """
+    import asyncio
+    import signal
+
     loop = asyncio.new_event_loop()
     task = loop.create_task(main)
     interrupted = False
@@ -613,13 +615,11 @@ def main(argv: list[str] | None = None) -> NoReturn:
 def run_cli(argv: list[str] | None = None) -> int:
     from typer._click.exceptions import ClickException
 
-    from sse_cli.render import Messages
-
     command = typer.main.get_command(app)
     try:
         result = command.main(args=argv, prog_name="sse-cli", standalone_mode=False)
     except ClickException as exc:
-        Messages().error(_usage_message(exc))
+        _stderr_line(f"sse-cli: error: {_usage_message(exc)}")
         return ExitCode.USAGE
     except typer.Abort:
         return ExitCode.INTERRUPTED
@@ -631,12 +631,20 @@ def run_cli(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get("SSE_CLI_TRACEBACK"):
             raise
-        Messages().error(
-            f"unexpected {type(exc).__name__}: {exc} "
+        _stderr_line(
+            f"sse-cli: error: unexpected {type(exc).__name__}: {exc} "
             "(this is a bug: rerun with --traceback and report it)"
         )
         return ExitCode.ERROR
     return result if isinstance(result, int) else ExitCode.OK
+
+
+def _stderr_line(text: str) -> None:
+    try:
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
 
 
 def _usage_message(exc: Any) -> str:
