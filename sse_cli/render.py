@@ -448,7 +448,7 @@ def _console(file: IO[str], color: bool | None) -> Console:
         markup=False,
         emoji=False,
         highlight=False,
-        no_color=True if color is False else None,
+        no_color=None if color is None else not color,
         force_terminal=True if color else None,
     )
     # rich exits with status 1 from inside print() on a closed pipe: let it reach the CLI.
