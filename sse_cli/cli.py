@@ -25,15 +25,6 @@ if TYPE_CHECKING:
     from sse_cli.render import Messages, RenderOptions
     from sse_cli.session import Limits
 
-app = typer.Typer(
-    name="sse-cli",
-    help="Listen to and serve Server-Sent Events (text/event-stream).",
-    no_args_is_help=True,
-    add_completion=True,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
 
 LISTEN_EPILOG = """\
 \b
@@ -43,8 +34,8 @@ Examples:
   sse-cli listen http://127.0.0.1:8000/ -f data --until 糕
   sse-cli listen http://127.0.0.1:8000/sse --json '{"message": "hello"}'
   echo '{"message": "hi"}' | sse-cli listen http://127.0.0.1:8000/sse --json @-
-  sse-cli listen https://api.openai.com/v1/chat/completions \\
-    -H "Authorization: Bearer $OPENAI_API_KEY" --until '[DONE]' \\
+  sse-cli listen https://api.openai.com/v1/chat/completions -f text \\
+    -H "Authorization: Bearer $OPENAI_API_KEY" \\
     --json '{"model": "gpt-4o-mini", "stream": true,
              "messages": [{"role": "user", "content": "Hi"}]}'
 
@@ -61,6 +52,35 @@ Examples:
   sse-cli serve --port 0 --delay 0
   sse-cli serve --host 0.0.0.0 --cors-origin http://localhost:5173
 """
+
+ROOT_EPILOG = """\
+\b
+Examples:
+  sse-cli demo
+  sse-cli serve
+  sse-cli listen http://127.0.0.1:8000/ -n 10
+  sse-cli listen http://127.0.0.1:8000/counter | jq -c .
+  sse-cli listen http://127.0.0.1:8000/sse --json '{"message": "hello"}' -f text
+  sse-cli listen URL -H "Authorization: Bearer $TOKEN" -f text
+"""
+
+DEMO_EPILOG = """\
+\b
+Examples:
+  sse-cli demo
+  sse-cli demo -f json | jq -r .data
+"""
+
+app = typer.Typer(
+    name="sse-cli",
+    help="Listen to and serve Server-Sent Events (text/event-stream).",
+    no_args_is_help=True,
+    add_completion=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=ROOT_EPILOG,
+)
 
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
@@ -476,7 +496,7 @@ async def _listen(
             messages.raw("sse-cli: stats\n" + "\n".join("  " + s for s in renderer.stats.summary()))
 
 
-@app.command()
+@app.command(epilog=DEMO_EPILOG)
 def demo(
     output_format: Annotated[
         str | None,
