@@ -15,8 +15,8 @@ from sse_cli.render import (
     JsonRenderer,
     Messages,
     RawRenderer,
-    RenderOptions,
     Renderer,
+    RenderOptions,
     StatusLine,
     TextRenderer,
     json_line,
@@ -79,7 +79,7 @@ def test_timestamps_add_rfc3339_utc_microseconds() -> None:
 def test_data_and_raw_renderers() -> None:
     data, out, _ = make(DataRenderer)
     data.received(b"", [Event("a", "one\ntwo", None), Event("a", "", None)])
-    assert out.getvalue() == "one\ntwo\n\n".encode()
+    assert out.getvalue() == b"one\ntwo\n\n"
     raw, out, _ = make(RawRenderer)
     raw.received(b"data: \xe4\xb8", [])
     raw.received(b"\x83\n\n", [Event("message", "七", None)])
