@@ -538,39 +538,98 @@ def serve(
         str, typer.Option("--host", help="Bind this address (0.0.0.0 binds every interface).")
     ] = "127.0.0.1",
     port: Annotated[
-        int, typer.Option("--port", "-p", help="Bind this port (0 picks a free one).")
+        int,
+        typer.Option("--port", "-p", min=0, max=65535, help="Bind this port (0 picks a free one)."),
     ] = 8000,
     delay: Annotated[
         float,
-        typer.Option("--delay", help="Pause this many seconds between events (0: no pause)."),
+        typer.Option(
+            "--delay", min=0, help="Pause this many seconds between events (0: no pause)."
+        ),
     ] = 0.1,
     ping: Annotated[
         float | None,
         typer.Option(
-            "--ping", help="Send a heartbeat comment every this many seconds (default: off)."
+            "--ping",
+            callback=_positive,
+            help="Send a heartbeat comment every this many seconds (default: off).",
         ),
     ] = None,
     cors_origin: Annotated[
         list[str] | None,
         typer.Option(
             "--cors-origin",
-            help="Let pages from this origin connect, credentials included (repeatable).",
+            help="Let pages from this origin (scheme://host[:port]) connect, credentials "
+            "included (repeatable; default: no cross-origin access).",
         ),
     ] = None,
+    max_streams: Annotated[
+        int,
+        typer.Option(
+            "--max-streams", min=1, help="Answer 503 past this many open streams (default 1000)."
+        ),
+    ] = 1000,
+    rate_limit: Annotated[
+        float,
+        typer.Option(
+            "--rate-limit",
+            min=0,
+            help="Answer 429 past this many requests per second from one address "
+            "(default 100; 0: no limit).",
+        ),
+    ] = 100.0,
+    max_body: Annotated[
+        str,
+        typer.Option(
+            "--max-body", help="Answer 413 to request bodies over this size (default 1M)."
+        ),
+    ] = "1M",
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Do not log each request on stderr.")
+    ] = False,
 ) -> None:
     """Run the demo and mock event-stream server."""
     from sse_cli.render import Messages
 
     messages = Messages()
     try:
+        origins = tuple(_cors_origin(origin) for origin in cors_origin or ())
+        try:
+            body_limit = _parse_size(max_body)
+        except typer.BadParameter as exc:
+            raise UsageError(f"--max-body: {exc.message}") from None
         from sse_cli.server import ServeSettings, run_server
 
         settings = ServeSettings(
-            host=host, port=port, delay=delay, ping=ping, cors_origins=tuple(cors_origin or ())
+            host=host,
+            port=port,
+            delay=delay,
+            ping=ping,
+            cors_origins=origins,
+            max_streams=max_streams,
+            rate_limit=rate_limit,
+            max_body=body_limit,
+            access_log=not quiet,
         )
         run_server(settings)
     except SseCliError as exc:
         _fail(exc, messages)
+
+
+def _cors_origin(origin: str) -> str:
+    """An origin as browsers send it; `*` is refused, since credentials are allowed."""
+    if origin.strip() == "*":
+        raise UsageError(
+            "--cors-origin '*' is refused: streams allow credentials, and '*' with credentials "
+            "would let any page read them",
+            "name each origin, e.g. --cors-origin http://localhost:5173",
+        )
+    if not re.fullmatch(r"https?://[^/\s?#]+", origin):
+        raise UsageError(
+            f"--cors-origin {origin!r} is not an origin",
+            "write scheme://host[:port] with no path, e.g. http://localhost:5173",
+        )
+    return origin
 
 
 def _fail(exc: SseCliError, messages: Any) -> NoReturn:
