@@ -42,8 +42,9 @@ def running_server(args: Sequence[str] = (), timeout: float = 20.0) -> Iterator[
         errors="replace",
         env=env,
     )
+    drain = threading.Thread(target=lambda: None)
     try:
-        url = _wait_for_banner(child, timeout)
+        url, drain = _wait_for_banner(child, timeout)
         yield url
     finally:
         if child.poll() is None:
@@ -53,9 +54,13 @@ def running_server(args: Sequence[str] = (), timeout: float = 20.0) -> Iterator[
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
+        if drain.ident is not None:
+            drain.join(5)  # the child has exited, so its stderr is at its end
+        assert child.stderr is not None
+        child.stderr.close()
 
 
-def _wait_for_banner(child: subprocess.Popen[str], timeout: float) -> str:
+def _wait_for_banner(child: subprocess.Popen[str], timeout: float) -> tuple[str, threading.Thread]:
     assert child.stderr is not None
     stream = child.stderr
     found: list[str] = []
@@ -72,10 +77,11 @@ def _wait_for_banner(child: subprocess.Popen[str], timeout: float) -> str:
                     ready.set()
         ready.set()
 
-    threading.Thread(target=read, name="serve-stderr", daemon=True).start()
+    drain = threading.Thread(target=read, name="serve-stderr", daemon=True)
+    drain.start()
     deadline = time.monotonic() + timeout
     ready.wait(max(0.0, deadline - time.monotonic()))
     if not found:
         detail = seen[-1] if seen else "no output"
         raise DemoError(f"the demo server did not start: {detail}")
-    return found[0]
+    return found[0], drain

@@ -7,17 +7,42 @@ character over two writes, drop a connection mid-field, or hold a stream open an
 from __future__ import annotations
 
 import os
+import queue
 import socket
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import IO
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 SSE_CLI = [sys.executable, "-m", "sse_cli"]
 WAIT = 15.0  # the bound on any single wait in a test, in seconds
+
+# Hypothesis profiles. "ci" (the default) checks the same examples on every run, in bounded
+# time; `pytest --hypothesis-profile=long` explores many more, new ones each run, for a long
+# local session. Tests that should scale with the profile leave max_examples unset.
+settings.register_profile(
+    "ci",
+    max_examples=200,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "long",
+    max_examples=20_000,
+    derandomize=False,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("ci")
 
 
 def cli_env(**extra: str) -> dict[str, str]:
@@ -52,6 +77,46 @@ def spawn_cli(
         stderr=subprocess.PIPE,
         env=cli_env(**env),
     )
+
+
+def read_line(stream: IO[bytes], timeout: float = WAIT) -> bytes:
+    """One line from a child's pipe, or fail the test if none comes within `timeout`."""
+    lines: queue.Queue[bytes] = queue.Queue()
+    threading.Thread(target=lambda: lines.put(stream.readline()), daemon=True).start()
+    try:
+        return lines.get(timeout=timeout)
+    except queue.Empty:
+        raise AssertionError(f"no line on the pipe within {timeout} s") from None
+
+
+def finish(proc: subprocess.Popen[bytes], timeout: float = WAIT) -> tuple[int, bytes, bytes]:
+    """Wait for a spawned CLI to exit (killing it after `timeout`): status, rest of stdout, stderr.
+
+    Both pipes are drained while waiting, so a chatty child never blocks on a full pipe, and
+    closed at the end.
+    """
+    output: dict[str, bytes] = {}
+
+    def drain(name: str, stream: IO[bytes] | None) -> None:
+        if stream is not None and not stream.closed:
+            with stream:
+                output[name] = stream.read()
+
+    drains = [
+        threading.Thread(target=drain, args=(name, stream), daemon=True)
+        for name, stream in (("out", proc.stdout), ("err", proc.stderr))
+    ]
+    for thread in drains:
+        thread.start()
+    try:
+        status = proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(WAIT)
+        raise AssertionError(f"sse-cli still running after {timeout} s") from None
+    for thread in drains:
+        thread.join(WAIT)
+    return status, output.get("out", b""), output.get("err", b"")
 
 
 @dataclass
@@ -114,6 +179,36 @@ def stream(
         conn.sendall(head(status, content_type))
         for piece in writes:
             conn.sendall(piece)
+
+    return handler
+
+
+def steps(
+    *steps: bytes | threading.Event,
+    status: int = 200,
+    content_type: str | None = "text/event-stream",
+) -> Handler:
+    """Like `stream`, but an Event among the writes holds the connection open until it is set.
+
+    A test that sets the Event after reading the CLI's output proves what arrived when.
+    """
+
+    def handler(conn: socket.socket, request: Request) -> None:
+        conn.sendall(head(status, content_type))
+        for step in steps:
+            if isinstance(step, threading.Event):
+                step.wait(WAIT)
+            else:
+                conn.sendall(step)
+
+    return handler
+
+
+def by_connection(*handlers: Handler) -> Handler:
+    """Answer connection i with handlers[i]; the last handler answers every later one."""
+
+    def handler(conn: socket.socket, request: Request) -> None:
+        handlers[min(request.index, len(handlers) - 1)](conn, request)
 
     return handler
 
@@ -208,3 +303,31 @@ def serve_socket() -> Iterator[Callable[[Handler], SocketServer]]:
     yield start
     for server in servers:
         server.__exit__()
+
+
+@pytest.fixture
+def gate(serve_socket: Callable[[Handler], SocketServer]) -> Iterator[threading.Event]:
+    """An Event for `steps` to hold a connection on; set at the end, before servers stop."""
+    event = threading.Event()
+    yield event
+    event.set()
+
+
+@pytest.fixture
+def spawned() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """`spawn_cli` for a test; any CLI still running when the test ends is killed."""
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(*args: str) -> subprocess.Popen[bytes]:
+        proc = spawn_cli(*args)
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(WAIT)
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()

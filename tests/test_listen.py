@@ -1,0 +1,412 @@
+"""`sse-cli listen` end to end: the CLI as a subprocess against raw-socket loopback servers.
+
+Every test controls the server's bytes and TCP writes, runs the CLI with stdout on a pipe and
+without PYTHONUNBUFFERED (so a missing flush shows), and waits on conditions with timeouts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import (
+    SSE_CLI,
+    WAIT,
+    Handler,
+    Request,
+    SocketServer,
+    by_connection,
+    cli_env,
+    finish,
+    head,
+    read_line,
+    run_cli,
+    steps,
+    stream,
+)
+
+Serve = Callable[[Handler], SocketServer]
+Spawn = Callable[..., subprocess.Popen[bytes]]
+
+NO_CONTENT = stream(status=204, content_type=None)
+
+
+def lines_of(stdout: bytes) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stdout.decode().splitlines()]
+
+
+def one_request(server: SocketServer, *args: str, input: bytes | None = None) -> Request:
+    """Run the CLI against a server that answers 204, and return the one request it made."""
+    result = run_cli("listen", server.url, *args, input=input)
+    assert result.returncode == 0, result.stderr
+    (request,) = server.requests
+    return request
+
+
+# Requests: method, headers and body as sent
+
+
+def test_get_sends_default_headers_and_repeated_h(serve_socket: Serve) -> None:
+    server = serve_socket(NO_CONTENT)
+    request = one_request(server, "-H", "X-One: 1", "-H", "X-Two: two words")
+    assert request.method == "GET" and request.target == "/"
+    assert request.headers["accept"] == "text/event-stream"
+    assert request.headers["cache-control"] == "no-cache"
+    assert request.headers["accept-encoding"] == "identity"
+    assert request.headers["x-one"] == "1"
+    assert request.headers["x-two"] == "two words"
+    assert "last-event-id" not in request.headers
+    assert request.body == b""
+
+
+def test_h_overrides_or_removes_a_default_header(serve_socket: Serve) -> None:
+    server = serve_socket(NO_CONTENT)
+    request = one_request(server, "-H", "Accept: application/x-ndjson", "-H", "Cache-Control:")
+    assert request.headers["accept"] == "application/x-ndjson"
+    assert "cache-control" not in request.headers
+    assert request.headers["accept-encoding"] == "identity"
+
+
+def test_data_is_posted_as_form_body(serve_socket: Serve) -> None:
+    server = serve_socket(NO_CONTENT)
+    request = one_request(server, "-d", "a=1&b=é")
+    assert request.method == "POST"
+    assert request.body == "a=1&b=é".encode()
+    assert request.headers["content-type"] == "application/x-www-form-urlencoded"
+
+
+def test_data_from_file_is_sent_byte_for_byte(serve_socket: Serve, tmp_path: Path) -> None:
+    body = b"line one\r\nline two\x00\xff\n"
+    path = tmp_path / "body.bin"
+    path.write_bytes(body)
+    server = serve_socket(NO_CONTENT)
+    request = one_request(server, "-d", f"@{path}", "-H", "Content-Type: application/octet-stream")
+    assert request.method == "POST"
+    assert request.body == body
+    assert request.headers["content-type"] == "application/octet-stream"
+
+
+def test_json_body_with_method_and_content_type(serve_socket: Serve) -> None:
+    server = serve_socket(NO_CONTENT)
+    body = '{"message": "héllo", "n": [1, 2]}'
+    request = one_request(server, "--json", body, "-X", "PUT")
+    assert request.method == "PUT"
+    assert request.body == body.encode()
+    assert request.headers["content-type"] == "application/json"
+    assert request.headers["accept"] == "text/event-stream"
+
+
+def test_stdin_is_not_read_without_at_dash(serve_socket: Serve) -> None:
+    """stdin stays open and unread: a CLI that read it would hang until the timeout."""
+    server = serve_socket(NO_CONTENT)
+    proc = subprocess.Popen(
+        [*SSE_CLI, "listen", server.url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cli_env(),
+    )
+    assert proc.stdin is not None
+    try:
+        with contextlib.suppress(BrokenPipeError):  # the CLI may already be gone
+            proc.stdin.write(b"do not send me\n")
+            proc.stdin.flush()
+        status, out, err = finish(proc)
+    finally:
+        proc.stdin.close()
+    assert status == 0, err
+    (request,) = server.requests
+    assert request.method == "GET"
+    assert request.body == b""
+    assert request.headers.get("content-length", "0") == "0"
+    assert out == b""
+
+
+def test_data_at_dash_reads_stdin(serve_socket: Serve) -> None:
+    server = serve_socket(NO_CONTENT)
+    request = one_request(server, "-d", "@-", input=b"from stdin\n\xe2\x9c\x93")
+    assert request.method == "POST"
+    assert request.body == b"from stdin\n\xe2\x9c\x93"
+
+
+def test_last_event_id_flag_is_sent_on_the_first_request(serve_socket: Serve) -> None:
+    server = serve_socket(NO_CONTENT)
+    request = one_request(server, "--last-event-id", "41")
+    assert request.headers["last-event-id"] == "41"
+
+
+# Reconnecting
+
+
+def test_reconnect_sends_last_event_id_after_the_servers_retry(serve_socket: Serve) -> None:
+    closed_at: list[float] = []
+    arrived_at: list[float] = []
+
+    def first(conn: socket.socket, request: Request) -> None:
+        conn.sendall(head() + b"retry: 500\nid: 7\ndata: one\n\n")
+        conn.shutdown(socket.SHUT_RDWR)
+        closed_at.append(time.monotonic())
+
+    def second(conn: socket.socket, request: Request) -> None:
+        arrived_at.append(time.monotonic())
+        conn.sendall(head(204, None))
+
+    server = serve_socket(by_connection(first, second))
+    result = run_cli("listen", server.url)
+    assert result.returncode == 0, result.stderr
+    first_request, second_request = server.requests
+    assert "last-event-id" not in first_request.headers
+    assert second_request.headers["last-event-id"] == "7"
+    assert second_request.method == "GET"
+    assert arrived_at[0] - closed_at[0] >= 0.5
+    assert lines_of(result.stdout) == [{"event": "message", "data": "one", "id": "7", "retry": 500}]
+
+
+def test_post_without_ids_is_not_sent_again(serve_socket: Serve) -> None:
+    server = serve_socket(stream(b"retry: 0\ndata: reply\n\n"))
+    result = run_cli("listen", server.url, "--json", '{"prompt": "hi"}')
+    assert result.returncode == 0, result.stderr
+    assert len(server.requests) == 1
+    assert lines_of(result.stdout) == [
+        {"event": "message", "data": "reply", "id": None, "retry": 0}
+    ]
+    assert b"stopped: the server closed the stream" in result.stderr
+
+
+def test_post_with_ids_is_resumed_with_the_same_body(serve_socket: Serve) -> None:
+    server = serve_socket(by_connection(stream(b"retry: 0\nid: 5\ndata: a\n\n"), NO_CONTENT))
+    body = '{"jsonrpc": "2.0", "id": 1}'
+    result = run_cli("listen", server.url, "--json", body)
+    assert result.returncode == 0, result.stderr
+    first, second = server.requests
+    for request in (first, second):
+        assert request.method == "POST"
+        assert request.body == body.encode()
+        assert request.headers["content-type"] == "application/json"
+    assert "last-event-id" not in first.headers
+    assert second.headers["last-event-id"] == "5"
+
+
+# Endings and their exit statuses
+
+
+def test_204_stops_with_status_0(serve_socket: Serve) -> None:
+    server = serve_socket(NO_CONTENT)
+    result = run_cli("listen", server.url)
+    assert result.returncode == 0
+    assert result.stdout == b""
+    assert result.stderr.decode().strip().splitlines() == [
+        "sse-cli: stopped: the server answered 204 No Content (stop reconnecting)"
+    ]
+
+
+# Each failing response carries a body that would be an event if it were parsed.
+@pytest.mark.parametrize(
+    ("status", "content_type", "args", "code", "phrase"),
+    [
+        (404, "text/event-stream", (), 4, "HTTP 404"),
+        (500, "text/event-stream", ("--no-reconnect",), 5, "HTTP 500"),
+        (200, "application/json", (), 6, "Content-Type application/json, not text/event-stream"),
+    ],
+)
+def test_failed_responses_exit_with_their_status_and_print_no_event(
+    serve_socket: Serve,
+    status: int,
+    content_type: str,
+    args: tuple[str, ...],
+    code: int,
+    phrase: str,
+) -> None:
+    server = serve_socket(stream(b"data: leak\n\n", status=status, content_type=content_type))
+    result = run_cli("listen", server.url, *args)
+    assert result.returncode == code
+    assert result.stdout == b""
+    err = result.stderr.decode()
+    assert err.startswith("sse-cli: error: ") and phrase in err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert len(server.requests) == 1
+
+
+def test_connection_refused_exits_3_with_one_line() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))  # bound but not listening: connecting is refused
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
+        result = run_cli("listen", url, "--no-reconnect")
+    assert result.returncode == 3
+    assert result.stdout == b""
+    err = result.stderr.decode()
+    assert err.splitlines() == [err.rstrip("\n")]
+    assert err.startswith("sse-cli: error: could not connect to " + url)
+    assert "refused" in err
+
+
+def test_end_of_listening_is_one_line_unless_quiet(serve_socket: Serve) -> None:
+    server = serve_socket(stream(b"data: x\n\n"))
+    loud = run_cli("listen", server.url, "--no-reconnect")
+    quiet = run_cli("listen", server.url, "--no-reconnect", "-q")
+    assert loud.returncode == quiet.returncode == 0
+    assert loud.stderr == b"sse-cli: stopped: the server closed the stream\n"
+    assert quiet.stderr == b""
+    assert loud.stdout == quiet.stdout == b'{"event": "message", "data": "x", "id": null}\n'
+
+
+# Bytes on the wire
+
+
+def test_utf8_split_across_writes_prints_once(
+    serve_socket: Serve, gate: threading.Event, spawned: Spawn
+) -> None:
+    # 世 is E4 B8 96: the first write ends inside it; the second goes out only after the
+    # first event reached the pipe, so the decoder sees two separate chunks.
+    server = serve_socket(steps(b"data: a\n\ndata: \xe4\xb8", gate, b"\x96\n\n"))
+    proc = spawned("listen", server.url, "-f", "data", "-n", "2")
+    assert proc.stdout is not None
+    assert read_line(proc.stdout) == b"a\n"
+    gate.set()
+    status, rest, err = finish(proc)
+    assert status == 0, err
+    assert rest == "世\n".encode()
+
+
+def test_one_mebibyte_event_arrives_whole(serve_socket: Serve) -> None:
+    data = "0123456789abcdé" * (2**20 // 16)  # 1 MiB of UTF-8
+    assert len(data.encode()) == 2**20
+    server = serve_socket(stream(f"id: big\ndata: {data}\n\n".encode(), b"data: after\n\n"))
+    result = run_cli("listen", server.url, "--no-reconnect")
+    assert result.returncode == 0, result.stderr
+    assert lines_of(result.stdout) == [
+        {"event": "message", "data": data, "id": "big"},
+        {"event": "message", "data": "after", "id": "big"},
+    ]
+
+
+def test_events_reach_a_pipe_one_by_one(
+    serve_socket: Serve, gate: threading.Event, spawned: Spawn
+) -> None:
+    server = serve_socket(steps(b'id: 1\ndata: {"n": 1}\n\n', gate, b"id: 2\ndata: two\n\n"))
+    proc = spawned("listen", server.url, "-n", "2")
+    assert proc.stdout is not None
+    # The server still holds the connection open, silent: the line must already be out.
+    first = read_line(proc.stdout)
+    assert json.loads(first) == {"event": "message", "data": '{"n": 1}', "id": "1"}
+    gate.set()
+    status, rest, err = finish(proc)
+    assert status == 0, err
+    assert lines_of(rest) == [{"event": "message", "data": "two", "id": "2"}]
+
+
+def endless(conn: socket.socket, request: Request) -> None:
+    """Events until the client leaves (the bound only keeps a broken test finite)."""
+    conn.sendall(head())
+    for n in range(200_000):
+        conn.sendall(b"id: %d\ndata: event %d\n\n" % (n, n))
+
+
+def test_closed_stdout_pipe_exits_0_without_traceback(
+    serve_socket: Serve, gate: threading.Event, spawned: Spawn
+) -> None:
+    def handler(conn: socket.socket, request: Request) -> None:
+        conn.sendall(head() + b"data: first\n\n")
+        gate.wait(WAIT)
+        endless(conn, request)
+
+    server = serve_socket(handler)
+    proc = spawned("listen", server.url, "-f", "data")
+    assert proc.stdout is not None
+    assert read_line(proc.stdout) == b"first\n"
+    proc.stdout.close()  # what `head -n 1` does after its line
+    gate.set()  # ...while the server keeps sending
+    status, _, err = finish(proc)
+    assert status == 0, err
+    assert b"Traceback" not in err and b"error" not in err
+    assert len(server.requests) == 1
+
+
+def test_head_n_1_in_a_shell_pipeline(serve_socket: Serve) -> None:
+    server = serve_socket(endless)
+    script = '{ "$@"; echo "sse-cli exit status $?" >&2; } | head -n 1'
+    result = subprocess.run(
+        ["sh", "-c", script, "sh", *SSE_CLI, "listen", server.url],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env=cli_env(),
+        timeout=30,
+    )
+    assert result.stdout == b'{"event": "message", "data": "event 0", "id": "0"}\n'
+    err = result.stderr.decode()
+    assert err.splitlines() == ["sse-cli exit status 0"], err
+
+
+# Output formats
+
+
+@pytest.fixture
+def counter(serve_socket: Serve) -> Iterator[tuple[SocketServer, bytes]]:
+    body = (
+        b"\xef\xbb\xbfretry: 1500\r\nid: 1\r\ndata: one\r\n\r\n"
+        b": heartbeat\n\nevent: update\nid: 2\ndata: line one\ndata: line two\n\n"
+        b"retry: 20\ndata: \xe4\xb8\x83\n\n"
+    )
+    yield serve_socket(stream(body[:7], body[7:40], body[40:])), body
+
+
+def test_json_format_shape_with_retry_when_the_block_set_one(
+    counter: tuple[SocketServer, bytes],
+) -> None:
+    server, _ = counter
+    result = run_cli("listen", server.url, "--no-reconnect", "-f", "json")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode().splitlines() == [
+        '{"event": "message", "data": "one", "id": "1", "retry": 1500}',
+        '{"event": "update", "data": "line one\\nline two", "id": "2"}',
+        '{"event": "message", "data": "七", "id": "2", "retry": 20}',
+    ]
+
+
+def test_data_format_prints_data_lines(counter: tuple[SocketServer, bytes]) -> None:
+    server, _ = counter
+    result = run_cli("listen", server.url, "--no-reconnect", "-f", "data")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "one\nline one\nline two\n七\n".encode()
+
+
+def test_raw_format_gives_bytes_exactly_as_sent(counter: tuple[SocketServer, bytes]) -> None:
+    server, body = counter
+    result = run_cli("listen", server.url, "--no-reconnect", "-f", "raw")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == body
+
+
+# Filters and stop conditions: the server holds the stream open, so only the flag ends it.
+
+
+def test_n_stops_after_that_many_events(serve_socket: Serve, gate: threading.Event) -> None:
+    server = serve_socket(steps(b"data: 1\n\n: ping\n\ndata: 2\n\ndata: 3\n\n", gate))
+    result = run_cli("listen", server.url, "-n", "2", "-f", "data")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"1\n2\n"
+    assert b"stopped: received 2 events (-n)" in result.stderr
+
+
+def test_event_type_filter(serve_socket: Serve, gate: threading.Event) -> None:
+    body = b"event: a\ndata: 1\n\ndata: 2\n\nevent: b\ndata: 3\n\nevent: c\ndata: 4\n\n"
+    server = serve_socket(steps(body, gate))
+    result = run_cli("listen", server.url, "-e", "a", "-e", "c", "-n", "2", "-f", "data")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"1\n4\n"
+
+
+def test_until_stops_after_the_matching_event(serve_socket: Serve, gate: threading.Event) -> None:
+    body = b"data: go\n\ndata: [DONE]\n\ndata: never\n\n"
+    server = serve_socket(steps(body, gate))
+    result = run_cli("listen", server.url, "--until", "[DONE]", "-f", "data")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"go\n[DONE]\n"
+    assert b"stopped: --until matched: '[DONE]'" in result.stderr
