@@ -62,7 +62,7 @@ class _Filter:
                 continue
             self.count += 1
             if limits.until is not None and item.data == limits.until:
-                self.done = f"--until matched: {limits.until!r}"
+                self.done = f"an event's data was {limits.until!r}"
             elif limits.max_events is not None and self.count >= limits.max_events:
                 self.done = f"received {self.count} event{'s' if self.count != 1 else ''} (-n)"
             if extract is not None:

@@ -409,4 +409,4 @@ def test_until_stops_after_the_matching_event(serve_socket: Serve, gate: threadi
     result = run_cli("listen", server.url, "--until", "[DONE]", "-f", "data")
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"go\n[DONE]\n"
-    assert b"stopped: --until matched: '[DONE]'" in result.stderr
+    assert b"stopped: an event's data was '[DONE]'" in result.stderr
