@@ -177,11 +177,16 @@ class SubscribeStream:
         self.broker = broker
         self.activity = activity
         self.ping = ping
+        self.closing: asyncio.Future[None] | None = None
+
+    def close(self) -> None:
+        if self.closing is not None and not self.closing.done():
+            self.closing.set_result(None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         from urllib.parse import parse_qs
 
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         topic = query.get("topic", ["default"])[-1]
         if scope["method"] not in ("GET", "HEAD"):
             await error_response(405, "use GET to subscribe")(scope, receive, send)
@@ -207,16 +212,20 @@ class SubscribeStream:
         self, topic: str, subscriber: Subscriber, gone: asyncio.Future[None], send: Send
     ) -> None:
         loop = asyncio.get_running_loop()
+        if self.closing is None:
+            self.closing = loop.create_future()
         body = encode_comment(f"subscribed to topic {topic}")
         while body is not FAREWELL:
             await send({"type": "http.response.body", "body": body, "more_body": True})
             while not subscriber.pending and not subscriber.dropped:
                 subscriber.wake = loop.create_future()
                 await asyncio.wait(
-                    (subscriber.wake, gone), timeout=self.ping, return_when="FIRST_COMPLETED"
+                    (subscriber.wake, gone, self.closing),
+                    timeout=self.ping,
+                    return_when="FIRST_COMPLETED",
                 )
                 subscriber.wake = None
-                if gone.done():
+                if gone.done() or self.closing.done():
                     return
                 if not subscriber.pending and not subscriber.dropped:
                     await send({"type": "http.response.body", "body": PING, "more_body": True})
@@ -284,17 +293,6 @@ class Guard:
             await self.app(scope, receive, send)
             return
         client = scope["client"][0] if scope.get("client") else "-"
-        if self.rate > 0 and not self._allow(client):
-            retry = str(max(1, math.ceil(1 / self.rate)))
-            message = f"too many requests from {client}: the limit is {self.rate:g} per second"
-            await error_response(429, message, {"Retry-After": retry})(scope, receive, send)
-            return
-        is_stream = scope["path"] in STREAM_PATHS
-        if is_stream and self.open_streams >= self.max_streams:
-            message = f"too many open streams: the limit is {self.max_streams}"
-            await error_response(503, message, {"Retry-After": "1"})(scope, receive, send)
-            return
-
         state = {"started": False, "complete": False}
 
         async def send_with_headers(message: Message) -> None:
@@ -309,6 +307,21 @@ class Guard:
                     headers.append((b"cache-control", b"no-cache"))
                 message = {**message, "headers": headers}
             await send(message)
+
+        if self.rate > 0 and not self._allow(client):
+            retry = str(max(1, math.ceil(1 / self.rate)))
+            message = f"too many requests from {client}: the limit is {self.rate:g} per second"
+            await error_response(429, message, {"Retry-After": retry})(
+                scope, receive, send_with_headers
+            )
+            return
+        is_stream = scope["path"] in STREAM_PATHS
+        if is_stream and self.open_streams >= self.max_streams:
+            message = f"too many open streams: the limit is {self.max_streams}"
+            await error_response(503, message, {"Retry-After": "1"})(
+                scope, receive, send_with_headers
+            )
+            return
 
         if is_stream:
             self.open_streams += 1
@@ -367,11 +380,21 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 def parse_json_body(raw: bytes) -> Any:
     try:
-        return json.loads(raw)
+        value = json.loads(raw)
     except UnicodeDecodeError:
         raise ApiError(400, "request body is not UTF-8") from None
     except json.JSONDecodeError as exc:
         raise ApiError(400, f"request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError(400, "request body is not valid JSON: nested too deeply") from None
+    try:
+        json.dumps(value, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        message = (
+            "request body is not valid JSON: a string holds a lone surrogate (\\ud800-\\udfff)"
+        )
+        raise ApiError(400, message) from None
+    return value
 
 
 def rfc3339(ns: int) -> str:
@@ -508,6 +531,7 @@ def create_app(settings: ServeSettings, clock: Callable[[], float] = time.monoto
                 async for chunk in source:
                     activity.events_sent += chunk.count(b"\n\n")
                     yield chunk
+                    await asyncio.sleep(0)  # a checkpoint: a gone client's cancel lands here
 
         return EventSourceResponse(
             tracked(),
@@ -571,8 +595,12 @@ def create_app(settings: ServeSettings, clock: Callable[[], float] = time.monoto
     ) -> Response:
         start = 1
         if last_event_id:
-            if not last_event_id.isascii() or not last_event_id.isdigit():
-                message = f"Last-Event-ID must be a counter id (digits), not {last_event_id!r}"
+            ok = last_event_id.isascii() and last_event_id.isdigit() and len(last_event_id) <= 10
+            if not ok or int(last_event_id) >= MAX_LIMIT:
+                shown = last_event_id[:24]
+                message = (
+                    f"Last-Event-ID must be a counter id (0 to {MAX_LIMIT - 1}), not {shown!r}"
+                )
                 raise ApiError(400, message)
             start = int(last_event_id) + 1
         if limit is not None and start > limit:
@@ -675,7 +703,9 @@ def create_app(settings: ServeSettings, clock: Callable[[], float] = time.monoto
             allow_headers=["Content-Type", "Last-Event-ID", "Authorization"],
             max_age=600,
         )
-    routes: dict[str, ASGIApp] = {"/subscribe": SubscribeStream(broker, activity, settings.ping)}
+    subscribe = SubscribeStream(broker, activity, settings.ping)
+    app.state.subscribe = subscribe
+    routes: dict[str, ASGIApp] = {"/subscribe": subscribe}
     app.add_middleware(Guard, settings=settings, clock=clock, routes=routes)  # outermost
     return app
 
@@ -705,6 +735,14 @@ LOG_CONFIG: dict[str, Any] = {
 class _Server(uvicorn.Server):
     """uvicorn's server without re-raising the signal after a clean shutdown: Ctrl-C and
     SIGTERM end `serve` with exit status 0, the open streams closed."""
+
+    def __init__(self, config: uvicorn.Config, on_exit: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.on_exit = on_exit  # ends the streams sse-starlette does not know about
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        super().handle_exit(sig, frame)
+        asyncio.get_event_loop().call_soon_threadsafe(self.on_exit)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -789,8 +827,9 @@ def run_server(settings: ServeSettings) -> None:
     """Serve until Ctrl-C or SIGTERM; the banner goes to stderr once the port is bound."""
     sock = bind(settings)
     port = int(sock.getsockname()[1])
+    app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         log_config=LOG_CONFIG,
         access_log=settings.access_log,
         lifespan="off",
@@ -799,4 +838,4 @@ def run_server(settings: ServeSettings) -> None:
     )
     sys.stderr.write("\n".join(banner(settings, port)) + "\n")
     sys.stderr.flush()
-    _Server(config).run(sockets=[sock])
+    _Server(config, on_exit=app.state.subscribe.close).run(sockets=[sock])

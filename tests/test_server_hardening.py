@@ -1,0 +1,907 @@
+"""`sse-cli serve` under abuse: bad requests, abandoned streams, signals, exposure and caps.
+
+Every server is a real `sse-cli serve --port 0` subprocess on loopback; its stderr is drained on
+a thread and kept, so a test can wait for a line and check that no traceback was printed. The
+clients are raw sockets, so a test controls every byte: chunked bodies with no Content-Length,
+non-UTF-8 headers, resets (SO_LINGER 0) and clients that vanish in the middle of an event.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import struct
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import pytest
+from conftest import SSE_CLI, WAIT, cli_env, run_cli
+
+BANNER = re.compile(r"serving on (http://(\S+?):(\d+))/?(?:\s|$)")
+MAX_BODY = 1 << 20  # the documented default of --max-body (1M)
+POLL = 0.02  # seconds between two looks at a condition that has no event to wait on
+
+
+# ----------------------------------------------------------------------------- the server
+
+
+@dataclass
+class Server:
+    """A running `sse-cli serve` child: its address, its pid and every stderr line so far."""
+
+    proc: subprocess.Popen[str]
+    url: str
+    host: str
+    port: int
+    lines: list[str] = field(default_factory=list)
+    clients: list[socket.socket] = field(default_factory=list)  # closed by kill()
+    seen: threading.Condition = field(default_factory=threading.Condition)
+    closed: bool = False
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def stderr(self) -> str:
+        with self.seen:
+            return "".join(self.lines)
+
+    def drain(self) -> None:
+        assert self.proc.stderr is not None
+        with self.proc.stderr as stream:
+            for line in stream:
+                with self.seen:
+                    self.lines.append(line)
+                    self.seen.notify_all()
+        with self.seen:
+            self.closed = True
+            self.seen.notify_all()
+
+    def wait_line(self, pattern: str, timeout: float = WAIT) -> str:
+        """The first stderr line containing `pattern`, waiting for it up to `timeout`."""
+
+        def found() -> str | None:
+            return next((line for line in self.lines if pattern in line), None)
+
+        with self.seen:
+            assert self.seen.wait_for(lambda: found() is not None or self.closed, timeout), (
+                f"no stderr line with {pattern!r} within {timeout} s"
+            )
+            line = found()
+            assert line is not None, f"serve ended without printing {pattern!r}: {self.lines}"
+            return line
+
+    def stop(self, sig: int = signal.SIGINT, timeout: float = WAIT) -> tuple[int, float]:
+        """Send `sig`; the exit status and the seconds it took, once stderr is drained too."""
+        began = time.monotonic()
+        self.proc.send_signal(sig)
+        try:
+            status = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(WAIT)
+            raise AssertionError(f"serve still running {timeout} s after signal {sig}") from None
+        elapsed = time.monotonic() - began
+        self.wait_closed()
+        return status, elapsed
+
+    def wait_closed(self) -> None:
+        with self.seen:
+            assert self.seen.wait_for(lambda: self.closed, WAIT), "stderr still open"
+
+    def kill(self) -> None:
+        for sock in self.clients:
+            sock.close()
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(WAIT)
+        self.wait_closed()
+
+
+def start_server(args: Sequence[str]) -> Server:
+    """Start `sse-cli serve --port 0 ARGS`; return once its banner names the address."""
+    proc = subprocess.Popen(
+        [*SSE_CLI, "serve", "--port", "0", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        env=cli_env(),
+    )
+    assert proc.stderr is not None
+    server = Server(proc, url="", host="", port=0)
+    threading.Thread(target=server.drain, name="serve-stderr", daemon=True).start()
+    try:
+        match = BANNER.search(server.wait_line("serving on "))
+    except AssertionError:
+        server.kill()
+        raise
+    assert match is not None
+    server.url, server.host, server.port = match[1], match[2], int(match[3])
+    return server
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., Server]]:
+    """Start servers for one test; any still running at its end is killed."""
+    servers: list[Server] = []
+
+    def start(*args: str) -> Server:
+        server = start_server(args)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.kill()
+
+
+def no_traceback(server: Server, since: int = 0) -> None:
+    with server.seen:
+        text = "".join(server.lines[since:])
+    found = [i for i in (text.find("Traceback"), text.find("ASGI callable")) if i >= 0]
+    assert not found, (
+        f"{text.count('Traceback')} tracebacks; the first:\n{text[min(found) :][:3000]}"
+    )
+
+
+# ----------------------------------------------------------------------------- raw HTTP
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]  # names in lower case
+    body: bytes
+
+    def json(self) -> dict[str, object]:
+        value = json.loads(self.body)
+        assert isinstance(value, dict), value
+        return value
+
+
+def build(
+    method: str,
+    target: str,
+    body: bytes | None = None,
+    headers: Sequence[tuple[str, bytes | str]] = (),
+    close: bool = True,
+) -> bytes:
+    """A request head (and body, with its Content-Length), header values taken as raw bytes."""
+    lines = [f"{method} {target} HTTP/1.1".encode(), b"Host: 127.0.0.1"]
+    for name, value in headers:
+        raw = value.encode("latin-1") if isinstance(value, str) else value
+        lines.append(name.encode() + b": " + raw)
+    if body is not None and not any(n.lower() == "transfer-encoding" for n, _ in headers):
+        lines.append(b"Content-Length: %d" % len(body))
+    if close:
+        lines.append(b"Connection: close")
+    return b"\r\n".join(lines) + b"\r\n\r\n" + (body or b"")
+
+
+def chunked(data: bytes, size: int = 65536) -> bytes:
+    """`data` as a chunked request body, terminating chunk included."""
+    pieces = [data[i : i + size] for i in range(0, len(data), size)]
+    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
+
+
+class Reader:
+    """Buffered reads from a socket, for parsing one HTTP response."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buffer = b""
+
+    def fill(self) -> bool:
+        piece = self.sock.recv(65536)
+        self.buffer += piece
+        return bool(piece)
+
+    def until(self, marker: bytes) -> bytes:
+        while marker not in self.buffer:
+            if not self.fill():
+                raise EOFError(f"connection closed before {marker!r}: {self.buffer[:200]!r}")
+        data, _, self.buffer = self.buffer.partition(marker)
+        return data
+
+    def exactly(self, count: int) -> bytes:
+        while len(self.buffer) < count:
+            if not self.fill():
+                raise EOFError(f"connection closed {count - len(self.buffer)} bytes short")
+        data, self.buffer = self.buffer[:count], self.buffer[count:]
+        return data
+
+    def head(self) -> tuple[int, dict[str, str]]:
+        lines = self.until(b"\r\n\r\n").decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        return status, headers
+
+    def body(self, headers: dict[str, str]) -> bytes:
+        if "content-length" in headers:
+            return self.exactly(int(headers["content-length"]))
+        if headers.get("transfer-encoding") == "chunked":
+            body = b""
+            while size := int(self.until(b"\r\n").split(b";")[0], 16):
+                body += self.exactly(size)
+                self.until(b"\r\n")
+            return body
+        while self.fill():
+            pass
+        return self.buffer
+
+
+def connect(server: Server) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=WAIT)
+    server.clients.append(sock)
+    return sock
+
+
+def exchange(server: Server, request: bytes, read_success_body: bool = True) -> Reply:
+    """Send `request` on a new connection and read the whole reply.
+
+    A 2xx reply to a request a test expects to be refused may be an endless stream: with
+    `read_success_body=False` its body is not read.
+    """
+    with connect(server) as sock:
+        try:
+            sock.sendall(request)
+        except OSError:
+            pass  # the server may answer (413) and close before it has read everything
+        reader = Reader(sock)
+        status, headers = reader.head()
+        if 200 <= status < 300 and not read_success_body:
+            return Reply(status, headers, b"")
+        body = reader.body(headers)
+        try:
+            while reader.fill():  # until the server has closed its end (and so its fd)
+                pass
+        except ConnectionResetError:
+            pass  # it closed with part of a refused body unread: that is a reset
+        return Reply(status, headers, body)
+
+
+def get(server: Server, target: str, headers: Sequence[tuple[str, bytes | str]] = ()) -> Reply:
+    return exchange(server, build("GET", target, headers=headers))
+
+
+def stats(server: Server) -> dict[str, int]:
+    reply = get(server, "/stats")
+    assert reply.status == 200, reply
+    return {k: v for k, v in reply.json().items() if isinstance(v, int)}
+
+
+def wait_until(
+    condition: Callable[[], bool], what: Callable[[], str], timeout: float = WAIT
+) -> None:
+    """Poll `condition` every POLL seconds, at most `timeout` seconds: the server's counters
+    have no event a test could wait on."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what()}")
+        time.sleep(POLL)
+
+
+def events_of(body: bytes) -> list[str]:
+    return [line[6:] for line in body.decode().split("\n") if line.startswith("data: ")]
+
+
+def assert_streams(server: Server, marker: str) -> None:
+    """A normal stream still works: GET /?message=MARKER sends it back, one character each."""
+    reply = get(server, f"/?message={marker}&delay=0")
+    assert reply.status == 200, reply
+    assert reply.headers["content-type"].startswith("text/event-stream")
+    assert events_of(reply.body) == list(marker)
+
+
+# ----------------------------------------------------------------------------- bad requests
+
+
+@dataclass(frozen=True)
+class Bad:
+    name: str
+    request: bytes
+    status: int
+    names: str  # a word the "error" message must contain (case-insensitive)
+
+
+def post_json(target: str, body: bytes) -> bytes:
+    return build("POST", target, body, [("Content-Type", "application/json")])
+
+
+def post_chunked(target: str, data: bytes) -> bytes:
+    headers = [("Content-Type", "application/json"), ("Transfer-Encoding", "chunked")]
+    return build("POST", target, headers=headers) + chunked(data)
+
+
+def counter_after_any(last_event_id: bytes) -> bytes:
+    return build("GET", "/counter", headers=[("Last-Event-ID", last_event_id)])
+
+
+def declared_over_limit(target: str) -> bytes:
+    """Only the head of a request whose Content-Length is over the limit: the server must
+    refuse it from the head alone, without waiting for a body that is never sent."""
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(MAX_BODY + 1))]
+    return build("POST", target, headers=headers)
+
+
+def counter_after(last_event_id: bytes) -> bytes:
+    return build("GET", "/counter?limit=5", headers=[("Last-Event-ID", last_event_id)])
+
+
+CHAT = "/v1/chat/completions"
+USER_HI = b'{"messages": [{"role": "user", "content": "hi"}]'
+OVER = b'{"message": "' + b"x" * MAX_BODY + b'"}'
+NESTED = b"[" * 100_000  # 100 kB: within the body limit, far past json's recursion limit
+
+BAD_REQUESTS = [
+    # POST /sse: the body
+    Bad("sse-malformed-json", post_json("/sse", b'{"message": '), 400, "JSON"),
+    Bad("sse-empty-body", post_json("/sse", b""), 400, "JSON"),
+    Bad("sse-non-utf8-body", post_json("/sse", b'{"message": "\xff\xfe"}'), 400, "UTF-8"),
+    Bad("sse-message-wrong-type", post_json("/sse", b'{"message": 5}'), 422, "message"),
+    Bad("sse-message-missing", post_json("/sse", b'{"text": "hi"}'), 422, "message"),
+    Bad("sse-body-not-object", post_json("/sse", b'["hi"]'), 422, "object"),
+    Bad("sse-message-empty", post_json("/sse", b'{"message": ""}'), 422, "message"),
+    Bad("sse-body-over-limit-declared", declared_over_limit("/sse"), 413, "limit"),
+    Bad("sse-body-over-limit-chunked", post_chunked("/sse", OVER), 413, "limit"),
+    Bad(
+        "sse-message-too-long",
+        post_json("/sse", b'{"message": "%s"}' % (b"x" * 100_001)),
+        413,
+        "message",
+    ),
+    # query values out of range or of the wrong type
+    Bad("sse-negative-delay", post_json("/sse?delay=-1", b'{"message": "hi"}'), 422, "delay"),
+    Bad("sse-delay-not-a-number", post_json("/sse?delay=soon", b'{"message": "hi"}'), 422, "delay"),
+    Bad("message-absurd-delay", build("GET", "/?delay=1e308"), 422, "delay"),
+    Bad("message-nan-delay", build("GET", "/?delay=nan"), 422, "delay"),
+    Bad("message-empty", build("GET", "/?message="), 422, "message"),
+    Bad("counter-negative-limit", build("GET", "/counter?limit=-1"), 422, "limit"),
+    Bad("counter-zero-limit", build("GET", "/counter?limit=0"), 422, "limit"),
+    Bad("counter-absurd-limit", build("GET", "/counter?limit=" + "9" * 30), 422, "limit"),
+    Bad("counter-fractional-limit", build("GET", "/counter?limit=1.5"), 422, "limit"),
+    Bad("counter-zero-drop-after", build("GET", "/counter?drop_after=0"), 422, "drop_after"),
+    Bad("counter-negative-retry", build("GET", "/counter?retry=-5"), 422, "retry"),
+    Bad("clock-zero-interval", build("GET", "/clock?interval=0"), 422, "interval"),
+    Bad("clock-negative-limit", build("GET", "/clock?limit=-3"), 422, "limit"),
+    # Last-Event-ID
+    Bad("last-event-id-not-digits", counter_after(b"abc"), 400, "Last-Event-ID"),
+    Bad("last-event-id-negative", counter_after(b"-1"), 400, "Last-Event-ID"),
+    Bad("last-event-id-non-utf8", counter_after(b"\xff\xfe"), 400, "Last-Event-ID"),
+    Bad("last-event-id-fullwidth-digits", counter_after("１２".encode()), 400, "Last-Event-ID"),
+    # topics and event names
+    Bad("subscribe-empty-topic", build("GET", "/subscribe?topic="), 400, "topic"),
+    Bad("subscribe-topic-with-slash", build("GET", "/subscribe?topic=a/b"), 400, "topic"),
+    Bad("subscribe-topic-too-long", build("GET", "/subscribe?topic=" + "a" * 65), 400, "topic"),
+    Bad("subscribe-topic-newline", build("GET", "/subscribe?topic=a%0Ab"), 400, "topic"),
+    Bad("publish-invalid-topic", build("POST", "/publish?topic=a%20b", b"hi"), 400, "topic"),
+    Bad("publish-unknown-topic", build("POST", "/publish?topic=nobody", b"hi"), 404, "subscribers"),
+    Bad("publish-event-newline", build("POST", "/publish?event=a%0Ab", b"hi"), 422, "event"),
+    Bad("publish-event-carriage-return", build("POST", "/publish?event=a%0D", b"hi"), 422, "event"),
+    Bad("publish-event-nul", build("POST", "/publish?event=a%00", b"hi"), 422, "event"),
+    Bad("publish-event-empty", build("POST", "/publish?event=", b"hi"), 422, "event"),
+    Bad(
+        "publish-event-too-long", build("POST", "/publish?event=" + "e" * 257, b"hi"), 422, "event"
+    ),
+    Bad("publish-non-utf8-body", build("POST", "/publish", b"\xc3\x28"), 400, "UTF-8"),
+    Bad("publish-over-limit-chunked", post_chunked("/publish", OVER), 413, "limit"),
+    # the OpenAI mock
+    Bad("chat-messages-missing", post_json(CHAT, b"{}"), 422, "messages"),
+    Bad("chat-messages-empty", post_json(CHAT, b'{"messages": []}'), 422, "messages"),
+    Bad("chat-messages-not-list", post_json(CHAT, b'{"messages": "hi"}'), 422, "messages"),
+    Bad("chat-role-missing", post_json(CHAT, b'{"messages": [{"content": "x"}]}'), 422, "role"),
+    Bad("chat-stream-not-bool", post_json(CHAT, USER_HI + b', "stream": "maybe"}'), 422, "stream"),
+    Bad("chat-malformed-json", post_json(CHAT, USER_HI), 400, "JSON"),
+    Bad("chat-non-utf8-body", post_json(CHAT, b'{"messages": "\x80"}'), 400, "UTF-8"),
+    Bad("chat-body-not-object", post_json(CHAT, b"[]"), 422, "body"),
+    Bad("chat-negative-delay", post_json(CHAT + "?delay=-1", USER_HI + b"}"), 422, "delay"),
+    Bad("chat-over-limit-declared", declared_over_limit(CHAT), 413, "limit"),
+    Bad("chat-over-limit-chunked", post_chunked(CHAT, OVER), 413, "limit"),
+    # routing
+    Bad("unknown-path", build("GET", "/nope"), 404, "/nope"),
+    Bad("wrong-method", build("GET", "/sse"), 405, "method"),
+]
+
+KNOWN_BUGS = [  # each of these was a 500 (or a stream broken mid-way) once
+    pytest.param(
+        Bad("sse-deeply-nested-json", post_json("/sse", NESTED), 400, "JSON"),
+        id="sse-deeply-nested-json",
+    ),
+    pytest.param(
+        Bad("chat-deeply-nested-json", post_json(CHAT, NESTED), 400, "JSON"),
+        id="chat-deeply-nested-json",
+    ),
+    pytest.param(
+        Bad("sse-lone-surrogate", post_json("/sse", b'{"message": "a\\ud800"}'), 400, "surrogate"),
+        id="sse-lone-surrogate",
+    ),
+    pytest.param(
+        Bad(
+            "chat-lone-surrogate",
+            post_json(CHAT, b'{"messages": [{"role": "user", "content": "\\udc00"}]}'),
+            400,
+            "surrogate",
+        ),
+        id="chat-lone-surrogate",
+    ),
+    pytest.param(
+        Bad("last-event-id-past-max-limit", counter_after_any(b"9" * 30), 400, "Last-Event-ID"),
+        id="last-event-id-past-max-limit",
+    ),
+    pytest.param(
+        Bad("last-event-id-5000-digits", counter_after(b"9" * 5000), 400, "Last-Event-ID"),
+        id="last-event-id-5000-digits",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def plain_server() -> Iterator[Server]:
+    """One server for the read-only checks: defaults, except no rate limit and no pause."""
+    server = start_server(["--delay", "0", "--rate-limit", "0"])
+    yield server
+    server.kill()
+
+
+def check_refused(server: Server, bad: Bad, marker: str) -> None:
+    with server.seen:
+        since = len(server.lines)
+    reply = exchange(server, bad.request, read_success_body=False)
+    assert 400 <= reply.status <= 499, f"{bad.name}: {reply.status} {reply.body[:300]!r}"
+    assert reply.status == bad.status, reply
+    assert reply.headers["content-type"] == "application/json", reply.headers
+    error = reply.json()["error"]
+    assert isinstance(error, str) and bad.names.lower() in error.lower(), error
+    # The server keeps serving, and printed no traceback: the access-log line of the next
+    # stream is written after anything the bad request made the server print.
+    assert_streams(server, marker)
+    server.wait_line(f"GET /?message={marker}&delay=0 ")
+    no_traceback(server, since)
+
+
+@pytest.mark.parametrize("bad", [*BAD_REQUESTS, *KNOWN_BUGS], ids=lambda b: b.name)
+def test_bad_request_gets_4xx_json_error_and_server_keeps_serving(
+    plain_server: Server, bad: Bad
+) -> None:
+    check_refused(plain_server, bad, f"ok-{bad.name}")
+
+
+def test_bad_request_table_is_large_enough() -> None:
+    assert len(BAD_REQUESTS) >= 20
+    assert len({bad.name for bad in BAD_REQUESTS}) == len(BAD_REQUESTS)
+
+
+# ----------------------------------------------------------------------------- many streams
+
+
+@dataclass
+class Stream:
+    """An open event stream on a raw socket, its head read; `kind` says how it will end."""
+
+    kind: str
+    sock: socket.socket
+    reader: Reader
+
+
+STREAM_REQUESTS = {  # kind -> (request, what to read past the head before the stream counts)
+    "clean": (build("GET", "/subscribe?topic=leak", close=False), b": subscribed to topic leak"),
+    "reset": (build("GET", "/clock?interval=30", close=False), b"event: tick"),
+    "vanish": (build("GET", "/counter?delay=30", close=False), b""),  # see head_only
+}
+
+
+def head_only(sock: socket.socket) -> Reader:
+    """Read a response head and not one byte more (peeking first), so what follows stays
+    in the kernel's buffer: a client closing with unread data there resets the connection."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        peeked = sock.recv(65536, socket.MSG_PEEK)
+        if not peeked:
+            raise EOFError(f"connection closed in the head: {data!r}")
+        end = (data + peeked).find(b"\r\n\r\n")
+        data += sock.recv(len(peeked) if end < 0 else end + 4 - len(data))
+    reader = Reader(sock)
+    reader.buffer = data
+    return reader
+
+
+def open_streams(server: Server, kinds: Sequence[str], batch: int = 100) -> list[Stream]:
+    """Open one stream per kind, `batch` at a time: connect and send all, then read each head
+    and the start of its first event ("vanish" reads only 4 bytes of it and leaves the rest
+    in the kernel's buffer)."""
+    streams: list[Stream] = []
+    for start in range(0, len(kinds), batch):
+        group: list[Stream] = []
+        for kind in kinds[start : start + batch]:
+            sock = connect(server)
+            sock.sendall(STREAM_REQUESTS[kind][0])
+            group.append(Stream(kind, sock, Reader(sock)))
+        for stream in group:
+            if stream.kind == "vanish":
+                stream.reader = head_only(stream.sock)
+            status, headers = stream.reader.head()
+            assert status == 200, (stream.kind, status, headers)
+            if stream.kind == "vanish":
+                # A few bytes of the first event: the rest stays unread.
+                assert stream.sock.recv(4)
+            else:
+                stream.reader.until(STREAM_REQUESTS[stream.kind][1])
+        streams += group
+    return streams
+
+
+def abandon(streams: Sequence[Stream]) -> None:
+    """End each stream as its kind says: a clean close (FIN), a reset (SO_LINGER 0: RST), or
+    a client that vanishes in the middle of an event, the rest of it unread (the kernel
+    resets that connection too, as it does when a client process dies)."""
+    for stream in streams:
+        if stream.kind == "reset":
+            stream.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        elif stream.kind == "clean":
+            stream.sock.shutdown(socket.SHUT_WR)
+        stream.sock.close()
+
+
+def kinds_of(count: int) -> list[str]:
+    order = ("clean", "reset", "vanish")
+    return [order[i % len(order)] for i in range(count)]
+
+
+def open_fds(server: Server) -> int:
+    return len(os.listdir(f"/proc/{server.pid}/fd"))
+
+
+def rss_kib(server: Server) -> int:
+    with open(f"/proc/{server.pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS in /proc/PID/status")
+
+
+@dataclass(frozen=True)
+class Usage:
+    fds: int
+    tasks: int
+    rss_kib: int
+    generators: int
+    subscribers: int
+
+
+def usage(server: Server) -> Usage:
+    counts = stats(server)
+    fds, rss = open_fds(server), rss_kib(server)
+    return Usage(fds, counts["tasks"], rss, counts["generators"], counts["subscribers"])
+
+
+def settled(server: Server, baseline: Usage, slack: int = 0) -> Callable[[], bool]:
+    def check() -> bool:
+        now = usage(server)
+        return (
+            now.generators == 0
+            and now.subscribers == 0
+            and now.tasks <= baseline.tasks + slack
+            and now.fds <= baseline.fds + slack
+        )
+
+    return check
+
+
+LEAK_STREAMS = 1000
+WARM_UP_SLACK = 2  # fds and tasks the first streams may start for good
+RSS_GROWTH_KIB = 8 * 1024  # a leak of 8 KiB per stream would pass this, 10 KiB would not
+
+
+def leak_round(server: Server, label: str, baseline: Usage, slack: int = 0) -> Usage:
+    """Open LEAK_STREAMS streams, abandon them, wait until the server is back to `baseline`:
+    no generators or subscribers, no more tasks and fds than then (plus `slack`). The usage
+    while the streams were open."""
+    streams = open_streams(server, kinds_of(LEAK_STREAMS))
+    busy = usage(server)
+    assert busy.generators == LEAK_STREAMS, (label, busy)
+    assert busy.subscribers == len([s for s in streams if s.kind == "clean"]), (label, busy)
+    assert busy.fds >= baseline.fds + LEAK_STREAMS, (label, busy)
+    abandon(streams)
+    wait_until(
+        settled(server, baseline, slack), lambda: f"{label}: {baseline} then {usage(server)}"
+    )
+    return busy
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs Linux /proc")
+def test_abandoned_streams_leak_no_fds_tasks_memory_or_generators(
+    serve: Callable[..., Server],
+) -> None:
+    server = serve("--delay", "0", "-q", "--rate-limit", "0", "--max-streams", "2000")
+    cold = usage(server)
+    # A warm-up round first. The first streams start things that live as long as the server
+    # (sse-starlette's shutdown watcher is one task), and the allocator keeps memory from the
+    # first thousand streams: neither is a leak. What grows again in the second round is.
+    leak_round(server, "warm-up", cold, slack=WARM_UP_SLACK)
+    baseline = usage(server)
+    busy = leak_round(server, "measured", baseline)
+    after = usage(server)
+    print(f"cold {cold}\nbaseline {baseline}\nbusy {busy}\nafter {after}")
+    assert after.rss_kib <= baseline.rss_kib + RSS_GROWTH_KIB, (baseline, after)
+    assert_streams(server, "still-serving")
+    no_traceback(server)
+
+
+def test_client_vanishing_from_a_fast_stream_frees_the_server(
+    serve: Callable[..., Server],
+) -> None:
+    """A stream with no pause (/counter?delay=0 is a billion events) whose client resets
+    must be cancelled, not run on: it would hold the event loop and starve every client."""
+    server = serve("--delay", "0", "-q", "--rate-limit", "0")
+    socks = []
+    for _ in range(3):
+        sock = connect(server)
+        sock.sendall(build("GET", "/counter?delay=0", close=False))
+        reader = Reader(sock)
+        assert reader.head()[0] == 200
+        reader.until(b"data: 1000\n")
+        socks.append(sock)
+    for sock in socks:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+    began = time.monotonic()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=3) as sock:
+        sock.sendall(build("GET", "/stats"))
+        reader = Reader(sock)
+        try:
+            status, headers = reader.head()
+            counts = json.loads(reader.body(headers))
+        except TimeoutError:
+            raise AssertionError("the server did not answer /stats within 3 s") from None
+    assert status == 200
+    wait_until(lambda: stats(server)["generators"] == 0, lambda: str(stats(server)), 3)
+    assert time.monotonic() - began < 3, counts
+
+
+# ----------------------------------------------------------------------------- shutdown
+
+
+SHUTDOWN_STREAMS = 1000
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_with_open_streams_exits_0_within_2_seconds(
+    serve: Callable[..., Server], sig: signal.Signals
+) -> None:
+    server = serve("--delay", "0", "-q", "--rate-limit", "0", "--max-streams", "2000")
+    kinds = ["reset", "vanish", "clean"] * (SHUTDOWN_STREAMS // 3) + ["reset"]
+    streams = open_streams(server, kinds)
+    assert stats(server)["generators"] == SHUTDOWN_STREAMS
+    status, elapsed = server.stop(sig, timeout=10)
+    assert status == 0, server.stderr[-2000:]
+    assert elapsed < 2.0, f"{elapsed:.2f} s"
+    no_traceback(server)
+    # Every stream was ended, not cut: its chunked body closes with the last chunk.
+    cut = []
+    for stream in streams:
+        try:
+            while stream.reader.fill():
+                pass
+        except OSError as exc:
+            stream.reader.buffer += repr(exc).encode()
+        if not stream.reader.buffer.endswith(b"0\r\n\r\n"):
+            cut.append((stream.kind, stream.reader.buffer[-40:]))
+    assert not cut, f"{len(cut)} streams cut short, e.g. {cut[:3]}"
+
+
+# ----------------------------------------------------------------------------- exposure
+
+
+def listening_address(port: int) -> str:
+    """The local address of the listening TCP socket on `port`, from /proc/net/tcp."""
+    with open("/proc/net/tcp", encoding="ascii") as table:
+        for line in list(table)[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, _, hex_port = local.partition(":")
+            if state == "0A" and int(hex_port, 16) == port:
+                return socket.inet_ntoa(struct.pack("<I", int(address, 16)))
+    raise AssertionError(f"nothing listens on port {port}")
+
+
+def test_loopback_is_the_default_bind(plain_server: Server) -> None:
+    assert plain_server.host == "127.0.0.1"
+    assert "warning" not in plain_server.stderr
+    if os.path.exists("/proc/net/tcp"):
+        assert listening_address(plain_server.port) == "127.0.0.1"
+
+
+def test_binding_every_interface_prints_a_warning(serve: Callable[..., Server]) -> None:
+    server = serve("--host", "0.0.0.0", "-q")
+    warning = server.wait_line("warning")
+    assert warning.startswith("sse-cli: warning: listening on every interface")
+    assert "--host 127.0.0.1" in warning
+    if os.path.exists("/proc/net/tcp"):
+        assert listening_address(server.port) == "0.0.0.0"
+    status, _ = server.stop()
+    assert status == 0
+    no_traceback(server)
+
+
+def preflight(origin: str, method: str = "POST") -> bytes:
+    headers = [
+        ("Origin", origin),
+        ("Access-Control-Request-Method", method),
+        ("Access-Control-Request-Headers", "content-type"),
+    ]
+    return build("OPTIONS", "/sse", headers=headers)
+
+
+def test_cors_is_off_by_default(plain_server: Server) -> None:
+    reply = get(plain_server, "/counter?limit=1", [("Origin", "http://a.test")])
+    assert reply.status == 200
+    assert "access-control-allow-origin" not in reply.headers
+    reply = exchange(plain_server, preflight("http://a.test"))
+    assert "access-control-allow-origin" not in reply.headers
+    assert "access-control-allow-credentials" not in reply.headers
+
+
+def test_cors_star_is_refused_with_exit_2() -> None:
+    result = run_cli("serve", "--port", "0", "--cors-origin", "*", timeout=WAIT)
+    assert result.returncode == 2
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1 and "'*'" in lines[0] and "credentials" in lines[0], lines
+    assert b"Traceback" not in result.stderr
+
+
+def test_cors_allows_only_the_named_origin_with_credentials(
+    serve: Callable[..., Server],
+) -> None:
+    server = serve("--cors-origin", "http://a.test", "--delay", "0", "-q", "--rate-limit", "0")
+    reply = get(server, "/counter?limit=2", [("Origin", "http://a.test")])
+    assert reply.status == 200 and events_of(reply.body) == ["1", "2"]
+    assert reply.headers["access-control-allow-origin"] == "http://a.test"
+    assert reply.headers["access-control-allow-credentials"] == "true"
+    assert "origin" in reply.headers.get("vary", "").lower()
+
+    reply = exchange(server, preflight("http://a.test"))
+    assert reply.status == 200
+    assert reply.headers["access-control-allow-origin"] == "http://a.test"
+    assert reply.headers["access-control-allow-credentials"] == "true"
+    assert "POST" in reply.headers["access-control-allow-methods"]
+    assert "content-type" in reply.headers["access-control-allow-headers"].lower()
+
+    reply = get(server, "/counter?limit=1", [("Origin", "http://b.test")])
+    assert reply.status == 200
+    assert "access-control-allow-origin" not in reply.headers
+    reply = exchange(server, preflight("http://b.test"))
+    assert reply.status >= 400
+    assert "access-control-allow-origin" not in reply.headers
+
+
+SECURITY = {
+    "cache-control": "no-cache",
+    "x-content-type-options": "nosniff",
+    "x-accel-buffering": "no",
+}
+
+
+@pytest.mark.parametrize(
+    ("target", "status", "content_type"),
+    [
+        ("/counter?limit=1", 200, "text/event-stream"),
+        ("/?message=hi", 200, "text/event-stream"),
+        ("/subscribe?topic=a/b", 400, "application/json"),
+        ("/counter?limit=-1", 422, "application/json"),
+        ("/nope", 404, "application/json"),
+        ("/ui", 200, "text/html"),
+        ("/stats", 200, "application/json"),
+    ],
+)
+def test_responses_carry_security_headers(
+    plain_server: Server, target: str, status: int, content_type: str
+) -> None:
+    reply = get(plain_server, target)
+    assert reply.status == status
+    assert reply.headers["content-type"].startswith(content_type)
+    for name, value in SECURITY.items():
+        assert reply.headers.get(name) == value, (name, reply.headers)
+
+
+# ----------------------------------------------------------------------------- caps
+
+
+def burst(server: Server, request: bytes, count: int) -> list[Reply]:
+    """Send `count` requests on `count` connections at once, then read every reply."""
+    socks = [connect(server) for _ in range(count)]
+    try:
+        for sock in socks:
+            sock.sendall(request)
+        replies = []
+        for sock in socks:
+            reader = Reader(sock)
+            status, headers = reader.head()
+            replies.append(Reply(status, headers, reader.body(headers)))
+        return replies
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def assert_refusal(reply: Reply, status: int, names: str) -> int:
+    """A cap's refusal: the status, a JSON error naming the cap, and Retry-After seconds."""
+    assert reply.status == status, reply
+    error = reply.json()["error"]
+    assert isinstance(error, str) and names in error, error
+    retry_after = reply.headers["retry-after"]
+    assert retry_after.isdigit() and int(retry_after) >= 1, retry_after
+    return int(retry_after)
+
+
+def test_rate_limit_answers_429_with_retry_after(serve: Callable[..., Server]) -> None:
+    server = serve("--rate-limit", "5", "-q")
+    replies = burst(server, build("GET", "/stats"), 12)
+    statuses = [reply.status for reply in replies]
+    assert 5 <= statuses.count(200) <= 6, statuses  # the bucket holds 5; 12 come at once
+    refused = [reply for reply in replies if reply.status != 200]
+    assert len(refused) >= 6, statuses
+    waits = {assert_refusal(reply, 429, "the limit is 5 per second") for reply in refused}
+    # Retry-After is honest: once it has passed, the same client is served again.
+    time.sleep(max(waits))
+    assert get(server, "/stats").status == 200
+    no_traceback(server)
+
+
+def test_open_streams_cap_answers_503_with_retry_after(serve: Callable[..., Server]) -> None:
+    server = serve("--max-streams", "3", "--rate-limit", "0", "-q")
+    streams = open_streams(server, ["reset", "vanish", "clean"])
+    reply = exchange(server, build("GET", "/counter?delay=30"), read_success_body=False)
+    assert_refusal(reply, 503, "the limit is 3")
+    assert get(server, "/stats").status == 200  # only streams count against the cap
+    abandon(streams[:1])
+    # The closed stream's place frees as soon as the server notices; poll until it has.
+    wait_until(lambda: stats(server)["generators"] == 2, lambda: str(stats(server)))
+    (again,) = open_streams(server, ["vanish"])
+    assert exchange(server, build("GET", "/clock"), read_success_body=False).status == 503
+    abandon([*streams[1:], again])
+    no_traceback(server)
+
+
+@pytest.mark.parametrize(
+    ("args", "status"),
+    [(("--rate-limit", "1"), 429), (("--max-streams", "1", "--rate-limit", "0"), 503)],
+    ids=["429", "503"],
+)
+def test_cap_refusals_carry_security_headers(
+    serve: Callable[..., Server], args: tuple[str, ...], status: int
+) -> None:
+    server = serve(*args, "-q")
+    streams = open_streams(server, ["vanish"])
+    reply = exchange(server, build("GET", "/counter?delay=30"), read_success_body=False)
+    assert reply.status == status
+    for name, value in SECURITY.items():
+        assert reply.headers.get(name) == value, (name, reply.headers)
+    abandon(streams)
+
+
+# ----------------------------------------------------------------------------- start-up
+
+
+def test_port_taken_exits_1_with_one_line_naming_it() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = run_cli("serve", "--port", str(port), timeout=WAIT)
+    assert result.returncode == 1
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("sse-cli: error: ") and f":{port}" in lines[0], lines
+    assert "--port 0" in lines[0]  # the hint
+    assert b"Traceback" not in result.stderr
