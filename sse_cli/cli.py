@@ -85,6 +85,9 @@ app = typer.Typer(
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+#: What no HTTP header (aiohttp refuses them) and no URL may hold; a tab is allowed.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
 
 def _version(value: bool) -> None:
@@ -134,33 +137,62 @@ def _parse_header(raw: str) -> tuple[str, str]:
     name, sep, value = raw.partition(":")
     name = name.strip()
     if not sep or not _HEADER_NAME.match(name):
+        shown = repr(raw)
+        first = raw.replace(":", " ").split(maxsplit=1)
+        if first and first[0].lower() in _SECRET_HEADERS:
+            shown = f"'{first[0]} …'"  # a secret written without its colon is never echoed
         raise UsageError(
-            f"malformed header {raw!r}", "write -H 'Name: value' (an empty value removes it)"
+            f"malformed header {shown}", "write -H 'Name: value' (an empty value removes it)"
         )
     value = value.strip()
     if "\r" in value or "\n" in value:
         raise UsageError(f"header {name} holds a line break", "give one line per -H")
+    if _CONTROL.search(value):
+        raise UsageError(
+            f"header {name} holds a control character", "give printable text (tabs are fine)"
+        )
     return name, value
+
+
+def _masked(url: str) -> str:
+    """The URL with any password replaced by ***, however malformed the rest is."""
+    start = url.find("//")
+    start = 0 if start < 0 else start + 2
+    end = min([i for i in (url.find(c, start) for c in "/?#") if i >= 0], default=len(url))
+    at = url.rfind("@", start, end)
+    colon = url.find(":", start, at) if at >= 0 else -1
+    return url if colon < 0 else url[: colon + 1] + "***" + url[at:]
 
 
 def _parse_url(url: str) -> str:
     from urllib.parse import urlsplit
 
-    parts = urlsplit(url)
-    if not parts.scheme and not url.startswith("//"):
+    shown = repr(_masked(url))
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - validates the port
+    except ValueError as exc:
+        if "port" in str(exc).lower():
+            raise UsageError(
+                f"URL {shown} has an invalid port", "use a port from 1 to 65535"
+            ) from None
+        raise UsageError(f"URL {shown} is malformed: {exc}", "e.g. http://[::1]:8000/") from None
+    if not parts.scheme:
         raise UsageError(
-            f"URL {url!r} has no scheme", f"write it in full, e.g. http://{url.lstrip('/')}"
+            f"URL {shown} has no scheme",
+            f"write it in full, e.g. http://{_masked(url).lstrip('/')}",
         )
     if parts.scheme.lower() not in ("http", "https"):
         raise UsageError(
-            f"unsupported URL scheme {parts.scheme + ':'!r} in {url!r}", "use http:// or https://"
+            f"unsupported URL scheme {parts.scheme + ':'!r} in {shown}", "use http:// or https://"
         )
-    try:
-        parts.port  # noqa: B018 - validates the port
-    except ValueError:
-        raise UsageError(f"URL {url!r} has an invalid port", "use a port from 1 to 65535") from None
     if not parts.hostname:
-        raise UsageError(f"URL {url!r} has no host", "e.g. http://127.0.0.1:8000/")
+        raise UsageError(f"URL {shown} has no host", "e.g. http://127.0.0.1:8000/")
+    if _CONTROL.search(url) or any(c.isspace() for c in parts.netloc):
+        raise UsageError(
+            f"URL {shown} holds a space or control character",
+            "write spaces as %20, and none in the host",
+        )
     return url
 
 
@@ -173,9 +205,14 @@ def _parse_size(value: str) -> int:
 
 
 def _positive(value: float | None) -> float | None:
-    if value is not None and value <= 0:
-        raise typer.BadParameter(f"must be more than 0, not {value:g}")
+    # `not value > 0` also refuses nan; inf is refused too (leave the flag out for "never").
+    if value is not None and (not value > 0 or value == float("inf")):
+        raise typer.BadParameter(f"must be a number of seconds more than 0, not {value:g}")
     return value
+
+
+def _not_json(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def _non_negative_int(value: int | None) -> int | None:
@@ -399,6 +436,11 @@ def listen(
         if data is not None and json_body is not None:
             raise UsageError("-d/--data and --json both give a body", "give only one of them")
         headers = [_parse_header(h) for h in header or []]
+        if last_event_id is not None and _CONTROL.search(last_event_id):
+            raise UsageError(
+                "--last-event-id holds a line break or control character",
+                "give the id as one line of text",
+            )
         names = {name.lower() for name, _ in headers}
         body: bytes | None = None
         if json_body is not None:
@@ -406,7 +448,8 @@ def listen(
             import json
 
             try:
-                json.loads(body)
+                # NaN and Infinity are Python's extensions, not JSON: servers refuse them.
+                json.loads(body, parse_constant=_not_json)
             except ValueError as exc:
                 raise UsageError(
                     f"--json is not valid JSON: {exc}", "check quotes and commas"
@@ -584,6 +627,14 @@ def serve(
             "--max-body", help="Answer 413 to request bodies over this size (default 1M)."
         ),
     ] = "1M",
+    queue_size: Annotated[
+        int,
+        typer.Option(
+            "--queue-size",
+            min=1,
+            help="Drop a /subscribe client that falls this many events behind (default 1000).",
+        ),
+    ] = 1000,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Do not log each request on stderr.")
     ] = False,
@@ -609,6 +660,7 @@ def serve(
             max_streams=max_streams,
             rate_limit=rate_limit,
             max_body=body_limit,
+            queue_size=queue_size,
             access_log=not quiet,
         )
         run_server(settings)

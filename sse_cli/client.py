@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
 import ssl
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
@@ -158,6 +159,13 @@ NOTHING_DISPATCHED = Diagnostic(
     "the stream ended without one event: none of its lines was an SSE field "
     "(an event is 'data: ...' lines, then a blank line)",
 )
+#: What an HTTP header value cannot hold (aiohttp refuses to send it); a tab is allowed.
+UNSENDABLE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+UNSENDABLE_ID = Diagnostic(
+    "unsendable-id",
+    "the last event id holds a control character, which an HTTP header cannot carry: "
+    "reconnecting without Last-Event-ID, so the server may repeat events",
+)
 NO_BLANK_LINE = Diagnostic(
     "no-blank-line",
     "data lines keep arriving but no blank line ends an event, so nothing is dispatched yet "
@@ -261,7 +269,8 @@ class _Connection:
 
     def headers_for(self, url: str) -> list[tuple[str, str]]:
         headers = list(self.headers)
-        if self.last_event_id:
+        # Deliberate divergence: an id a header cannot carry is not sent (UNSENDABLE_ID says so).
+        if self.last_event_id and not UNSENDABLE.search(self.last_event_id):
             if not any(n.lower() == "last-event-id" for n, _ in headers):
                 headers.append(("Last-Event-ID", self.last_event_id))
         return headers
@@ -334,6 +343,8 @@ async def listen(options: ListenOptions) -> AsyncIterator[Action]:
                     tail: list[Item] = list(decoder.close())
                     if watch.active and watch.ignored_fields:
                         tail.append(NOTHING_DISPATCHED)
+                    if UNSENDABLE.search(state.last_event_id) and state.may_reconnect():
+                        tail.append(UNSENDABLE_ID)
                     if tail:
                         yield Received(b"", tail)
                     if not state.may_reconnect():
@@ -389,22 +400,45 @@ class _open:
         method, url, body = options.method, options.url, options.body
         headers = self.state.headers_for(url)
         for _ in range(options.max_redirects + 1):
+            target_url = URL(url)
+            authorized = any(n.lower() == "authorization" for n, _ in headers)
+            if target_url.user is not None and authorized:
+                # An Authorization header wins over credentials in the URL, as in curl
+                # (aiohttp refuses to be given both).
+                target_url = target_url.with_user(None)
             try:
                 response = await self.session.request(
-                    method, url, headers=headers, data=body, allow_redirects=False
+                    method, target_url, headers=headers, data=body, allow_redirects=False
                 )
             except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
-                raise _Retryable(_network_error(exc, options, connected=False)) from None
+                error = _network_error(exc, options, connected=False)
+                if isinstance(error, UsageError) or isinstance(
+                    exc, aiohttp.ClientConnectorCertificateError
+                ):
+                    raise error from None  # no retry fixes a bad URL or an untrusted certificate
+                raise _Retryable(error) from None
             location = response.headers.get("Location")
             if response.status not in REDIRECT_STATUSES or not location:
                 self.response = response
                 return response
             response.release()
-            target = str(response.url.join(URL(location)))
+            try:
+                target = str(response.url.join(URL(location)))
+                origin = _origin(target)
+            except ValueError as exc:
+                raise ConnectError(
+                    f"{display_url(url)} redirected to a malformed URL: {exc}",
+                    "the server's Location header is broken",
+                ) from None
+            if origin[0] not in ("http", "https"):
+                raise ConnectError(
+                    f"{display_url(url)} redirected to {display_url(target)}",
+                    "sse-cli follows redirects to http:// and https:// URLs only",
+                )
             if response.status == 303 or (response.status in (301, 302) and method == "POST"):
                 method, body = "GET", None
                 headers = [(n, v) for n, v in headers if n.lower() != "content-type"]
-            if _origin(target) != _origin(url):
+            if origin != _origin(url):
                 headers = [(n, v) for n, v in headers if n.lower() not in CREDENTIAL_HEADERS]
             url = target
         raise ConnectError(

@@ -29,6 +29,12 @@ __all__ = [
 DEFAULT_MAX_EVENT_SIZE = 16 * 1024 * 1024
 #: The largest reconnection time kept, in ms; a longer `retry:` is clamped to it.
 MAX_RETRY = 10**18 - 1
+#: Past this many pending `data:` lines, a chunk's lines are joined into one block: a string
+#: costs about 57 bytes besides its text, so a flood of short lines with no blank line would
+#: otherwise take many times the size bound in memory.
+DATA_BLOCK_LINES = 64
+#: Pieces of an unfinished line are merged up to this many characters, for the same reason.
+MERGED_PIECE = 1 << 16
 
 
 class Event(NamedTuple):
@@ -77,6 +83,7 @@ class Decoder:
     __slots__ = (
         "_bom_pending",
         "_data",
+        "_data_blocks",
         "_data_size",
         "_decode",
         "_event_type",
@@ -106,6 +113,7 @@ class Decoder:
         self._max_line = max_event_size + 8
         # "Interpreting an event stream": the data, event type and last event ID buffers.
         self._data: list[str] = []
+        self._data_blocks = 0  # how many of `_data`'s first strings are joined blocks of lines
         self._data_size = 0
         self._event_type = ""
         self._id_buffer = last_event_id
@@ -120,7 +128,8 @@ class Decoder:
     @property
     def pending_data_lines(self) -> int:
         """How many `data:` lines wait for the blank line that dispatches them."""
-        return len(self._data)
+        blocks = self._data[: self._data_blocks]
+        return len(self._data) - len(blocks) + sum(block.count("\n") + 1 for block in blocks)
 
     def feed(self, chunk: bytes) -> list[Item]:
         """Decode one chunk of the body and return the items it completed, in order.
@@ -151,11 +160,18 @@ class Decoder:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         if "\n" not in text:
             # A piece of a long line: keep the pieces, join them once the line ends.
-            self._pending.append(text)
+            pending = self._pending
+            pending.append(text)
+            # Bounded memory when a server drips a line a byte at a time: small pieces are
+            # merged pairwise (the one before is no longer) up to MERGED_PIECE characters.
+            while (
+                len(pending) > 1
+                and len(pending[-2]) <= len(pending[-1])
+                and len(pending[-2]) + len(pending[-1]) <= MERGED_PIECE
+            ):
+                pending[-2:] = [pending[-2] + pending[-1]]
             self._pending_size += len(text)
             if self._pending_size > self._max_line:
-                self._pending.clear()
-                self._pending_size = 0
                 raise self._too_large("a line")
             return []
         lines = text.split("\n")
@@ -169,8 +185,6 @@ class Decoder:
             self._pending.append(tail)
         out = self._interpret(lines)
         if self._pending_size > self._max_line:
-            self._pending.clear()
-            self._pending_size = 0
             raise self._too_large("a line", out)
         return out
 
@@ -181,6 +195,7 @@ class Decoder:
         self._pending.clear()
         self._pending_size = 0
         self._data.clear()
+        self._data_blocks = 0
         self._data_size = 0
         self._event_type = ""
         self._block_retry = None
@@ -195,6 +210,12 @@ class Decoder:
         ]
 
     def _too_large(self, what: str, completed: list[Item] | None = None) -> EventTooLargeError:
+        # The connection fails: nothing buffered is kept (the chunk's tail included).
+        self._pending.clear()
+        self._pending_size = 0
+        self._data.clear()
+        self._data_blocks = 0
+        self._data_size = 0
         error = EventTooLargeError(
             f"{what} in the stream grew past {self._max_size:,} characters without ending",
             "raise the bound with --max-event-size",
@@ -220,6 +241,7 @@ class Decoder:
                         )
                     )
                     data.clear()
+                    self._data_blocks = 0
                     self._data_size = 0
                 self._event_type = ""
                 self._block_retry = None
@@ -239,8 +261,6 @@ class Decoder:
                 self._data_size += len(value) + 1 if data else len(value)
                 data.append(value)
                 if self._data_size > self._max_size:
-                    data.clear()
-                    self._data_size = 0
                     raise self._too_large("an event's data", out)
             elif name == "event":
                 self._event_type = value
@@ -266,15 +286,22 @@ class Decoder:
                     )
             else:
                 out.append(Diagnostic("unknown-field", _unknown_field(name)))
+        blocks = self._data_blocks
+        if len(data) - blocks > DATA_BLOCK_LINES:
+            # Bounded memory: the lines since the last block become one string.
+            data[blocks:] = ["\n".join(data[blocks:])]
+            self._data_blocks = blocks + 1
         return out
 
 
 def _unknown_field(name: str) -> str:
     shown = repr(name[:40])
     if name[:1] in ("{", "["):
+        # One message whatever the line holds, so an NDJSON stream is warned about once.
         return (
-            f"a line starting {shown} is JSON, not an SSE field, and was ignored: the stream "
-            "looks like NDJSON (SSE puts 'data: ' before each line, a blank line after each event)"
+            "lines starting with '{' or '[' are JSON, not SSE fields, and were ignored: the "
+            "stream looks like NDJSON (SSE puts 'data: ' before each line, a blank line after "
+            "each event)"
         )
     if name[:1] in ('"', "'"):
         return (

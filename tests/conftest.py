@@ -27,7 +27,7 @@ WAIT = 15.0  # the bound on any single wait in a test, in seconds
 # local session. Tests that should scale with the profile leave max_examples unset.
 settings.register_profile(
     "ci",
-    max_examples=200,
+    max_examples=150,
     derandomize=True,
     database=None,
     deadline=None,

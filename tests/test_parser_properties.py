@@ -5,7 +5,9 @@
     from, however they are chunked;
 (c) arbitrary bytes never raise, and give the same items in every chunking as in one feed.
 
-Settings are explicit and derandomized, so every run checks the same examples in bounded time.
+The example counts come from the Hypothesis profile (tests/conftest.py): "ci", the default,
+is derandomized, so every run checks the same examples in bounded time; run
+`pytest --hypothesis-profile=long` for many more.
 """
 
 from __future__ import annotations
@@ -21,17 +23,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sse_cli.errors import EventTooLargeError
 from sse_cli.parser import Comment, Decoder, Diagnostic, Event, Item
 
 SAMPLES_DIR = Path(__file__).resolve().parents[2] / "shared" / "samples"
 
-PROPERTY_SETTINGS = settings(
-    max_examples=150,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+PROPERTY_SETTINGS = settings(suppress_health_check=[HealthCheck.too_slow])
 
 
 def _sample_names() -> list[str]:
@@ -260,7 +257,7 @@ def without_messages(outcome: Outcome) -> Outcome:
     )
 
 
-@settings(PROPERTY_SETTINGS, max_examples=300)
+@settings(PROPERTY_SETTINGS, max_examples=2 * settings().max_examples)
 @given(stream=streams(), data=st.data())
 def test_generated_stream_decodes_to_its_model_in_any_chunking(
     stream: tuple[bytes, Outcome], data: st.DataObject
@@ -323,3 +320,144 @@ def test_arbitrary_bytes_give_the_same_items_in_any_chunking(
 def test_arbitrary_bytes_one_byte_at_a_time_give_the_same_items(body: bytes) -> None:
     whole = run([body], max_event_size=1 << 20)
     assert run((body[i : i + 1] for i in range(len(body))), max_event_size=1 << 20) == whole
+
+
+# (d) Fuzzing: mutated samples, floods, and the size bound
+
+
+@st.composite
+def mutated_samples(draw: st.DrawFn) -> bytes:
+    """A shared sample after a few random byte-level mutations (AFL's favourite kinds)."""
+    body = bytearray(SAMPLE_BODIES[draw(st.sampled_from(SAMPLE_NAMES), label="sample")])
+    for _ in range(draw(st.integers(1, 8), label="mutations")):
+        op = draw(st.sampled_from(["flip", "insert", "delete", "duplicate", "splice", "truncate"]))
+        at = draw(st.integers(0, len(body)))
+        if op == "flip" and at < len(body):
+            body[at] ^= 1 << draw(st.integers(0, 7))
+        elif op == "insert":
+            body[at:at] = draw(st.sampled_from(SSE_TOKENS) | st.binary(max_size=8))
+        elif op == "delete":
+            del body[at : at + draw(st.integers(1, 16))]
+        elif op == "duplicate":
+            end = min(len(body), at + draw(st.integers(1, 64)))
+            body[at:at] = body[at:end]
+        elif op == "splice":
+            other = SAMPLE_BODIES[draw(st.sampled_from(SAMPLE_NAMES))]
+            start = draw(st.integers(0, len(other)))
+            body[at:] = other[start:]
+        else:
+            del body[at:]
+    return bytes(body)
+
+
+SAMPLE_BODIES = {name: load_sample(name).body for name in SAMPLE_NAMES}
+
+
+@st.composite
+def floods(draw: st.DrawFn) -> bytes:
+    """What a hostile server sends: a long line, or many lines with no blank line after them."""
+    unit = draw(
+        st.sampled_from(
+            [b"x", "é".encode(), "😀".encode(), b"data: ab\n", b"data:\r", b":c\r\n", b"id: 7\n"]
+        )
+    )
+    body = draw(st.sampled_from([b"", b"data: ", b":", b"event: "])) + unit * draw(
+        st.integers(0, 400)
+    )
+    return body + draw(st.sampled_from([b"", b"\n", b"\n\n"]))
+
+
+fuzz_bodies = st.one_of(arbitrary_bodies, mutated_samples(), floods())
+#: Cheap examples, so five times the profile's count: 750 in CI, 100,000 with "long".
+FUZZ_SETTINGS = settings(PROPERTY_SETTINGS, max_examples=5 * settings().max_examples)
+
+
+def buffered(decoder: Decoder) -> tuple[int, int]:
+    """What the decoder holds for later, measured from the buffers themselves, not counters:
+    the unfinished line's characters and the pending data's, joined as it would dispatch."""
+    return sum(map(len, decoder._pending)), len("\n".join(decoder._data))
+
+
+def run_bounded(chunks: Iterable[bytes], bound: int) -> tuple[list[Item], bool]:
+    """Feed chunks until the size bound trips; check the buffers after every chunk.
+
+    Returns every item delivered (including those completed alongside the error) and whether
+    the bound tripped; after it trips a client fails the connection, so feeding stops.
+    """
+    decoder = Decoder(max_event_size=bound)
+    items: list[Item] = []
+    for chunk in chunks:
+        try:
+            items.extend(decoder.feed(chunk))
+        except EventTooLargeError as exc:
+            items.extend(exc.items)
+            assert "--max-event-size" in str(exc)
+            return items, True
+        finally:
+            line, data = buffered(decoder)
+            # A line may hold its field name ("data: ") besides a value of `bound` characters.
+            assert line <= bound + 8, f"{line} characters of a line buffered, bound {bound}"
+            assert data <= bound, f"{data} characters of data buffered, bound {bound}"
+    items.extend(decoder.close())
+    return items, False
+
+
+@given(body=fuzz_bodies, data=st.data())
+@settings(FUZZ_SETTINGS)
+def test_fuzzed_bytes_never_raise_and_decode_alike_in_any_chunking(
+    body: bytes, data: st.DataObject
+) -> None:
+    whole = run([body])
+    cuts = data.draw(cut_offsets(len(body)), label="cuts")
+    chunked = run(split_at(body, cuts))
+    assert typed(chunked.items) == typed(whole.items)
+    assert chunked == whole
+    assert run(body[i : i + 1] for i in range(len(body))) == whole
+
+
+@given(body=fuzz_bodies, bound=st.integers(1, 64), data=st.data())
+@settings(FUZZ_SETTINGS)
+def test_buffered_state_never_exceeds_the_size_bound_in_any_chunking(
+    body: bytes, bound: int, data: st.DataObject
+) -> None:
+    whole = run_bounded([body], bound)
+    cuts = data.draw(cut_offsets(len(body)), label="cuts")
+    assert run_bounded(split_at(body, cuts), bound) == whole
+    assert run_bounded((body[i : i + 1] for i in range(len(body))), bound) == whole
+
+
+@given(
+    pool=st.lists(_text_without_line_ends(), min_size=1, max_size=5),
+    count=st.integers(1, 400),
+    line_end=st.sampled_from(["\n", "\r\n", "\r"]),
+    data=st.data(),
+)
+@settings(PROPERTY_SETTINGS)
+def test_many_data_lines_join_exactly_in_any_chunking(
+    pool: list[str], count: int, line_end: str, data: st.DataObject
+) -> None:
+    # Past DATA_BLOCK_LINES pending lines the decoder folds them into blocks to save memory:
+    # the dispatched data and the pending line count must not show it.
+    lines = [pool[i % len(pool)] for i in range(count)]
+    body = "".join(f"data: {line}{line_end}" for line in lines).encode()
+    cuts = data.draw(cut_offsets(len(body)), label="cuts")
+    decoder = Decoder()
+    items: list[Item] = []
+    for chunk in split_at(body, cuts):
+        items += decoder.feed(chunk)
+    assert items == []
+    assert decoder.pending_data_lines == len(lines)
+    items += decoder.feed(line_end.encode())
+    assert items == [Event("message", "\n".join(lines), None)]
+    assert decoder.pending_data_lines == 0
+
+
+@pytest.mark.parametrize("unit", ["x", "é", "😀"])
+def test_a_line_dripped_a_byte_at_a_time_is_held_in_few_pieces(unit: str) -> None:
+    # A server that sends one byte per TCP segment must not cost a list entry per byte.
+    decoder = Decoder()
+    body = b"data: " + unit.encode() * (60_000 // len(unit.encode()))
+    for i in range(len(body)):
+        assert decoder.feed(body[i : i + 1]) == []
+    assert len(decoder._pending) <= 32
+    assert decoder.feed(b"\n\n") == [Event("message", unit * (60_000 // len(unit.encode())), None)]
