@@ -436,6 +436,12 @@ def listen(
         if data is not None and json_body is not None:
             raise UsageError("-d/--data and --json both give a body", "give only one of them")
         headers = [_parse_header(h) for h in header or []]
+        # -H 'Last-Event-ID: X' seeds the id like --last-event-id: a reconnect must carry
+        # the newest id the server sent, not the one typed at the start.
+        for name, value in headers:
+            if name.lower() == "last-event-id" and last_event_id is None:
+                last_event_id = value
+        headers = [(n, v) for n, v in headers if n.lower() != "last-event-id"]
         if last_event_id is not None and _CONTROL.search(last_event_id):
             raise UsageError(
                 "--last-event-id holds a line break or control character",

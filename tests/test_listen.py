@@ -142,6 +142,23 @@ def test_last_event_id_flag_is_sent_on_the_first_request(serve_socket: Serve) ->
     assert request.headers["last-event-id"] == "41"
 
 
+def test_last_event_id_header_seeds_the_id_and_yields_to_the_servers(
+    serve_socket: Serve,
+) -> None:
+    def first(conn: socket.socket, request: Request) -> None:
+        conn.sendall(head() + b"retry: 0\nid: 42\ndata: one\n\n")
+
+    def second(conn: socket.socket, request: Request) -> None:
+        conn.sendall(head(204, None))
+
+    server = serve_socket(by_connection(first, second))
+    result = run_cli("listen", server.url, "-H", "Last-Event-ID: 41")
+    assert result.returncode == 0, result.stderr
+    first_request, second_request = server.requests
+    assert first_request.headers["last-event-id"] == "41"
+    assert second_request.headers["last-event-id"] == "42"  # the server's, not the typed one
+
+
 # Reconnecting
 
 
