@@ -682,6 +682,10 @@ def create_app(settings: ServeSettings, clock: Callable[[], float] = time.monoto
     async def ui() -> Response:
         return HTMLResponse(page, headers={"Content-Security-Policy": policy})
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> Response:
+        return Response(status_code=204)  # browsers ask; there is none
+
     @app.get("/stats")
     async def stats() -> Response:
         return JSONResponse(
