@@ -87,7 +87,7 @@ async def run(source: AsyncIterator[Action], limits: Limits, renderer: Renderer)
     stats = renderer.stats
     messages = renderer.messages
 
-    async def consume() -> None:
+    async def consume() -> str | None:
         async with contextlib.aclosing(source) as actions:  # type: ignore[type-var]
             async for action in actions:
                 if type(action) is Received:
@@ -95,25 +95,27 @@ async def run(source: AsyncIterator[Action], limits: Limits, renderer: Renderer)
                     items = action.items if filt is None else filt.apply(action.items)
                     renderer.received(action.raw, items)
                     if filt is not None and filt.done is not None:
-                        messages.note(f"stopped: {filt.done}")
-                        return
+                        return filt.done
                 elif type(action) is Ended:
-                    messages.note(f"stopped: {action.reason}")
-                    return
+                    return action.reason
                 else:
                     if type(action) is Retrying:
                         stats.reconnects += 1
                     renderer.action(action)
+        return None
 
     ticker = asyncio.ensure_future(renderer.tick())
+    reason: str | None = None
     try:
         if limits.duration is None:
-            await consume()
+            reason = await consume()
         else:
             try:
-                await asyncio.wait_for(consume(), limits.duration)
+                reason = await asyncio.wait_for(consume(), limits.duration)
             except asyncio.TimeoutError:
-                messages.note(f"stopped: --duration {limits.duration:g} s elapsed")
+                reason = f"--duration {limits.duration:g} s elapsed"
     finally:
         ticker.cancel()
-        renderer.close()
+        renderer.close()  # first: text output ends its line before the note below
+    if reason is not None:
+        messages.note(f"stopped: {reason}")
