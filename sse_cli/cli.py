@@ -229,6 +229,19 @@ def _format_choice(value: str | None) -> str | None:
     return value
 
 
+FormatOption = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        "-f",
+        metavar="FORMAT",
+        help="Write events as pretty, json, data, raw or text (default: pretty on a "
+        "terminal, json otherwise).",
+        callback=_format_choice,
+    ),
+]
+
+
 @app.command(epilog=LISTEN_EPILOG)
 def listen(
     url: Annotated[
@@ -365,17 +378,7 @@ def listen(
             callback=_positive,
         ),
     ] = None,
-    output_format: Annotated[
-        str | None,
-        typer.Option(
-            "--format",
-            "-f",
-            metavar="FORMAT",
-            help="Write events as pretty, json, data, raw or text (default: pretty on a "
-            "terminal, json otherwise).",
-            callback=_format_choice,
-        ),
-    ] = None,
+    output_format: FormatOption = None,
     timestamps: Annotated[
         bool,
         typer.Option("--timestamps", help='Add each event\'s arrival time ("ts") to JSON.'),
@@ -547,17 +550,7 @@ async def _listen(
 
 @app.command(epilog=DEMO_EPILOG)
 def demo(
-    output_format: Annotated[
-        str | None,
-        typer.Option(
-            "--format",
-            "-f",
-            metavar="FORMAT",
-            help="Write events as pretty, json, data, raw or text (default: pretty on a "
-            "terminal, json otherwise).",
-            callback=_format_choice,
-        ),
-    ] = None,
+    output_format: FormatOption = None,
 ) -> None:
     """Start the demo server on a free loopback port and listen to it: see sse-cli at work."""
     from sse_cli.client import ListenOptions

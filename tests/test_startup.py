@@ -24,12 +24,8 @@ print(json.dumps({"status": status, "loaded": [m for m in heavy if m in sys.modu
 """
 
 
-@pytest.mark.parametrize(
-    "args",
-    [["--help"], ["--version"], ["listen", "--help"], ["serve", "--help"], ["demo", "--help"]],
-    ids=" ".join,
-)
-def test_help_and_version_import_no_heavy_module(args: list[str]) -> None:
+def probe(*args: str) -> dict[str, object]:
+    """Run the CLI with ARGS in a fresh interpreter; its status and the heavy modules loaded."""
     done = subprocess.run(
         [sys.executable, "-c", PROBE % (HEAVY,), *args],
         capture_output=True,
@@ -38,18 +34,18 @@ def test_help_and_version_import_no_heavy_module(args: list[str]) -> None:
         timeout=30,
         text=True,
     )
-    report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert report == {"status": 0, "loaded": []}, done.stderr
+    report: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["--version"], ["listen", "--help"], ["serve", "--help"], ["demo", "--help"]],
+    ids=" ".join,
+)
+def test_help_and_version_import_no_heavy_module(args: list[str]) -> None:
+    assert probe(*args) == {"status": 0, "loaded": []}
 
 
 def test_a_usage_error_imports_no_heavy_module() -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE % (HEAVY,), "listen", "not a url"],
-        capture_output=True,
-        stdin=subprocess.DEVNULL,
-        env=cli_env(),
-        timeout=30,
-        text=True,
-    )
-    report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert report == {"status": 2, "loaded": []}, done.stderr
+    assert probe("listen", "not a url") == {"status": 2, "loaded": []}
