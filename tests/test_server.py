@@ -322,3 +322,11 @@ def test_port_0_banner_names_the_bound_port_and_every_endpoint() -> None:
     assert lines[0] == f"sse-cli: serving on http://127.0.0.1:{port} (Ctrl-C to stop)"
     for _, path, _, _ in ENDPOINTS:
         assert any(f" {path} " in line for line in lines[1:]), path
+
+
+@pytest.mark.parametrize("path", ["/subscribe", "/clock?interval=30"])
+def test_ping_sends_heartbeat_comments_on_idle_streams(path: str) -> None:
+    with running_server([*SERVE, "--ping", "0.1"]) as url:
+        done = run_cli("listen", f"{url}{path}", "-f", "raw", "--duration", "0.8")
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout.count(b": ping\n\n") >= 3
