@@ -1,0 +1,1 @@
+"""sse-cli's benchmark suite: `bench/run` (see bench/README.md). Not part of the package."""

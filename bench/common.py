@@ -1,0 +1,309 @@
+"""What every benchmark shares: child processes, timing, memory readings, statistics, tables.
+
+Every child runs with stdin closed, without PYTHONUNBUFFERED (it hides missing flushes) and
+under a time bound; a child that fails or hangs fails the suite with the tail of its stderr.
+Stdlib only: the suite's own process stays light, so it never competes with what it measures.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import os
+import queue
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+WORK = BENCH / ".work"
+#: The venv's interpreter and console script (not resolved: the venv is the point).
+PYTHON = sys.executable
+SSE_CLI = str(Path(sys.executable).parent / "sse-cli")
+
+#: Variables that change how a child buffers, compiles or traces, or send its loopback
+#: requests through a proxy: none reaches a child.
+DROPPED_ENV = frozenset(
+    {
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "PYTHONUNBUFFERED",
+        "PYTHONDONTWRITEBYTECODE",
+        "PYTHONPROFILEIMPORTTIME",
+        "PYTHONDEVMODE",
+        "PYTHONASYNCIODEBUG",
+        "PYTHONTRACEMALLOC",
+        "PYTHONWARNINGS",
+    }
+)
+
+BANNER = re.compile(r"serving on (http://\S+?)/?(?:\s|$)")
+
+
+class BenchError(Exception):
+    """The suite cannot give a figure: a client missed events, a child failed or hung."""
+
+
+def child_env() -> dict[str, str]:
+    """The environment of every child process."""
+    return {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
+
+
+def progress(text: str) -> None:
+    """A progress note for people, on stderr (stdout carries only the Markdown)."""
+    sys.stderr.write(f"bench: {text}\n")
+    sys.stderr.flush()
+
+
+def raise_fd_limit(wanted: int) -> None:
+    """Raise this process's open-file limit (children inherit it) to `wanted` if allowed."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+def command_name(argv: Sequence[str]) -> str:
+    names = [Path(argv[0]).name, *argv[1:3]]
+    return " ".join(Path(a).name if a.startswith("/") else a for a in names)
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    seconds: float
+    """Wall time from spawning the child to its exit, as a shell's `time` sees it."""
+    cpu: float
+    """The child's user plus system CPU time: what it cost, whatever else ran meanwhile."""
+    stderr: bytes
+
+
+def run_timed(
+    argv: Sequence[str], *, timeout: float, stdout: int | IO[bytes] = subprocess.DEVNULL
+) -> Finished:
+    """Run `argv` to its end with stdout where given (default /dev/null); time it."""
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        child = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=err,
+            env=child_env(),
+            cwd=ROOT,
+        )
+        # wait4 rather than wait: it also gives the child's CPU time.
+        timer = threading.Timer(timeout, child.kill)
+        timer.start()
+        try:
+            _, wait_status, usage = os.wait4(child.pid, 0)
+        finally:
+            timer.cancel()
+        seconds = time.perf_counter() - start
+        child.returncode = status = os.waitstatus_to_exitcode(wait_status)
+        err.seek(0)
+        stderr = err.read()
+    if seconds >= timeout:
+        raise BenchError(f"{command_name(argv)} did not finish within {timeout:g} s")
+    if status != 0:
+        tail = stderr[-1500:].decode("utf-8", "replace").strip()
+        raise BenchError(f"{command_name(argv)} exited with status {status}: {tail}")
+    return Finished(seconds, usage.ru_utime + usage.ru_stime, stderr)
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """A server child process: its base URL and pid (for memory readings)."""
+
+    url: str
+    pid: int
+
+
+@contextmanager
+def service(
+    argv: Sequence[str],
+    name: str,
+    *,
+    timeout: float = 30.0,
+    stop: signal.Signals = signal.SIGINT,
+) -> Iterator[Service]:
+    """Run a server child for the block; its stderr banner `serving on URL` gives the URL.
+
+    A thread drains stderr the whole time (uvicorn logs every request there), keeping the
+    last lines for the error message if the child dies.
+    """
+    child = subprocess.Popen(
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=child_env(),
+        cwd=ROOT,
+    )
+    assert child.stderr is not None
+    stream = child.stderr
+    tail: collections.deque[str] = collections.deque(maxlen=20)
+    found: queue.Queue[str | None] = queue.Queue()
+
+    def drain() -> None:
+        waiting = True
+        for raw in stream:
+            line = raw.decode("utf-8", "replace").rstrip()
+            tail.append(line)
+            if waiting and (match := BANNER.search(line)):
+                waiting = False
+                found.put(match.group(1))
+        found.put(None)
+
+    reader = threading.Thread(target=drain, name=f"{name}-stderr", daemon=True)
+    reader.start()
+    try:
+        try:
+            url = found.get(timeout=timeout)
+        except queue.Empty:
+            url = None
+        if url is None:
+            detail = " | ".join(tail) or "no output"
+            raise BenchError(f"{name} did not start within {timeout:g} s: {detail}")
+        yield Service(url, child.pid)
+        if child.poll() is not None:
+            detail = " | ".join(tail) or "no output"
+            raise BenchError(f"{name} exited with status {child.returncode}: {detail}")
+    finally:
+        if child.poll() is None:
+            child.send_signal(stop)
+            try:
+                child.wait(5)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        reader.join(5)
+        stream.close()
+
+
+def memory_kib(pid: int, key: str = "VmRSS") -> int:
+    """A process's resident set size (or VmHWM, its peak) in KiB, from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    raise BenchError(f"no {key} in /proc/{pid}/status")
+
+
+def median(values: Sequence[float]) -> float:
+    if not values:
+        raise BenchError("no measurements")
+    return float(statistics.median(values))
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """The nearest-rank percentile: the smallest value at or above p % of the values."""
+    if not values:
+        raise BenchError("no measurements")
+    ordered = sorted(values)
+    return float(ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)])
+
+
+def rotation(items: Sequence[str], run: int) -> list[str]:
+    """Round-robin: each run starts one item later, so drift and noise land evenly."""
+    k = run % len(items)
+    return [*items[k:], *items[:k]]
+
+
+@dataclass
+class Table:
+    title: str
+    header: Sequence[str]
+    rows: list[Sequence[str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def markdown(self) -> str:
+        lines = [f"### {self.title}", ""]
+        lines.append("| " + " | ".join(self.header) + " |")
+        aligns = ["---"] + ["---:"] * (len(self.header) - 1)
+        lines.append("| " + " | ".join(aligns) + " |")
+        lines += [
+            "| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in self.rows
+        ]
+        if self.notes:
+            lines.append("")
+            lines += self.notes
+        return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One target of issue 6: a figure from this run against its limit."""
+
+    name: str
+    figure: float
+    limit: float
+    at_least: bool
+    """True: figure >= limit is met; False: figure <= limit is met."""
+    unit: str = "x"
+    detail: str = ""
+    """How the figure was formed, e.g. '412k vs 98k events/s'."""
+
+    @property
+    def met(self) -> bool:
+        return self.figure >= self.limit if self.at_least else self.figure <= self.limit
+
+    def verdict(self) -> str:
+        if self.met:
+            return "met"
+        if self.at_least:
+            short = (self.limit - self.figure) / self.limit * 100
+            return f"**missed** by {short:.0f}% ({self.limit / self.figure:.2f}x short)"
+        over = (self.figure - self.limit) / self.limit * 100
+        return f"**missed** by {over:.0f}% ({self.figure / self.limit:.2f}x over)"
+
+    def row(self) -> list[str]:
+        sign = "≥" if self.at_least else "≤"
+        return [
+            self.name,
+            f"{fmt_figure(self.figure)}{self.unit}",
+            f"{sign} {fmt_figure(self.limit)}{self.unit}",
+            self.verdict(),
+            self.detail,
+        ]
+
+
+def fmt_figure(value: float) -> str:
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.1f}"
+
+
+def rate(per_second: float) -> str:
+    if per_second >= 1e6:
+        return f"{per_second / 1e6:.2f}M"
+    if per_second >= 1e3:
+        return f"{per_second / 1e3:.1f}k"
+    return f"{per_second:.0f}"
+
+
+@dataclass
+class Report:
+    tables: list[Table] = field(default_factory=list)
+    targets: list[Target] = field(default_factory=list)
