@@ -10,7 +10,7 @@ from sse_cli.errors import UsageError
 from sse_cli.extract import llm_text, path_extractor
 from sse_cli.parser import Decoder, Event
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parent / "samples"
 
 
 def sample_events(name: str) -> list[Event]:

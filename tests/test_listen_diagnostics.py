@@ -26,7 +26,7 @@ from conftest import (
 
 Serve = Callable[[Handler], SocketServer]
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parent / "samples"
 NO_CONTENT = stream(status=204, content_type=None)
 PROMPT = '{"model": "m", "stream": true, "messages": [{"role": "user", "content": "Hi"}]}'
 

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from sse_cli.errors import EventTooLargeError
 from sse_cli.parser import Comment, Decoder, Diagnostic, Event, Item
 
-SAMPLES_DIR = Path(__file__).resolve().parents[2] / "shared" / "samples"
+SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 
 PROPERTY_SETTINGS = settings(suppress_health_check=[HealthCheck.too_slow])
 

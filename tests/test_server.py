@@ -25,7 +25,7 @@ from sse_cli.demo import running_server
 from sse_cli.server import DEFAULT_MESSAGE
 
 SERVE = ["--delay", "0", "-q", "--rate-limit", "0", "--queue-size", "8"]
-SAMPLES = "/work/shared/samples"
+SAMPLES = Path(__file__).resolve().parent / "samples"
 
 Record = tuple[str, str, str | None]  # event type, data, last event id
 
@@ -182,7 +182,7 @@ def test_chat_completions_stream_like_openai(base: str) -> None:
     assert text.stdout.decode() == "Hello! You said: hi there\n"
     chunks = read_httpx("POST", url, json=CHAT)
     assert chunks[-1] == ("message", "[DONE]", None)
-    with open(f"{SAMPLES}/openai-chat-completions.sse", encoding="utf-8") as sample:
+    with open(SAMPLES / "openai-chat-completions.sse", encoding="utf-8") as sample:
         first = json.loads(sample.read().split("\n\n")[0].removeprefix("data: "))
     for _, data, _ in chunks[:-1]:
         chunk = json.loads(data)
