@@ -252,6 +252,7 @@ class _Connection:
         self.backoff = Backoff(cap=options.backoff_cap)
         self.ids_seen = False
         self.failed_attempts = 0
+        self.connected = False  # has any attempt reached an event stream?
         self.headers = self._request_headers()
 
     def may_reconnect(self) -> bool:
@@ -316,6 +317,7 @@ async def listen(options: ListenOptions) -> AsyncIterator[Action]:
                     await _check_response(response, options)
                     state.backoff.reset()
                     state.failed_attempts = 0
+                    state.connected = True
                     decoder = Decoder(state.last_event_id, options.max_event_size)
                     watch = _DispatchWatch()
                     try:
@@ -416,6 +418,15 @@ class _open:
                     exc, aiohttp.ClientConnectorCertificateError
                 ):
                     raise error from None  # no retry fixes a bad URL or an untrusted certificate
+                if (
+                    isinstance(exc, aiohttp.ClientConnectorDNSError)
+                    and not self.state.connected
+                    and options.reconnect is None
+                ):
+                    # The spec lets a client give up when reconnecting is futile: a host that
+                    # never resolved is a typo far more often than an outage (--reconnect
+                    # retries anyway). Once a stream has run, a DNS failure is retried.
+                    raise error from None
                 raise _Retryable(error) from None
             location = response.headers.get("Location")
             if response.status not in REDIRECT_STATUSES or not location:
