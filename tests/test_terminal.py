@@ -194,3 +194,21 @@ def test_colour_follows_flags_and_no_color(
     assert child.exitstatus == 0
     assert "boom" in output and ": heartbeat" in output
     assert ("\x1b[1;37;41merror" in output) is coloured
+
+
+@pytest.mark.parametrize("name", ["openai-chat-completions", "anthropic-messages"])
+def test_text_mode_grows_the_reply_in_place_on_a_terminal(name: str) -> None:
+    from test_listen_diagnostics import anthropic_text, openai_contents, pieces, sample
+
+    reply = "".join(openai_contents()) if name.startswith("openai") else anthropic_text()
+    script = Script([pieces(sample(name), 61), 204])
+    script.gate.set()
+    with StreamServer(script) as url:
+        child = spawn(url, "-f", "text")
+        child.expect(pexpect.EOF)
+        output = child.before
+        child.close()
+    assert child.exitstatus == 0
+    screen = "".join(screen_of(output))
+    assert re.sub(r"\s", "", reply) in re.sub(r"\s", "", screen)
+    assert "{" not in screen  # the text alone, no JSON
