@@ -11,7 +11,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,7 @@ def listen(url: str, *args: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in done.stdout.decode().splitlines()]
 
 
-def records_of(lines: list[dict[str, Any]]) -> list[Record]:
+def records_of(lines: Iterable[dict[str, Any]]) -> list[Record]:
     return [(e["event"], e["data"], e["id"]) for e in lines]
 
 
@@ -141,6 +141,9 @@ def test_listen_resumes_across_dropped_connections_exactly_once(base: str) -> No
 def test_clock_ticks_carry_their_send_time(base: str) -> None:
     events = listen(f"{base}/clock?interval=0.05&limit=3")
     assert [(e["event"], e["id"]) for e in events] == [("tick", "1"), ("tick", "2"), ("tick", "3")]
+    independent = read_httpx("GET", f"{base}/clock?interval=0.05&limit=3")
+    assert [(kind, id) for kind, _, id in independent] == [(e["event"], e["id"]) for e in events]
+    assert [json.loads(data)["seq"] for _, data, _ in independent] == [1, 2, 3]
     now = time.time_ns()
     for seq, event in enumerate(events, 1):
         data = json.loads(event["data"])
@@ -182,6 +185,10 @@ def test_chat_completions_stream_like_openai(base: str) -> None:
     assert text.stdout.decode() == "Hello! You said: hi there\n"
     chunks = read_httpx("POST", url, json=CHAT)
     assert chunks[-1] == ("message", "[DONE]", None)
+    as_json = listen(url, "--json", json.dumps(CHAT))
+    assert [(e["event"], json.loads(e["data"])["choices"]) for e in as_json[:-1]] == [
+        (kind, json.loads(data)["choices"]) for kind, data, _ in chunks[:-1]
+    ]
     with open(SAMPLES / "openai-chat-completions.sse", encoding="utf-8") as sample:
         first = json.loads(sample.read().split("\n\n")[0].removeprefix("data: "))
     for _, data, _ in chunks[:-1]:
@@ -238,8 +245,9 @@ def publish(base: str, data: str, **query: str) -> httpx.Response:
 
 
 def test_publish_reaches_every_subscriber_of_its_topic_only(base: str) -> None:
-    news = [Subscriber(base, "news", 3) for _ in range(5)]
+    news = [Subscriber(base, "news", 3) for _ in range(4)]
     chat = [Subscriber(base, "chat", 1) for _ in range(2)]
+    cli_news = spawn_cli("listen", f"{base}/subscribe?topic=news", "-f", "json", "-n", "3")
     wait_until(lambda: stats(base)["subscribers"] == 7)
     assert publish(base, "one", topic="news").json()["subscribers"] == 5
     assert publish(base, "hi", topic="chat", event="chat").json()["subscribers"] == 2
@@ -247,6 +255,13 @@ def test_publish_reaches_every_subscriber_of_its_topic_only(base: str) -> None:
     assert publish(base, "three", topic="news").json()["subscribers"] == 5
     for subscriber in news + chat:
         assert subscriber.done.wait(WAIT)
+    assert records_of(
+        json.loads(line) for line in cli_news.communicate(timeout=WAIT)[0].splitlines()
+    ) == [
+        ("message", "one", None),
+        ("alert", "two\nlines", None),
+        ("message", "three", None),
+    ]
     expected = [("message", "one", None), ("alert", "two\nlines", None), ("message", "three", None)]
     assert all(s.events == expected for s in news)
     assert all(s.events == [("chat", "hi", None)] for s in chat)
