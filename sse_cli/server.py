@@ -5,14 +5,17 @@ binds the socket itself, so `--port 0` reports the port it got, prints the banne
 stderr and runs uvicorn until Ctrl-C or SIGTERM, which end open streams within a second
 and exit 0.
 
-Every stream is a generator of pre-encoded bytes (`sse_cli.encode`): events that are ready
-at the same moment go out in one write, and an event produced after a pause goes out the
-moment it exists. A client that leaves cancels its generator at once.
+Every stream is pre-encoded bytes (`sse_cli.encode`): events that are ready at the same
+moment go out in one write, and an event produced after a pause goes out the moment it
+exists. Most endpoints are generators behind sse-starlette's `EventSourceResponse`;
+`/subscribe` is a bare ASGI stream, lean enough for thousands of idle subscribers. A client
+that leaves stops its stream at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import json
@@ -512,19 +515,13 @@ def ui_page() -> tuple[str, str]:
 
     def digest(tag: str) -> str:
         body = page.split(f"<{tag}>", 1)[1].split(f"</{tag}>", 1)[0]
-        return "'sha256-" + _b64(hashlib.sha256(body.encode()).digest()) + "'"
+        return "'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'"
 
     policy = (
         f"default-src 'none'; script-src {digest('script')}; style-src {digest('style')}; "
         "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
     return page, policy
-
-
-def _b64(raw: bytes) -> str:
-    import base64
-
-    return base64.b64encode(raw).decode()
 
 
 SHOWCASE = (
