@@ -28,7 +28,10 @@ def section(title: str) -> str:
     return README[start : end if end != -1 else len(README)]
 
 
-@pytest.mark.parametrize(("command", "title"), [("listen", "### Every `listen` flag")])
+@pytest.mark.parametrize(
+    ("command", "title"),
+    [("listen", "### Every `listen` flag"), ("serve", "### Every `serve` flag")],
+)
 def test_every_flag_is_documented_and_every_documented_flag_exists(
     command: str, title: str
 ) -> None:
