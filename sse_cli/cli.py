@@ -8,6 +8,7 @@ the command that needs them, so `--help`, `--version` and shell completion start
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import sys
@@ -511,6 +512,8 @@ def listen(
             duration=duration,
             extractor=extractor if output_format in ("json", "data") else None,
         )
+        if output_format == "raw" and not (limits.active or strict or stats or verbose):
+            options = dataclasses.replace(options, parse=False)  # bytes in, bytes out
         render_options = RenderOptions(
             format=output_format,
             timestamps=timestamps,

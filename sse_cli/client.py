@@ -74,6 +74,10 @@ class ListenOptions:
     max_redirects: int = 10
     default_retry: float = DEFAULT_RETRY
     backoff_cap: float = DEFAULT_BACKOFF_CAP
+    parse: bool = True
+    """False: pass chunks on unparsed (`Received(chunk, [])`), as curl -N does, when nothing
+    needs events: raw output with no filter, check or stats. Ignored while reconnecting is
+    possible, which needs the last event ID and the server's retry."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,18 +325,22 @@ async def listen(options: ListenOptions) -> AsyncIterator[Action]:
                     decoder = Decoder(state.last_event_id, options.max_event_size)
                     watch = _DispatchWatch()
                     try:
-                        async for chunk in response.content.iter_any():
-                            try:
-                                items = decoder.feed(chunk)
-                            except EventTooLargeError as exc:
-                                # Deliver what the chunk completed before the bound tripped.
-                                yield Received(chunk, exc.items)
-                                raise
-                            if watch.active:
-                                watch.check(items, decoder)
-                            yield Received(chunk, items)
-                            if not state.ids_seen and decoder.ids_seen:
-                                state.ids_seen = True
+                        if not options.parse and not state.may_reconnect():
+                            async for chunk in response.content.iter_any():
+                                yield Received(chunk, [])
+                        else:
+                            async for chunk in response.content.iter_any():
+                                try:
+                                    items = decoder.feed(chunk)
+                                except EventTooLargeError as exc:
+                                    # Deliver what the chunk completed before the bound tripped.
+                                    yield Received(chunk, exc.items)
+                                    raise
+                                if watch.active:
+                                    watch.check(items, decoder)
+                                yield Received(chunk, items)
+                                if not state.ids_seen and decoder.ids_seen:
+                                    state.ids_seen = True
                         reason = "the server closed the stream"
                         lost: SseCliError | None = None
                     except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:

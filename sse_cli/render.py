@@ -288,8 +288,10 @@ class DataRenderer(Renderer):
     def received(self, raw: bytes, items: Sequence[Item]) -> None:
         data = [item.data for item in items if type(item) is Event]
         if data:
-            self.out.write(("\n".join(data) + "\n").encode())
+            data.append("")  # the last line's newline, without copying the joined text again
+            self.out.write("\n".join(data).encode())
             self.out.flush()
+            data.pop()
         if len(data) != len(items):
             self.diagnostics(items)
 

@@ -410,6 +410,25 @@ def test_raw_format_gives_bytes_exactly_as_sent(counter: tuple[SocketServer, byt
     assert result.stdout == body
 
 
+def test_raw_without_reconnecting_passes_bytes_through_unparsed(serve_socket: Serve) -> None:
+    body = b'"event": "x"\n"data": "y"\n\n{"ndjson": 1}\n'  # no SSE field at all
+    server = serve_socket(stream(body))
+    through = run_cli("listen", server.url, "--no-reconnect", "-f", "raw")
+    assert through.returncode == 0, through.stderr
+    assert through.stdout == body
+    assert b"warning" not in through.stderr  # nothing was parsed, so nothing to warn about
+    # Asked to check the stream, raw output parses it again: same bytes, and the verdict.
+    checked = run_cli("listen", server.url, "--no-reconnect", "-f", "raw", "--strict")
+    assert checked.returncode == 7
+    assert checked.stdout == body[: len(checked.stdout)]
+    assert b"ignored" in checked.stderr
+    # While it may reconnect, raw output parses to follow ids and retry: the warning shows.
+    again = serve_socket(by_connection(stream(b"retry: 10\n\n" + body), NO_CONTENT))
+    reconnecting = run_cli("listen", again.url, "-f", "raw")
+    assert reconnecting.returncode == 0, reconnecting.stderr
+    assert b"ignored" in reconnecting.stderr
+
+
 # Filters and stop conditions: the server holds the stream open, so only the flag ends it.
 
 
