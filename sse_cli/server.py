@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import resources
 from typing import Annotated, Any
+from urllib.parse import parse_qs
 
 import uvicorn
 from fastapi import FastAPI, Header, Query, Request
@@ -52,6 +53,7 @@ MAX_LIMIT = 10**9
 BATCH_BYTES = 16384  # events ready together are written in pieces of about this size
 SEND_TIMEOUT = 60.0  # seconds a single write may wait on a client that stopped reading
 TOPIC = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+TOPIC_RULE = "topic must be 1 to 64 letters, digits or . _ : -"
 STREAM_PATHS = frozenset(
     {"/", "/sse", "/counter", "/clock", "/showcase", "/subscribe", "/v1/chat/completions"}
 )
@@ -206,16 +208,13 @@ class SubscribeStream:
                         subscriber.notify()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        from urllib.parse import parse_qs
-
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         topic = query.get("topic", ["default"])[-1]
         if scope["method"] not in ("GET", "HEAD"):
             await error_response(405, "use GET to subscribe", BARE_HEADERS)(scope, receive, send)
             return
         if not TOPIC.fullmatch(topic):
-            message = "topic must be 1 to 64 letters, digits or . _ : -"
-            await error_response(400, message, BARE_HEADERS)(scope, receive, send)
+            await error_response(400, TOPIC_RULE, BARE_HEADERS)(scope, receive, send)
             return
         await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEAD})
         if scope["method"] == "HEAD" or self.closing:
@@ -691,7 +690,7 @@ def create_app(settings: ServeSettings, clock: Callable[[], float] = time.monoto
         event: Annotated[str | None, Query(max_length=256)] = None,
     ) -> Response:
         if not TOPIC.fullmatch(topic):
-            raise ApiError(400, "topic must be 1 to 64 letters, digits or . _ : -")
+            raise ApiError(400, TOPIC_RULE)
         if event is not None and (not event or any(c in event for c in "\r\n\0")):
             raise ApiError(422, "event must be a non-empty name without line breaks or NUL")
         raw = await read_body(request, settings.max_body)
