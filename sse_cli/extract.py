@@ -8,6 +8,7 @@ instead of a hand-written path parser; it is imported only when a path is given.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -20,12 +21,23 @@ DONE = "[DONE]"
 Extractor = Callable[[Event], "str | None"]
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _clean(text: str) -> str:
+    """`text` with any lone surrogate (JSON's `"\\ud800"` escape) made U+FFFD, as a browser's
+    TextEncoder does: it cannot be written as UTF-8, and the output is UTF-8."""
+    if text.isascii():
+        return text
+    return _SURROGATE.sub("\ufffd", text)
+
+
 def _as_text(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False)
+        return _clean(value)
+    return _clean(json.dumps(value, ensure_ascii=False))
 
 
 def _loads(data: str) -> Any:
@@ -67,6 +79,12 @@ def llm_text(event: Event) -> str | None:
     completions), Anthropic messages (`content_block_delta` with `delta.text`); data that is
     not JSON is text already. Other JSON events (pings, starts, stops) add nothing.
     """
+    text = _llm_text(event)
+    return None if text is None else _clean(text)
+
+
+def _llm_text(event: Event) -> str | None:
+    """`llm_text` before lone surrogates are replaced."""
     data = event.data
     if data == DONE:
         return None

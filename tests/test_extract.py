@@ -65,3 +65,13 @@ def test_path_extractor_finds_nothing_in_other_data(data: str) -> None:
 def test_invalid_path_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="JMESPath"):
         path_extractor("choices[0")
+
+
+def test_lone_surrogates_become_replacement_characters() -> None:
+    event = Event(
+        "message", '{"choices": [{"delta": {"content": "\\udc80!"}}], "x": ["\\ud83d"]}', None
+    )
+    assert llm_text(event) == "\ufffd!"
+    assert path_extractor("x")(event) == '["\ufffd"]'
+    paired = Event("message", '{"t": "\\ud83d\\ude00"}', None)
+    assert path_extractor("t")(paired) == "😀"

@@ -110,6 +110,24 @@ def test_text_mode_with_extract_uses_the_path_only(serve_socket: Serve) -> None:
     assert result.stdout.decode() == "Hello ✓\n"
 
 
+@pytest.mark.parametrize(
+    ("output_format", "expected"),
+    [
+        ("json", '{"event": "message", "data": "a\ufffdb", "id": null}\n'),
+        ("data", "a\ufffdb\n"),
+        ("text", "a\ufffdb\n"),
+    ],
+)
+def test_extracted_lone_surrogate_becomes_a_replacement_character(
+    serve_socket: Serve, output_format: str, expected: str
+) -> None:
+    # JSON may escape half a surrogate pair; UTF-8 output cannot carry it (it was a crash).
+    server = serve_socket(stream(b'data: {"t": "a\\ud800b"}\n\n'))
+    result = run_cli("listen", server.url, "-f", output_format, "-x", "t", "--no-reconnect")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode() == expected
+
+
 @pytest.mark.parametrize("output_format", ["json", "data"])
 def test_extract_replaces_data_and_skips_events_without_it(
     serve_socket: Serve, output_format: str
