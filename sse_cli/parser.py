@@ -224,74 +224,108 @@ class Decoder:
         return error
 
     def _interpret(self, lines: list[str]) -> list[Item]:
+        # The hot loop: the buffers live in locals while it runs. The event type, id and
+        # retry buffers and the last event ID are written back in `finally`, so they are right
+        # even when a bound trips (the client resumes from them); `_too_large` resets the rest.
         out: list[Item] = []
+        append = out.append
         data = self._data
-        for line in lines:
-            if not line:
-                # Blank line: dispatch the event. Step 1 sets the last event ID string even
-                # when the data buffer is empty and nothing is dispatched.
-                self.last_event_id = self._id_buffer
-                if data:
-                    out.append(
-                        Event(
-                            self._event_type or "message",
-                            "\n".join(data),
-                            self._id_buffer or None,
-                            self._block_retry,
-                        )
-                    )
-                    data.clear()
-                    self._data_blocks = 0
-                    self._data_size = 0
-                self._event_type = ""
-                self._block_retry = None
-                continue
-            if len(line) > self._max_line:
-                raise self._too_large("a line", out)
-            if line[0] == ":":
-                out.append(Comment(line[1:]))
-                continue
-            # The field name runs to the first colon; a line without one is a field with an
-            # empty value. Exactly one leading space of the value is removed.
-            name, _, value = line.partition(":")
-            if value and value[0] == " ":
-                value = value[1:]
-            if name == "data":
-                # The bound is on the joined data: a newline between lines counts.
-                self._data_size += len(value) + 1 if data else len(value)
-                data.append(value)
-                if self._data_size > self._max_size:
-                    raise self._too_large("an event's data", out)
-            elif name == "event":
-                self._event_type = value
-            elif name == "id":
-                if "\0" in value:
-                    out.append(Diagnostic("id-contains-nul", "an id field holding NUL was ignored"))
-                else:
-                    self._id_buffer = value
-                    self.ids_seen = True
-            elif name == "retry":
-                # Only ASCII digits: int() would accept "+5", " 5", "1_000" and other scripts.
-                if value.isascii() and value.isdigit():
-                    # Past 18 digits (over 30,000 years) the value is clamped: int() refuses
-                    # strings of more than 4,300 digits, and JSON output could not print one.
-                    retry = int(value) if len(value) <= 18 else MAX_RETRY
-                    self.retry = self._block_retry = retry
-                else:
-                    out.append(
-                        Diagnostic(
-                            "invalid-retry",
-                            f"retry: {value[:40]!r} was ignored (only ASCII digits count)",
-                        )
-                    )
-            else:
-                out.append(Diagnostic("unknown-field", _unknown_field(name)))
         blocks = self._data_blocks
+        data_size = self._data_size
+        event_type = self._event_type
+        id_buffer = self._id_buffer
+        last_id = self.last_event_id
+        block_retry = self._block_retry
+        ids_seen = False
+        max_line = self._max_line
+        max_size = self._max_size
+        try:
+            for line in lines:
+                if not line:
+                    # Blank line: dispatch the event. Step 1 sets the last event ID string
+                    # even when the data buffer is empty and nothing is dispatched.
+                    last_id = id_buffer
+                    if data:
+                        append(
+                            _new_event(
+                                Event,
+                                (
+                                    event_type or "message",
+                                    "\n".join(data),
+                                    id_buffer or None,
+                                    block_retry,
+                                ),
+                            )
+                        )
+                        data.clear()
+                        blocks = data_size = 0
+                    event_type = ""
+                    block_retry = None
+                    continue
+                if len(line) > max_line:
+                    raise self._too_large("a line", out)
+                # The field name runs to the first colon; a line without one is a field with
+                # an empty value. Exactly one leading space of the value is removed.
+                if line.startswith("data:"):  # the common case, without a partition's copy
+                    value = line[6:] if line.startswith(" ", 5) else line[5:]
+                    # The bound is on the joined data: a newline between lines counts.
+                    data_size += len(value) + 1 if data else len(value)
+                    data.append(value)
+                    if data_size > max_size:
+                        raise self._too_large("an event's data", out)
+                    continue
+                if line[0] == ":":
+                    append(Comment(line[1:]))
+                    continue
+                name, _, value = line.partition(":")
+                if value and value[0] == " ":
+                    value = value[1:]
+                if name == "id":
+                    if "\0" in value:
+                        append(Diagnostic("id-contains-nul", "an id field holding NUL was ignored"))
+                    else:
+                        id_buffer = value
+                        ids_seen = True
+                elif name == "event":
+                    event_type = value
+                elif name == "data":  # "data" with no colon: an empty line of data
+                    if data:
+                        data_size += 1
+                    data.append(value)
+                elif name == "retry":
+                    # Only ASCII digits: int() would accept "+5", " 5", "1_000" and other scripts.
+                    if value.isascii() and value.isdigit():
+                        # Past 18 digits (over 30,000 years) the value is clamped: int() refuses
+                        # strings of more than 4,300 digits, and JSON output could not print one.
+                        retry = int(value) if len(value) <= 18 else MAX_RETRY
+                        self.retry = block_retry = retry
+                    else:
+                        append(
+                            Diagnostic(
+                                "invalid-retry",
+                                f"retry: {value[:40]!r} was ignored (only ASCII digits count)",
+                            )
+                        )
+                else:
+                    append(Diagnostic("unknown-field", _unknown_field(name)))
+        finally:
+            self._event_type = event_type
+            self._id_buffer = id_buffer
+            self.last_event_id = last_id
+            self._block_retry = block_retry
+            if ids_seen:
+                self.ids_seen = True
         if len(data) - blocks > DATA_BLOCK_LINES:
             # Bounded memory: the lines since the last block become one string.
             data[blocks:] = ["\n".join(data[blocks:])]
-            self._data_blocks = blocks + 1
+            blocks += 1
+        self._data_blocks = blocks
+        self._data_size = data_size
         return out
+
+
+#: Builds an Event from a tuple without the Python-level `__new__` a NamedTuple call runs.
+_new_event = tuple.__new__
 
 
 def _unknown_field(name: str) -> str:

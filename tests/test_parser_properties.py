@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sse_cli.errors import EventTooLargeError
-from sse_cli.parser import Comment, Decoder, Diagnostic, Event, Item
+from sse_cli.parser import MAX_RETRY, Comment, Decoder, Diagnostic, Event, Item
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 
@@ -461,3 +461,105 @@ def test_a_line_dripped_a_byte_at_a_time_is_held_in_few_pieces(unit: str) -> Non
         assert decoder.feed(body[i : i + 1]) == []
     assert len(decoder._pending) <= 32
     assert decoder.feed(b"\n\n") == [Event("message", unit * (60_000 // len(unit.encode())), None)]
+
+
+# (e) Against a reference decoder written line for line from the spec
+
+
+def reference(body: bytes) -> Outcome:
+    """The spec's algorithm as plainly as it reads, one line at a time: slow and obvious.
+
+    The fast decoder splits per chunk, skips copies and keeps its buffers in locals; it must
+    give exactly this for any bytes (diagnostics compared by code).
+    """
+    text = body.decode("utf-8", errors="replace")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    lines: list[str] = []
+    tail = ""  # the line being read; what is left at the end never ended
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char == "\r" or char == "\n":
+            lines.append(tail)
+            tail = ""
+            if char == "\r" and text[index + 1 : index + 2] == "\n":
+                index += 1
+        else:
+            tail += char
+        index += 1
+    items: list[Item] = []
+    data: list[str] = []
+    event_type, id_buffer, last_event_id = "", "", ""
+    retry: int | None = None
+    block_retry: int | None = None
+    for line in lines:
+        if line == "":
+            last_event_id = id_buffer
+            if data:
+                items.append(
+                    Event(event_type or "message", "\n".join(data), id_buffer or None, block_retry)
+                )
+            data, event_type, block_retry = [], "", None
+            continue
+        if line.startswith(":"):
+            items.append(Comment(line[1:]))
+            continue
+        if ":" in line:
+            name, value = line[: line.index(":")], line[line.index(":") + 1 :]
+            if value.startswith(" "):
+                value = value[1:]
+        else:
+            name, value = line, ""
+        if name == "event":
+            event_type = value
+        elif name == "data":
+            data.append(value)
+        elif name == "id":
+            if "\0" in value:
+                items.append(Diagnostic("id-contains-nul", ""))
+            else:
+                id_buffer = value
+        elif name == "retry":
+            if value and all(c in "0123456789" for c in value):
+                retry = block_retry = min(int(value), MAX_RETRY)
+            else:
+                items.append(Diagnostic("invalid-retry", ""))
+        else:
+            items.append(Diagnostic("unknown-field", ""))
+    closing = [Diagnostic("incomplete-event", "")] if (tail or data) else []
+    return Outcome(items, closing, last_event_id, retry)
+
+
+def codes_only(outcome: Outcome) -> Outcome:
+    """Diagnostics with their messages blanked, everywhere: the reference knows codes only."""
+
+    def blank(item: Item) -> Item:
+        return Diagnostic(item.code, "") if type(item) is Diagnostic else item
+
+    return Outcome(
+        [blank(item) for item in outcome.items],
+        [Diagnostic(d.code, "") for d in outcome.closing],
+        outcome.last_event_id,
+        outcome.retry,
+    )
+
+
+DATA_LINE_SHAPES = [b"data", b"data:", b"data: ", b"data:  ", b"data:x", b"data :x", b"Data: x"]
+
+
+@given(
+    body=st.one_of(
+        fuzz_bodies,
+        st.lists(st.sampled_from(SSE_TOKENS + DATA_LINE_SHAPES), max_size=60).map(b"".join),
+    ),
+    data=st.data(),
+)
+@settings(FUZZ_SETTINGS)
+def test_decoder_matches_the_reference_decoder_on_any_bytes(
+    body: bytes, data: st.DataObject
+) -> None:
+    expected = reference(body)
+    assert codes_only(run([body])) == expected
+    cuts = data.draw(cut_offsets(len(body)), label="cuts")
+    assert codes_only(run(split_at(body, cuts))) == expected
