@@ -15,10 +15,9 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from json.encoder import encode_basestring
 from typing import IO, TYPE_CHECKING, Any
 
 from sse_cli.errors import ProtocolError
@@ -36,8 +35,6 @@ FORMATS = ("pretty", "json", "data", "raw", "text")
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 STATUS_INTERVAL = 0.1  # seconds between status-line redraws, at most
 
-_quote: Callable[[str], str] = encode_basestring  # JSON string, non-ASCII kept (C speed)
-
 
 @dataclass(frozen=True, slots=True)
 class RenderOptions:
@@ -54,17 +51,6 @@ class RenderOptions:
     """For text mode: what each event adds to the text."""
     status: bool | None = None
     """The live status line; None: on for pretty output when stderr is a terminal."""
-
-
-def json_line(event: Event, ts: str | None = None) -> str:
-    """One event as its JSON line: the stable contract documented in README ("JSON output")."""
-    line = '{"event": ' + _quote(event.event) + ', "data": ' + _quote(event.data) + ', "id": '
-    line += "null" if event.id is None else _quote(event.id)
-    if event.retry is not None:
-        line += ', "retry": ' + str(event.retry)
-    if ts is not None:
-        line += ', "ts": "' + ts + '"'
-    return line + "}\n"
 
 
 def utc_timestamp() -> str:
@@ -273,21 +259,21 @@ def _items(headers: Mapping[str, str]) -> list[tuple[str, str]]:
     return list(items()) if items is not None else []
 
 
-JOIN_LINES = 32
-
-
 class JsonRenderer(Renderer):
+    def __init__(
+        self, options: RenderOptions, messages: Messages, out: IO[bytes], stats: Stats
+    ) -> None:
+        super().__init__(options, messages, out, stats)
+        from sse_cli.jsonline import LineEncoder
+
+        self.write_lines = LineEncoder().write
+
     def received(self, raw: bytes, items: Sequence[Item]) -> None:
         ts = utc_timestamp() if self.options.timestamps else None
-        lines = [json_line(item, ts) for item in items if type(item) is Event]
-        if lines:
-            out = self.out
-            # Joined in pieces: one string for a whole large chunk is fresh memory the
-            # allocator maps and faults in each time, which costs more than the extra writes.
-            for start in range(0, len(lines), JOIN_LINES):
-                out.write("".join(lines[start : start + JOIN_LINES]).encode())
-            out.flush()
-        if len(lines) != len(items):
+        events = self.write_lines(items, self.out.write, ts)
+        if events:
+            self.out.flush()
+        if events != len(items):
             self.diagnostics(items)
 
 

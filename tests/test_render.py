@@ -6,9 +6,12 @@ import io
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sse_cli.client import Connected
 from sse_cli.errors import ProtocolError
+from sse_cli.jsonline import json_line
 from sse_cli.parser import Comment, Diagnostic, Event, Item
 from sse_cli.render import (
     DataRenderer,
@@ -19,7 +22,6 @@ from sse_cli.render import (
     RenderOptions,
     StatusLine,
     TextRenderer,
-    json_line,
     mask_header,
 )
 from sse_cli.stats import Stats
@@ -33,14 +35,14 @@ def make(kind: type[Renderer], **options: object) -> tuple[Renderer, io.BytesIO,
 
 def test_json_line_is_the_documented_shape() -> None:
     line = json_line(Event("message", 'a "quote"\nand 七', "41", 15000))
-    assert line.endswith("}\n")
+    assert line.endswith(b"}\n")
     assert json.loads(line) == {
         "event": "message",
         "data": 'a "quote"\nand 七',
         "id": "41",
         "retry": 15000,
     }
-    assert "七" in line  # non-ASCII stays readable
+    assert "七".encode() in line  # non-ASCII stays readable
     assert list(json.loads(json_line(Event("x", "", None)))) == ["event", "data", "id"]
 
 
@@ -157,3 +159,36 @@ def test_status_line_shows_state_counts_and_clears() -> None:
     status.clear()
     assert stream.getvalue().endswith("\r\x1b[2K")
     assert not status.shown
+
+
+@given(
+    event=st.text(),
+    data=st.text(),
+    id_=st.none() | st.text(),
+    retry=st.none() | st.integers(0, 10**18 - 1),
+)
+def test_json_line_is_what_json_dumps_gives_for_any_strings(
+    event: str, data: str, id_: str | None, retry: int | None
+) -> None:
+    fields: dict[str, object] = {"event": event, "data": data, "id": id_}
+    if retry is not None:
+        fields["retry"] = retry
+    line = json_line(Event(event, data, id_, retry))
+    if any("\ud800" <= c <= "\udfff" for c in event + data + (id_ or "")):
+        # A lone surrogate cannot be UTF-8: it is escaped, and reads back the same.
+        assert json.loads(line) == fields
+    else:
+        assert line == (json.dumps(fields, ensure_ascii=False) + "\n").encode()
+
+
+def test_json_renderer_escapes_a_lone_surrogate_and_keeps_the_chunk() -> None:
+    renderer, out, _ = make(JsonRenderer, timestamps=True)
+    renderer.received(b"", [Event("a", "ok", "1"), Event("a", "\ud800x", None, 5)])
+    first, second = (json.loads(line) for line in out.getvalue().splitlines())
+    assert (first["data"], first["id"], second["data"], second["retry"]) == (
+        "ok",
+        "1",
+        "\ud800x",
+        5,
+    )
+    assert first["ts"] == second["ts"]
