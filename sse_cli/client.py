@@ -164,6 +164,11 @@ NOTHING_DISPATCHED = Diagnostic(
     "(an event is 'data: ...' lines, then a blank line)",
 )
 #: What an HTTP header value cannot hold (aiohttp refuses to send it); a tab is allowed.
+#: The most bytes decoded at once. A read returns what has arrived, up to this: a reader that
+#: falls behind would otherwise take up to 256 KiB at a time, and decoding, splitting and
+#: writing a chunk that size runs each pass out of the CPU's cache (about 20% slower on 1 KiB
+#: events). Events are still handed on the moment their bytes arrive.
+READ_SIZE = 64 * 1024
 UNSENDABLE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 UNSENDABLE_ID = Diagnostic(
     "unsendable-id",
@@ -329,7 +334,7 @@ async def listen(options: ListenOptions) -> AsyncIterator[Action]:
                             async for chunk in response.content.iter_any():
                                 yield Received(chunk, [])
                         else:
-                            async for chunk in response.content.iter_any():
+                            async for chunk in response.content.iter_chunked(READ_SIZE):
                                 try:
                                     items = decoder.feed(chunk)
                                 except EventTooLargeError as exc:
