@@ -6,8 +6,8 @@ stderr and a documented exit status. aiohttp, fastapi and uvicorn are imported o
 the command that needs them, so `--help`, `--version` and shell completion start fast.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: Typer reads every parameter's annotation at
+# each start, and evaluating ~200 annotation strings costs more than building them once.
 import dataclasses
 import os
 import re
@@ -533,10 +533,10 @@ def listen(
 
 
 async def _listen(
-    options: ListenOptions,
-    limits: Limits,
-    render_options: RenderOptions,
-    messages: Messages,
+    options: "ListenOptions",
+    limits: "Limits",
+    render_options: "RenderOptions",
+    messages: "Messages",
     report_stats: bool,
 ) -> None:
     from sse_cli.client import listen as client_listen
