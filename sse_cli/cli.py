@@ -539,11 +539,15 @@ async def _listen(
     messages: "Messages",
     report_stats: bool,
 ) -> None:
+    import aiohttp  # noqa: F401 - the whole stack loads before the collector comes back
+
+    from sse_cli import process
     from sse_cli.client import listen as client_listen
     from sse_cli.render import make_renderer
     from sse_cli.session import run
 
     renderer = make_renderer(render_options, messages)
+    process.settled()
     try:
         await run(client_listen(options), limits, renderer)
     finally:
@@ -665,6 +669,9 @@ def serve(
             queue_size=queue_size,
             access_log=not quiet,
         )
+        from sse_cli import process
+
+        process.settled()
         run_server(settings)
     except SseCliError as exc:
         _fail(exc, messages)

@@ -1,0 +1,70 @@
+"""Process tuning: asked for by the entry point only, and undone once a command settles."""
+
+from __future__ import annotations
+
+import gc
+import json
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+
+import pytest
+from conftest import Handler, SocketServer, cli_env, stream
+
+from sse_cli import process
+
+
+@pytest.fixture
+def saved_gc() -> Iterator[None]:
+    threshold, enabled = gc.get_threshold(), gc.isenabled()
+    yield
+    gc.set_threshold(*threshold)
+    gc.unfreeze()
+    if enabled:
+        gc.enable()
+    process._paused = False
+
+
+def test_settled_without_start_changes_nothing(saved_gc: None) -> None:
+    before = gc.get_threshold(), gc.isenabled(), gc.get_freeze_count()
+    process.settled()
+    assert (gc.get_threshold(), gc.isenabled(), gc.get_freeze_count()) == before
+
+
+def test_start_pauses_the_collector_and_settled_brings_it_back_for_new_objects(
+    saved_gc: None,
+) -> None:
+    process.start()
+    assert not gc.isenabled()
+    process.settled()
+    assert gc.isenabled()
+    assert gc.get_threshold()[0] == process.GC_THRESHOLD
+    assert gc.get_freeze_count() > 0
+    process.settled()  # once only
+    assert gc.isenabled()
+
+
+PROBE = """
+import gc, json, sys
+from sse_cli import process
+process.start()
+from sse_cli.cli import run_cli
+status = run_cli(sys.argv[1:])
+print(json.dumps({"status": status, "enabled": gc.isenabled(), "threshold": gc.get_threshold()[0]}))
+"""
+
+
+def test_listen_turns_the_collector_back_on(
+    serve_socket: Callable[[Handler], SocketServer],
+) -> None:
+    server = serve_socket(stream(b"data: 1\n\n"))
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, "listen", server.url, "--no-reconnect", "-q"],
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        env=cli_env(),
+        timeout=30,
+        text=True,
+    )
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report == {"status": 0, "enabled": True, "threshold": process.GC_THRESHOLD}
