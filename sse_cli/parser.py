@@ -177,6 +177,10 @@ class Decoder:
             if self._pending_size > self._max_line:
                 raise self._too_large("a line")
             return []
+        # Whether a bound could trip in this chunk: if all of it went into one line or one
+        # event's data, would that pass the bound? Almost never, and then the loop skips the
+        # checks and the running count of the data's size.
+        checked = self._pending_size + self._data_size + len(text) > self._max_size
         lines = text.split("\n")
         if self._pending:
             self._pending.append(lines[0])
@@ -186,7 +190,7 @@ class Decoder:
         self._pending_size = len(tail)
         if tail:
             self._pending.append(tail)
-        out = self._interpret(lines)
+        out = self._interpret(lines, checked)
         if self._pending_size > self._max_line:
             raise self._too_large("a line", out)
         return out
@@ -226,7 +230,7 @@ class Decoder:
         error.items = completed or []
         return error
 
-    def _interpret(self, lines: list[str]) -> list[Item]:
+    def _interpret(self, lines: list[str], checked: bool) -> list[Item]:
         # The hot loop: the buffers live in locals while it runs. The event type, id and
         # retry buffers and the last event ID are written back in `finally`, so they are right
         # even when a bound trips (the client resumes from them); `_too_large` resets the rest.
@@ -265,17 +269,18 @@ class Decoder:
                     event_type = ""
                     block_retry = None
                     continue
-                if len(line) > max_line:
+                if checked and len(line) > max_line:
                     raise self._too_large("a line", out)
                 # The field name runs to the first colon; a line without one is a field with
                 # an empty value. Exactly one leading space of the value is removed.
                 if line.startswith("data:"):  # the common case, without a partition's copy
                     value = line[6:] if line.startswith(" ", 5) else line[5:]
-                    # The bound is on the joined data: a newline between lines counts.
-                    data_size += len(value) + 1 if data else len(value)
+                    if checked:
+                        # The bound is on the joined data: a newline between lines counts.
+                        data_size += len(value) + 1 if data else len(value)
+                        if data_size > max_size:
+                            raise self._too_large("an event's data", out)
                     data.append(value)
-                    if data_size > max_size:
-                        raise self._too_large("an event's data", out)
                     continue
                 if line[0] == ":":
                     append(Comment(line[1:]))
@@ -292,7 +297,7 @@ class Decoder:
                 elif name == "event":
                     event_type = value
                 elif name == "data":  # "data" with no colon: an empty line of data
-                    if data:
+                    if checked and data:
                         data_size += 1
                     data.append(value)
                 elif name == "retry":
@@ -323,6 +328,8 @@ class Decoder:
             data[blocks:] = ["\n".join(data[blocks:])]
             blocks += 1
         self._data_blocks = blocks
+        if not checked:  # counted once, for what waits for the next chunk
+            data_size = sum(map(len, data)) + len(data) - 1 if data else 0
         self._data_size = data_size
         return out
 
