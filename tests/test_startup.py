@@ -13,7 +13,16 @@ import sys
 import pytest
 from conftest import cli_env
 
-HEAVY = ("aiohttp", "fastapi", "uvicorn", "sse_starlette", "starlette", "pydantic", "jmespath")
+HEAVY = (
+    "aiohttp",
+    "fastapi",
+    "uvicorn",
+    "sse_starlette",
+    "starlette",
+    "pydantic",
+    "jmespath",
+    "orjson",
+)
 
 PROBE = """
 import json, sys
