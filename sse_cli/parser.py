@@ -282,6 +282,17 @@ class Decoder:
                             raise self._too_large("an event's data", out)
                     data.append(value)
                     continue
+                if line.startswith("id: "):  # the next most common, also without a partition
+                    value = line[4:]
+                    if "\0" in value:
+                        append(Diagnostic("id-contains-nul", "an id field holding NUL was ignored"))
+                    else:
+                        id_buffer = value
+                        ids_seen = True
+                    continue
+                if line.startswith("event: "):
+                    event_type = line[7:]
+                    continue
                 if line[0] == ":":
                     append(Comment(line[1:]))
                     continue
