@@ -163,12 +163,12 @@ NOTHING_DISPATCHED = Diagnostic(
     "the stream ended without one event: none of its lines was an SSE field "
     "(an event is 'data: ...' lines, then a blank line)",
 )
-#: What an HTTP header value cannot hold (aiohttp refuses to send it); a tab is allowed.
 #: The most bytes decoded at once. A read returns what has arrived, up to this: a reader that
 #: falls behind would otherwise take up to 256 KiB at a time, and decoding, splitting and
 #: writing a chunk that size runs each pass out of the CPU's cache (about 20% slower on 1 KiB
 #: events). Events are still handed on the moment their bytes arrive.
 READ_SIZE = 64 * 1024
+#: What an HTTP header value cannot hold (aiohttp refuses to send it); a tab is allowed.
 UNSENDABLE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 UNSENDABLE_ID = Diagnostic(
     "unsendable-id",
