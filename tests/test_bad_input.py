@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import WAIT, Request, SocketServer, head, run_cli
+from support.cli import WAIT, run_cli
+from support.sockets import Request, SocketServer, head
 
 
 def _answer(conn: socket.socket, request: Request) -> None:

@@ -25,17 +25,15 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
-from conftest import (
-    WAIT,
+from support.cli import WAIT, cli_env, finish, read_line, run_cli
+from support.measure import memory_kib
+from support.sockets import (
     Handler,
     Request,
     SocketServer,
     by_connection,
-    cli_env,
-    finish,
+    endless,
     head,
-    read_line,
-    run_cli,
     steps,
     stream,
 )
@@ -131,14 +129,6 @@ def run_measured(
         timeout=timeout,
     )
     return proc, int(peak_file.read_text()) * 1024
-
-
-def rss(pid: int) -> int:
-    """A live process's resident set size in bytes."""
-    status = Path(f"/proc/{pid}/status").read_text()
-    match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
-    assert match is not None
-    return int(match.group(1)) * 1024
 
 
 @pytest.fixture(scope="module")
@@ -444,9 +434,9 @@ def test_a_reader_that_stops_reading_stops_the_client_reading_the_socket(
     proc = spawned("listen", server.url, "--no-reconnect")
     # Nobody reads stdout: the pipe fills, the client stops reading, the server's send blocks.
     sent = sender.wait_stalls(1)
-    before = rss(proc.pid)
+    before = memory_kib(proc.pid) * 1024
     later = sender.wait_stalls(5)  # the server kept trying for a second more
-    after = rss(proc.pid)
+    after = memory_kib(proc.pid) * 1024
     assert sent < total / 2 and later - sent < MIB, (sent, later)
     assert after - before < 2 * MIB and after - baseline_rss < MARGIN, (before, after)
     # The reader comes back: every event arrives, in order, once.
@@ -522,13 +512,6 @@ def test_ctrl_c_while_a_write_is_blocked_mid_line_still_ends_on_a_whole_line(
         text = json.loads(line)["data"] if fmt == "json" else line.decode()
         assert text == f"{n} " + "x" * MIB
     assert_no_traceback(err)
-
-
-def endless(conn: socket.socket, request: Request) -> None:
-    """Events until the client leaves (bounded: 200,000 events, about 12 MB)."""
-    conn.sendall(head())
-    for i in range(1, 200_001):
-        conn.sendall(b"id: %d\ndata: %d \xc3\xa9\n\n" % (i, i))
 
 
 @pytest.mark.parametrize("fmt", ["json", "data", "raw", "pretty", "text"])

@@ -16,18 +16,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import (
-    SSE_CLI,
-    WAIT,
+from support.cli import SSE_CLI, WAIT, cli_env, finish, read_line, run_cli
+from support.sockets import (
     Handler,
     Request,
     SocketServer,
     by_connection,
-    cli_env,
-    finish,
+    endless,
     head,
-    read_line,
-    run_cli,
     steps,
     stream,
 )
@@ -328,13 +324,6 @@ def test_events_reach_a_pipe_one_by_one(
     assert lines_of(rest) == [{"event": "message", "data": "two", "id": "2"}]
 
 
-def endless(conn: socket.socket, request: Request) -> None:
-    """Events until the client leaves (the bound only keeps a broken test finite)."""
-    conn.sendall(head())
-    for n in range(200_000):
-        conn.sendall(b"id: %d\ndata: event %d\n\n" % (n, n))
-
-
 def test_closed_stdout_pipe_exits_0_without_traceback(
     serve_socket: Serve, gate: threading.Event, spawned: Spawn
 ) -> None:
@@ -365,7 +354,7 @@ def test_head_n_1_in_a_shell_pipeline(serve_socket: Serve) -> None:
         env=cli_env(),
         timeout=30,
     )
-    assert result.stdout == b'{"event": "message", "data": "event 0", "id": "0"}\n'
+    assert result.stdout == '{"event": "message", "data": "1 é", "id": "1"}\n'.encode()
     err = result.stderr.decode()
     assert err.splitlines() == ["sse-cli exit status 0"], err
 

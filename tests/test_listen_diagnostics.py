@@ -13,16 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import (
-    Handler,
-    Request,
-    SocketServer,
-    by_connection,
-    head,
-    run_cli,
-    steps,
-    stream,
-)
+from support.cli import run_cli
+from support.sockets import Handler, Request, SocketServer, by_connection, head, steps, stream
 
 Serve = Callable[[Handler], SocketServer]
 

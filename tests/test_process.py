@@ -9,7 +9,8 @@ import sys
 from collections.abc import Callable, Iterator
 
 import pytest
-from conftest import Handler, SocketServer, cli_env, stream
+from support.cli import cli_env
+from support.sockets import Handler, SocketServer, stream
 
 from sse_cli import process
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import WAIT, run_cli, spawn_cli
 from httpx_sse import connect_sse
+from support.cli import WAIT, run_cli, spawn_cli
 
 from sse_cli.demo import running_server
 from sse_cli.server import DEFAULT_MESSAGE

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import pytest
-from conftest import SSE_CLI, WAIT, cli_env, run_cli
+from support.cli import SSE_CLI, WAIT, cli_env, run_cli
 
 BANNER = re.compile(r"serving on (http://(\S+?):(\d+))/?(?:\s|$)")
 MAX_BODY = 1 << 20  # the documented default of --max-body (1M)

@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import cli_env
+from support.cli import cli_env
 
 HEAVY = (
     "aiohttp",
