@@ -29,7 +29,7 @@ from typing import Protocol
 
 import pytest
 
-from sse_cli.demo import running_server
+from sse_cli.launcher import running_server
 
 PLAYWRIGHT_MISSING: str | None = None
 try:

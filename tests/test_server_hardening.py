@@ -10,22 +10,22 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import socket
 import struct
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import pytest
-from support.cli import SSE_CLI, WAIT, cli_env, run_cli
+from support.cli import WAIT, cli_env, run_cli
+from support.measure import memory_kib, open_fds
+from support.waiting import wait_until
 
-BANNER = re.compile(r"serving on (http://(\S+?):(\d+))/?(?:\s|$)")
+from sse_cli.launcher import Launched, LaunchError, launch, serve_command
+
 MAX_BODY = 1 << 20  # the documented default of --max-body (1M)
-POLL = 0.02  # seconds between two looks at a condition that has no event to wait on
 
 
 # ----------------------------------------------------------------------------- the server
@@ -33,101 +33,56 @@ POLL = 0.02  # seconds between two looks at a condition that has no event to wai
 
 @dataclass
 class Server:
-    """A running `sse-cli serve` child: its address, its pid and every stderr line so far."""
+    """A running `sse-cli serve` child, and the client sockets a test opened on it."""
 
-    proc: subprocess.Popen[str]
-    url: str
-    host: str
-    port: int
-    lines: list[str] = field(default_factory=list)
+    child: Launched
     clients: list[socket.socket] = field(default_factory=list)  # closed by kill()
-    seen: threading.Condition = field(default_factory=threading.Condition)
-    closed: bool = False
 
     @property
     def pid(self) -> int:
-        return self.proc.pid
+        return self.child.pid
+
+    @property
+    def url(self) -> str:
+        return self.child.url
+
+    @property
+    def host(self) -> str:
+        return self.child.host
+
+    @property
+    def port(self) -> int:
+        return self.child.port
 
     @property
     def stderr(self) -> str:
-        with self.seen:
-            return "".join(self.lines)
-
-    def drain(self) -> None:
-        assert self.proc.stderr is not None
-        with self.proc.stderr as stream:
-            for line in stream:
-                with self.seen:
-                    self.lines.append(line)
-                    self.seen.notify_all()
-        with self.seen:
-            self.closed = True
-            self.seen.notify_all()
+        return self.child.stderr
 
     def wait_line(self, pattern: str, timeout: float = WAIT) -> str:
         """The first stderr line containing `pattern`, waiting for it up to `timeout`."""
-
-        def found() -> str | None:
-            return next((line for line in self.lines if pattern in line), None)
-
-        with self.seen:
-            assert self.seen.wait_for(lambda: found() is not None or self.closed, timeout), (
-                f"no stderr line with {pattern!r} within {timeout} s"
-            )
-            line = found()
-            assert line is not None, f"serve ended without printing {pattern!r}: {self.lines}"
-            return line
+        try:
+            return self.child.wait_line(pattern, timeout)
+        except LaunchError as exc:
+            raise AssertionError(str(exc)) from None
 
     def stop(self, sig: int = signal.SIGINT, timeout: float = WAIT) -> tuple[int, float]:
         """Send `sig`; the exit status and the seconds it took, once stderr is drained too."""
         began = time.monotonic()
-        self.proc.send_signal(sig)
         try:
-            status = self.proc.wait(timeout)
+            status = self.child.stop(sig, timeout)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(WAIT)
             raise AssertionError(f"serve still running {timeout} s after signal {sig}") from None
-        elapsed = time.monotonic() - began
-        self.wait_closed()
-        return status, elapsed
-
-    def wait_closed(self) -> None:
-        with self.seen:
-            assert self.seen.wait_for(lambda: self.closed, WAIT), "stderr still open"
+        return status, time.monotonic() - began
 
     def kill(self) -> None:
         for sock in self.clients:
             sock.close()
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(WAIT)
-        self.wait_closed()
+        self.child.kill()
 
 
 def start_server(args: Sequence[str]) -> Server:
     """Start `sse-cli serve --port 0 ARGS`; return once its banner names the address."""
-    proc = subprocess.Popen(
-        [*SSE_CLI, "serve", "--port", "0", *args],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-        env=cli_env(),
-    )
-    assert proc.stderr is not None
-    server = Server(proc, url="", host="", port=0)
-    threading.Thread(target=server.drain, name="serve-stderr", daemon=True).start()
-    try:
-        match = BANNER.search(server.wait_line("serving on "))
-    except AssertionError:
-        server.kill()
-        raise
-    assert match is not None
-    server.url, server.host, server.port = match[1], match[2], int(match[3])
-    return server
+    return Server(launch(serve_command(args), env=cli_env(), timeout=WAIT))
 
 
 @pytest.fixture
@@ -146,8 +101,7 @@ def serve() -> Iterator[Callable[..., Server]]:
 
 
 def no_traceback(server: Server, since: int = 0) -> None:
-    with server.seen:
-        text = "".join(server.lines[since:])
+    text = "".join(server.child.lines(since))
     found = [i for i in (text.find("Traceback"), text.find("ASGI callable")) if i >= 0]
     assert not found, (
         f"{text.count('Traceback')} tracebacks; the first:\n{text[min(found) :][:3000]}"
@@ -281,18 +235,6 @@ def stats(server: Server) -> dict[str, int]:
     reply = get(server, "/stats")
     assert reply.status == 200, reply
     return {k: v for k, v in reply.json().items() if isinstance(v, int)}
-
-
-def wait_until(
-    condition: Callable[[], bool], what: Callable[[], str], timeout: float = WAIT
-) -> None:
-    """Poll `condition` every POLL seconds, at most `timeout` seconds: the server's counters
-    have no event a test could wait on."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what()}")
-        time.sleep(POLL)
 
 
 def events_of(body: bytes) -> list[str]:
@@ -458,8 +400,7 @@ def plain_server() -> Iterator[Server]:
 
 
 def check_refused(server: Server, bad: Bad, marker: str) -> None:
-    with server.seen:
-        since = len(server.lines)
+    since = server.child.mark()
     reply = exchange(server, bad.request, read_success_body=False)
     assert 400 <= reply.status <= 499, f"{bad.name}: {reply.status} {reply.body[:300]!r}"
     assert reply.status == bad.status, reply
@@ -561,18 +502,6 @@ def kinds_of(count: int) -> list[str]:
     return [order[i % len(order)] for i in range(count)]
 
 
-def open_fds(server: Server) -> int:
-    return len(os.listdir(f"/proc/{server.pid}/fd"))
-
-
-def rss_kib(server: Server) -> int:
-    with open(f"/proc/{server.pid}/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS in /proc/PID/status")
-
-
 @dataclass(frozen=True)
 class Usage:
     fds: int
@@ -584,7 +513,7 @@ class Usage:
 
 def usage(server: Server) -> Usage:
     counts = stats(server)
-    fds, rss = open_fds(server), rss_kib(server)
+    fds, rss = open_fds(server.pid), memory_kib(server.pid)
     return Usage(fds, counts["tasks"], rss, counts["generators"], counts["subscribers"])
 
 
@@ -617,7 +546,8 @@ def leak_round(server: Server, label: str, baseline: Usage, slack: int = 0) -> U
     assert busy.fds >= baseline.fds + LEAK_STREAMS, (label, busy)
     abandon(streams)
     wait_until(
-        settled(server, baseline, slack), lambda: f"{label}: {baseline} then {usage(server)}"
+        settled(server, baseline, slack),
+        what=lambda: f"{label}: {baseline} then {usage(server)}",
     )
     return busy
 
@@ -668,7 +598,7 @@ def test_client_vanishing_from_a_fast_stream_frees_the_server(
         except TimeoutError:
             raise AssertionError("the server did not answer /stats within 3 s") from None
     assert status == 200
-    wait_until(lambda: stats(server)["generators"] == 0, lambda: str(stats(server)), 3)
+    wait_until(lambda: stats(server)["generators"] == 0, 3, what=lambda: str(stats(server)))
     assert time.monotonic() - began < 3, counts
 
 
@@ -868,7 +798,7 @@ def test_open_streams_cap_answers_503_with_retry_after(serve: Callable[..., Serv
     assert get(server, "/stats").status == 200  # only streams count against the cap
     abandon(streams[:1])
     # The closed stream's place frees as soon as the server notices; poll until it has.
-    wait_until(lambda: stats(server)["generators"] == 2, lambda: str(stats(server)))
+    wait_until(lambda: stats(server)["generators"] == 2, what=lambda: str(stats(server)))
     (again,) = open_streams(server, ["vanish"])
     assert exchange(server, build("GET", "/clock"), read_success_body=False).status == 503
     abandon([*streams[1:], again])
