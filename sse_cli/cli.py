@@ -655,7 +655,7 @@ def serve(
             body_limit = _parse_size(max_body)
         except typer.BadParameter as exc:
             raise UsageError(f"--max-body: {exc.message}") from None
-        from sse_cli.server import ServeSettings, run_server
+        from sse_cli.serve import ServeSettings, run_server
 
         settings = ServeSettings(
             host=host,

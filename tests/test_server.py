@@ -11,7 +11,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,9 +20,10 @@ import httpx
 import pytest
 from httpx_sse import connect_sse
 from support.cli import WAIT, run_cli, spawn_cli
+from support.waiting import wait_until
 
-from sse_cli.demo import running_server
-from sse_cli.server import DEFAULT_MESSAGE
+from sse_cli.launcher import running_server
+from sse_cli.serve.demo import DEFAULT_MESSAGE
 
 SERVE = ["--delay", "0", "-q", "--rate-limit", "0", "--queue-size", "8"]
 SAMPLES = Path(__file__).resolve().parent / "samples"
@@ -64,16 +65,6 @@ def stats(base: str) -> dict[str, int]:
     reply = httpx.get(f"{base}/stats", timeout=WAIT).json()
     assert isinstance(reply, dict)
     return reply
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = WAIT, step: float = 0.02) -> float:
-    """Poll `condition` (bounded in time); return the seconds it took to hold."""
-    start = time.monotonic()
-    for _ in range(int(timeout / step) + 1):
-        if condition():
-            return time.monotonic() - start
-        time.sleep(step)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def test_root_streams_the_message_one_character_per_event(base: str) -> None:
@@ -331,12 +322,15 @@ def test_port_0_banner_names_the_bound_port_and_every_endpoint() -> None:
         port = int(url.rsplit(":", 1)[1])
         assert port > 0
         assert httpx.get(f"{url}/stats", timeout=WAIT).status_code == 200
-    from sse_cli.server import ENDPOINTS, ServeSettings, banner
+    from sse_cli.serve import ServeSettings
+    from sse_cli.serve.routes import ROUTES
+    from sse_cli.serve.runner import banner
 
     lines = banner(ServeSettings(port=0), port)
     assert lines[0] == f"sse-cli: serving on http://127.0.0.1:{port} (Ctrl-C to stop)"
-    for _, path, _, _ in ENDPOINTS:
-        assert any(f" {path} " in line for line in lines[1:]), path
+    for route in ROUTES:
+        if route.example is not None:
+            assert any(f" {route.path} " in line for line in lines[1:]), route.path
 
 
 @pytest.mark.parametrize("path", ["/subscribe", "/clock?interval=30"])

@@ -1,0 +1,96 @@
+"""`sse-cli serve`: the demo and mock event-stream server (FastAPI + sse-starlette on uvicorn).
+
+`create_app(settings)` builds a fresh app (tests make one per server); `run_server(settings)`
+binds the socket itself, so `--port 0` reports the port it got, prints the banner on stderr
+and runs uvicorn until Ctrl-C or SIGTERM, which end open streams within a second and exit 0.
+
+Every stream is pre-encoded bytes (`sse_cli.encode`): events that are ready at the same
+moment go out in one write, and an event produced after a pause goes out the moment it
+exists. Most endpoints are generators behind sse-starlette's `EventSourceResponse`;
+`/subscribe` is a bare ASGI stream, lean enough for thousands of idle subscribers. A client
+that leaves stops its stream at once.
+
+The package: `routes` (the one table of endpoints), `guard` (caps and headers), `streams`
+(what endpoints share), `demo`, `openai`, `pubsub`, `ui` (the endpoints), `runner` (uvicorn,
+binding, banner, shutdown). It never imports `sse_cli.client`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
+
+from sse_cli.serve.guard import Guard
+from sse_cli.serve.pubsub import Hub, MemoryBroker
+from sse_cli.serve.routes import STREAM_PATHS, install
+from sse_cli.serve.settings import ServeError, ServeSettings
+from sse_cli.serve.streams import Activity, ApiError, Shared, error_response
+from sse_cli.serve.ui import ui_page
+
+__all__ = ["ServeError", "ServeSettings", "create_app", "run_server"]
+
+
+def create_app(settings: ServeSettings, clock: Callable[[], float] = time.monotonic) -> FastAPI:
+    """A fresh app for `settings`: no state is shared between two apps."""
+    app = FastAPI(title="sse-cli serve", docs_url=None, redoc_url=None, openapi_url=None)
+    activity = Activity()
+    hub = Hub(MemoryBroker(settings.queue_size), activity, settings.ping)
+    app.state.shared = Shared(settings, activity, hub)
+    ui_page()  # a missing page fails the start, not the first visit
+    app.add_exception_handler(ApiError, api_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, invalid)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
+    install(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_credentials=True,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "Last-Event-ID", "Authorization"],
+            max_age=600,
+        )
+    app.add_middleware(  # outermost
+        Guard,
+        rate_limit=settings.rate_limit,
+        max_streams=settings.max_streams,
+        stream_paths=STREAM_PATHS,
+        clock=clock,
+    )
+    return app
+
+
+async def api_error(request: Request, exc: ApiError) -> Response:
+    return error_response(exc.status, exc.message, exc.headers)
+
+
+async def invalid(request: Request, exc: RequestValidationError) -> Response:
+    """422 naming each field at fault in one line, with FastAPI's detail beside it."""
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
+        problems.append(f"{where}: {error.get('msg', 'invalid')}")
+    body = {"error": "; ".join(problems), "detail": jsonable_encoder(exc.errors())}
+    return JSONResponse(body, status_code=422)
+
+
+async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    if exc.status_code == 404:
+        message = f"no endpoint at {request.url.path}; see GET /ui or 'sse-cli serve --help'"
+    else:
+        message = str(exc.detail)
+    return error_response(exc.status_code, message, getattr(exc, "headers", None))
+
+
+def run_server(settings: ServeSettings) -> None:
+    """Serve until Ctrl-C or SIGTERM; the banner goes to stderr once the port is bound."""
+    from sse_cli.serve.runner import serve
+
+    serve(settings)

@@ -1,0 +1,107 @@
+"""The guard every request passes first: a token bucket per client address (429), a cap on
+open streams (503), both with Retry-After; nosniff and X-Accel-Buffering on every response,
+and Cache-Control: no-cache unless the endpoint set one.
+
+It does no routing: which paths are streams it is told (the route table knows), and the
+time comes from the clock it is given, so its rules have in-process tests.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Collection
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sse_cli.serve.streams import SECURITY_HEADERS, error_response
+
+MAX_CLIENTS = 10_000  # client addresses remembered; past this the buckets start afresh
+
+
+class RateLimit:
+    """A token bucket per client: `rate` tokens a second, at most `rate` held."""
+
+    def __init__(self, rate: float, clock: Callable[[], float]) -> None:
+        self.rate = rate
+        self.clock = clock
+        self.buckets: dict[str, tuple[float, float]] = {}  # client -> (tokens, time)
+
+    def allow(self, client: str) -> bool:
+        now = self.clock()
+        tokens, then = self.buckets.get(client, (self.rate, now))
+        tokens = min(self.rate, tokens + (now - then) * self.rate)
+        if tokens < 1:
+            self.buckets[client] = (tokens, now)
+            return False
+        if len(self.buckets) > MAX_CLIENTS and client not in self.buckets:
+            self.buckets.clear()  # bounded memory against many addresses
+        self.buckets[client] = (tokens - 1, now)
+        return True
+
+
+class Guard:
+    """ASGI middleware: the caps and the headers, in front of the app."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        rate_limit: float,
+        max_streams: int,
+        stream_paths: Collection[str],
+        clock: Callable[[], float],
+    ) -> None:
+        self.app = app
+        self.limit = RateLimit(rate_limit, clock)
+        self.max_streams = max_streams
+        self.stream_paths = frozenset(stream_paths)
+        self.open_streams = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        client = scope["client"][0] if scope.get("client") else "-"
+        state = {"started": False, "complete": False}
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                state["complete"] = True
+            elif message["type"] == "http.response.start":
+                state["started"] = True
+                message = {**message, "headers": with_security_headers(message)}
+            await send(message)
+
+        rate = self.limit.rate
+        if rate > 0 and not self.limit.allow(client):
+            retry = str(max(1, math.ceil(1 / rate)))
+            message = f"too many requests from {client}: the limit is {rate:g} per second"
+            refusal = error_response(429, message, {"Retry-After": retry})
+            await refusal(scope, receive, send_with_headers)
+            return
+        is_stream = scope["path"] in self.stream_paths
+        if is_stream and self.open_streams >= self.max_streams:
+            message = f"too many open streams: the limit is {self.max_streams}"
+            refusal = error_response(503, message, {"Retry-After": "1"})
+            await refusal(scope, receive, send_with_headers)
+            return
+        if is_stream:
+            self.open_streams += 1
+        try:
+            await self.app(scope, receive, send_with_headers)
+            if state["started"] and not state["complete"]:
+                # A stream cut short by shutdown: end its body cleanly for the client.
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            if is_stream:
+                self.open_streams -= 1
+
+
+def with_security_headers(start: Message) -> list[tuple[bytes, bytes]]:
+    """A response start's headers, with the security headers and no-cache it lacks."""
+    headers = list(start.get("headers", ()))
+    names = {name.lower() for name, _ in headers}
+    headers += [h for h in SECURITY_HEADERS if h[0] not in names]
+    if b"cache-control" not in names:
+        headers.append((b"cache-control", b"no-cache"))
+    return headers

@@ -1,0 +1,120 @@
+"""Running the app: the listening socket (TCP_NODELAY), the start-up banner, uvicorn, and a
+shutdown on Ctrl-C or SIGTERM that ends open streams and exits 0."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import uvicorn
+
+from sse_cli.serve import create_app
+from sse_cli.serve.routes import ROUTES
+from sse_cli.serve.settings import ServeError, ServeSettings
+
+LOG_CONFIG: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "sse-cli: %(message)s"}},
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "stream": "ext://sys.stderr",
+        }
+    },
+    "loggers": {
+        "uvicorn": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
+        "uvicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        "sse_starlette": {"handlers": ["stderr"], "level": "CRITICAL", "propagate": False},
+    },
+}
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server without re-raising the signal after a clean shutdown: Ctrl-C and
+    SIGTERM end `serve` with exit status 0, the open streams closed."""
+
+    def __init__(self, config: uvicorn.Config, on_exit: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.on_exit = on_exit  # ends the streams sse-starlette does not know about
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        super().handle_exit(sig, frame)
+        asyncio.get_event_loop().call_soon_threadsafe(self.on_exit)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        handled = (signal.SIGINT, signal.SIGTERM)
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
+
+
+def banner(settings: ServeSettings, port: int) -> list[str]:
+    """The start-up lines: the address bound, then each endpoint with a command to try."""
+    host = settings.host
+    shown = f"[{host}]" if ":" in host else host
+    wildcard = host in ("0.0.0.0", "::", "")
+    base = f"http://{shown}:{port}"
+    local = f"http://127.0.0.1:{port}" if wildcard else base
+    lines = [f"sse-cli: serving on {base} (Ctrl-C to stop)"]
+    for route in ROUTES:
+        if route.example is not None:
+            example = route.command(local)
+            lines.append(f"  {route.method:<4} {route.path:<21} {route.description:<45} {example}")
+    if wildcard:
+        lines.append(
+            "sse-cli: warning: listening on every interface: anyone who can reach this "
+            "machine can connect (use --host 127.0.0.1 to keep it local)"
+        )
+    return lines
+
+
+def bind(settings: ServeSettings) -> socket.socket:
+    """The listening socket. Its protocol is set to TCP explicitly: asyncio turns Nagle's
+    algorithm off (TCP_NODELAY) only on sockets that say so, and with it on every small
+    response waits for a delayed ACK."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((settings.host, settings.port))
+        sock.listen(4096)
+    except OSError as exc:
+        sock.close()
+        reason = exc.strerror or str(exc)
+        raise ServeError(
+            f"cannot listen on {settings.host}:{settings.port}: {reason}",
+            "pick another --port, or --port 0 for a free one",
+        ) from None
+    except (UnicodeError, ValueError) as exc:
+        sock.close()
+        raise ServeError(f"cannot listen on {settings.host}:{settings.port}: {exc}") from None
+    return sock
+
+
+def serve(settings: ServeSettings) -> None:
+    """Bind, print the banner, run a fresh app until Ctrl-C or SIGTERM."""
+    sock = bind(settings)
+    port = int(sock.getsockname()[1])
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        log_config=LOG_CONFIG,
+        access_log=settings.access_log,
+        lifespan="off",
+        timeout_graceful_shutdown=settings.shutdown_timeout,
+        server_header=False,
+    )
+    sys.stderr.write("\n".join(banner(settings, port)) + "\n")
+    sys.stderr.flush()
+    _Server(config, on_exit=app.state.shared.hub.close).run(sockets=[sock])

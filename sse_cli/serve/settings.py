@@ -1,0 +1,32 @@
+"""What `sse-cli serve` is told, and the one error it raises before it serves.
+
+Its own module, not `__init__`, because every module of the package needs the settings type
+and `__init__` imports them all. Stdlib only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sse_cli.errors import SseCliError
+
+
+class ServeError(SseCliError):
+    """The server could not start (the address is taken, say)."""
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """Everything `sse-cli serve` is told; defaults match the command's."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    delay: float = 0.1  # seconds between events
+    ping: float | None = None  # seconds between heartbeat comments; None: none
+    cors_origins: tuple[str, ...] = ()
+    max_streams: int = 1000  # open streams at once; more get 503
+    rate_limit: float = 100.0  # requests per second per client address; 0: no limit
+    max_body: int = 1 << 20  # bytes in a request body; more get 413
+    queue_size: int = 1000  # events a subscriber may fall behind before it is dropped
+    access_log: bool = True
+    shutdown_timeout: int = 1  # seconds open streams get to end on Ctrl-C

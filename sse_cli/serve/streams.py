@@ -1,0 +1,178 @@
+"""What every endpoint shares: the app's shared state, activity counters, pacing, the
+event-stream response, request-body reading and the JSON error shape.
+
+Endpoint modules import from here; this module imports no endpoint module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Query, Request
+from fastapi.responses import JSONResponse, Response
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from sse_cli.serve.settings import ServeSettings
+
+if TYPE_CHECKING:
+    from sse_cli.serve.pubsub import Hub
+
+MAX_DELAY = 60.0  # seconds: the largest pause a query may ask for
+BATCH_BYTES = 16384  # events ready together are written in pieces of about this size
+SEND_TIMEOUT = 60.0  # seconds a single write may wait on a client that stopped reading
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-accel-buffering", b"no"),
+)
+
+Delay = Annotated[float | None, Query(ge=0, le=MAX_DELAY, description="seconds between events")]
+
+
+class ApiError(Exception):
+    """A request the server refuses: its status and a message naming the problem."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+@dataclass
+class Activity:
+    """What the server is doing, for `/stats` and the leak tests."""
+
+    generators: int = 0  # stream generators running now
+    streams_started: int = 0
+    events_sent: int = 0
+
+    @contextlib.contextmanager
+    def generator(self) -> Iterator[None]:
+        self.generators += 1
+        self.streams_started += 1
+        try:
+            yield
+        finally:
+            self.generators -= 1
+
+
+@dataclass
+class Shared:
+    """One app's state, reached from a handler as `shared(request)`: no two apps share any."""
+
+    settings: ServeSettings
+    activity: Activity
+    hub: Hub  # the broker and the /subscribe streams
+
+
+def shared(request: Request) -> Shared:
+    state: Shared = request.app.state.shared
+    return state
+
+
+def delay_of(request: Request, value: float | None) -> float:
+    """The pause a query asked for, or the server's --delay."""
+    return shared(request).settings.delay if value is None else value
+
+
+async def paced(blocks: Iterable[bytes], delay: float) -> AsyncIterator[bytes]:
+    """Yield encoded events: one per `delay` seconds, or, with no delay, joined in pieces."""
+    if delay > 0:
+        first = True
+        for block in blocks:
+            if not first:
+                await asyncio.sleep(delay)
+            first = False
+            yield block
+        return
+    batch: list[bytes] = []
+    size = 0
+    for block in blocks:
+        batch.append(block)
+        size += len(block)
+        if size >= BATCH_BYTES:
+            yield b"".join(batch)
+            batch, size = [], 0
+    if batch:
+        yield b"".join(batch)
+
+
+def stream(request: Request, source: AsyncIterator[bytes]) -> EventSourceResponse:
+    """The event-stream response for encoded events from `source`, counted in the activity
+    and with the server's heartbeat comments."""
+    state = shared(request)
+    activity = state.activity
+
+    async def tracked() -> AsyncIterator[bytes]:
+        with activity.generator():
+            async for chunk in source:
+                activity.events_sent += chunk.count(b"\n\n")
+                yield chunk
+                await asyncio.sleep(0)  # a checkpoint: a gone client's cancel lands here
+
+    return EventSourceResponse(
+        tracked(),
+        headers={"Cache-Control": "no-cache"},
+        ping=state.settings.ping or 0,
+        ping_message_factory=lambda: ServerSentEvent(comment="ping", sep="\n"),
+        sep="\n",
+        send_timeout=SEND_TIMEOUT,
+    )
+
+
+async def read_body(request: Request) -> bytes:
+    """The request body, refused with 413 once it passes the server's --max-body."""
+    limit = shared(request).settings.max_body
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"request body of {declared} bytes is over the {limit}-byte limit")
+    body = bytearray()
+    async for piece in request.stream():
+        body += piece
+        if len(body) > limit:
+            raise ApiError(413, f"request body is over the {limit}-byte limit")
+    return bytes(body)
+
+
+async def read_json(request: Request) -> Any:
+    """The request body as JSON, refused with 400 naming what is wrong with it."""
+    raw = await read_body(request)
+    try:
+        value = json.loads(raw)
+    except UnicodeDecodeError:
+        raise ApiError(400, "request body is not UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, f"request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError(400, "request body is not valid JSON: nested too deeply") from None
+    try:
+        json.dumps(value, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        message = (
+            "request body is not valid JSON: a string holds a lone surrogate (\\ud800-\\udfff)"
+        )
+        raise ApiError(400, message) from None
+    return value
+
+
+async def stats(request: Request) -> Response:
+    """GET /stats: the activity counters, the broker's subscribers and the running tasks."""
+    state = shared(request)
+    return JSONResponse(
+        {
+            "generators": state.activity.generators,
+            "streams_started": state.activity.streams_started,
+            "events_sent": state.activity.events_sent,
+            "subscribers": state.hub.broker.subscribers,
+            "tasks": len(asyncio.all_tasks()),
+        }
+    )
