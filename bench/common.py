@@ -2,16 +2,15 @@
 
 Every child runs with stdin closed, without PYTHONUNBUFFERED (it hides missing flushes) and
 under a time bound; a child that fails or hangs fails the suite with the tail of its stderr.
-Stdlib only: the suite's own process stays light, so it never competes with what it measures.
+Stdlib only (and `sse_cli.launcher`, itself stdlib only): the suite's own process stays light,
+so it never competes with what it measures.
 """
 
 from __future__ import annotations
 
-import collections
+import contextlib
 import math
 import os
-import queue
-import re
 import signal
 import statistics
 import subprocess
@@ -24,6 +23,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+
+from sse_cli.launcher import LaunchError, launch
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -51,8 +52,6 @@ DROPPED_ENV = frozenset(
         "PYTHONWARNINGS",
     }
 )
-
-BANNER = re.compile(r"serving on (http://\S+?)/?(?:\s|$)")
 
 
 class BenchError(Exception):
@@ -145,56 +144,21 @@ def service(
 ) -> Iterator[Service]:
     """Run a server child for the block; its stderr banner `serving on URL` gives the URL.
 
-    A thread drains stderr the whole time (uvicorn logs every request there), keeping the
-    last lines for the error message if the child dies.
+    `sse_cli.launcher` starts it and drains its stderr the whole time (uvicorn logs every
+    request there), keeping the last lines for the error message if the child dies.
     """
-    child = subprocess.Popen(
-        list(argv),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=child_env(),
-        cwd=ROOT,
-    )
-    assert child.stderr is not None
-    stream = child.stderr
-    tail: collections.deque[str] = collections.deque(maxlen=20)
-    found: queue.Queue[str | None] = queue.Queue()
-
-    def drain() -> None:
-        waiting = True
-        for raw in stream:
-            line = raw.decode("utf-8", "replace").rstrip()
-            tail.append(line)
-            if waiting and (match := BANNER.search(line)):
-                waiting = False
-                found.put(match.group(1))
-        found.put(None)
-
-    reader = threading.Thread(target=drain, name=f"{name}-stderr", daemon=True)
-    reader.start()
     try:
-        try:
-            url = found.get(timeout=timeout)
-        except queue.Empty:
-            url = None
-        if url is None:
-            detail = " | ".join(tail) or "no output"
-            raise BenchError(f"{name} did not start within {timeout:g} s: {detail}")
-        yield Service(url, child.pid)
-        if child.poll() is not None:
-            detail = " | ".join(tail) or "no output"
-            raise BenchError(f"{name} exited with status {child.returncode}: {detail}")
+        child = launch(argv, env=child_env(), cwd=ROOT, timeout=timeout, keep=20, name=name)
+    except LaunchError as exc:
+        raise BenchError(f"{exc.message} (within {timeout:g} s)") from None
+    try:
+        yield Service(child.url, child.pid)
+        if child.proc.poll() is not None:
+            detail = " | ".join(line.rstrip() for line in child.lines()) or "no output"
+            raise BenchError(f"{name} exited with status {child.proc.returncode}: {detail}")
     finally:
-        if child.poll() is None:
-            child.send_signal(stop)
-            try:
-                child.wait(5)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-        reader.join(5)
-        stream.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.stop(stop)  # killed if it does not exit
 
 
 def memory_kib(pid: int, key: str = "VmRSS") -> int:

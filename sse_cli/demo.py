@@ -11,4 +11,4 @@ from sse_cli.launcher import running_server as _running_server
 
 def running_server(args: Sequence[str] = (), timeout: float = 20.0) -> AbstractContextManager[str]:
     """Run `sse-cli serve --port 0 ARGS` for the block; yield its base URL."""
-    return _running_server(args, timeout, name="demo server")
+    return _running_server(args, timeout, name="the demo server")

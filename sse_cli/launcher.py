@@ -131,10 +131,10 @@ def launch(
     cwd: str | os.PathLike[str] | None = None,
     timeout: float = 20.0,
     keep: int | None = None,
-    name: str = "server",
+    name: str = "the server",
 ) -> Launched:
     """Start `argv` and return once its banner names the address it bound; LaunchError
-    ("the NAME did not start: its last line") if it does not within `timeout` seconds."""
+    ("NAME did not start: its last line") if it does not within `timeout` seconds."""
     proc = subprocess.Popen(
         list(argv),
         stdin=subprocess.DEVNULL,
@@ -157,7 +157,7 @@ def launch(
     if match is None:
         child.kill()
         last = [line.rstrip() for line in child.lines()[-1:]]
-        raise LaunchError(f"the {name} did not start: {last[0] if last else 'no output'}")
+        raise LaunchError(f"{name} did not start: {last[0] if last else 'no output'}")
     child.url, child.host, child.port = match[1], match[2], int(match[3])
     return child
 
@@ -170,7 +170,7 @@ def running(
     cwd: str | os.PathLike[str] | None = None,
     timeout: float = 20.0,
     keep: int | None = None,
-    name: str = "server",
+    name: str = "the server",
     stop: int = signal.SIGINT,
 ) -> Iterator[Launched]:
     """`launch(argv, ...)` for the block; then `stop` it (and kill it if it does not exit)."""
@@ -184,7 +184,7 @@ def running(
 
 @contextmanager
 def running_server(
-    args: Sequence[str] = (), timeout: float = 20.0, name: str = "server"
+    args: Sequence[str] = (), timeout: float = 20.0, name: str = "the server"
 ) -> Iterator[str]:
     """Run `sse-cli serve --port 0 ARGS` for the duration of the block; yield its base URL."""
     with running(serve_command(args), timeout=timeout, name=name) as child:
