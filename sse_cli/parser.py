@@ -12,6 +12,7 @@ It works per chunk, not per byte: a chunk is decoded once, split into lines once
 from __future__ import annotations
 
 import codecs
+from collections.abc import Callable
 from typing import NamedTuple
 
 from sse_cli.errors import EventTooLargeError
@@ -20,6 +21,7 @@ __all__ = [
     "DEFAULT_MAX_EVENT_SIZE",
     "Comment",
     "Decoder",
+    "LineSplitter",
     "Diagnostic",
     "Event",
     "Item",
@@ -29,14 +31,13 @@ __all__ = [
 DEFAULT_MAX_EVENT_SIZE = 16 * 1024 * 1024
 #: The largest reconnection time kept, in ms; a longer `retry:` is clamped to it.
 MAX_RETRY = 10**18 - 1
-#: Past this many pending `data:` lines, a chunk's lines are joined into one block: a string
-#: costs about 57 bytes besides its text, so a flood of short lines with no blank line would
+#: Past this many pending `data:` lines, a chunk's lines are joined into one block: every
+#: string costs memory besides its text, so a flood of short lines with no blank line would
 #: otherwise take many times the size bound in memory.
 DATA_BLOCK_LINES = 64
 #: Pieces of an unfinished line are merged up to this many characters, for the same reason.
-#: Large enough that merged pieces (256 KiB to 1 MiB) get memory of their own from malloc:
-#: left as a read's worth (up to 64 KiB) each, the space the decoder frees between them is
-#: too small to reuse, and a line at the bound of 4-byte characters took 50% more memory.
+#: Large enough that merged pieces get memory of their own from malloc: left as one read's
+#: worth each, the space freed between them is too small to reuse (bench/RESULTS.md).
 MERGED_PIECE = 1 << 18
 
 
@@ -74,6 +75,88 @@ class Diagnostic(NamedTuple):
 Item = Event | Comment | Diagnostic
 
 
+class LineSplitter:
+    """Bytes in, complete lines out: the first steps of "Parsing an event stream".
+
+    It decodes UTF-8 incrementally (invalid sequences become U+FFFD), drops one leading
+    BOM, ends lines at CRLF, LF or CR, and keeps the pieces of an unfinished line. It works
+    per chunk: a chunk with no CR is split with one `str.split("\\n")`.
+    """
+
+    __slots__ = ("_bom_pending", "_decode", "_skip_lf", "pending", "pending_size", "span")
+
+    def __init__(self) -> None:
+        self._decode = codecs.getincrementaldecoder("utf-8")(errors="replace").decode
+        self._bom_pending = True
+        self._skip_lf = False
+        self.pending: list[str] = []
+        """The pieces of the unfinished line, joined once it ends."""
+        self.pending_size = 0
+        """The unfinished line's length in characters."""
+        self.span = 0
+        """How many characters the last `split` covered, the unfinished line's included."""
+
+    def split(self, chunk: bytes) -> list[str]:
+        """The lines this chunk completes, without their line endings (often none)."""
+        text = self._decode(chunk)
+        if self._bom_pending and text:
+            # "One leading U+FEFF BYTE ORDER MARK character must be ignored if any are present."
+            self._bom_pending = False
+            if text[0] == "\ufeff":
+                text = text[1:]
+        if self._skip_lf and text:
+            # The previous chunk ended with CR: an LF starting this one completes a CRLF.
+            self._skip_lf = False
+            if text[0] == "\n":
+                text = text[1:]
+        if not text:
+            return []
+        if "\r" in text:
+            # Lines end with CRLF, LF or CR. A CR that ends the chunk ends its line now, so a
+            # complete event is never held back waiting for the next chunk.
+            self._skip_lf = text[-1] == "\r"
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        pending = self.pending
+        if "\n" not in text:
+            self._hold(text)
+            return []
+        self.span = self.pending_size + len(text)
+        lines = text.split("\n")
+        if pending:
+            pending.append(lines[0])
+            lines[0] = "".join(pending)
+            pending.clear()
+        tail = lines.pop()
+        self.pending_size = len(tail)
+        if tail:
+            pending.append(tail)
+        return lines
+
+    def _hold(self, text: str) -> None:
+        """Keep a piece of a long line. Small pieces are merged pairwise (the one before is
+        no longer) up to MERGED_PIECE characters: bounded memory when a line drips in."""
+        pending = self.pending
+        pending.append(text)
+        while (
+            len(pending) > 1
+            and len(pending[-2]) <= len(pending[-1])
+            and len(pending[-2]) + len(pending[-1]) <= MERGED_PIECE
+        ):
+            pending[-2:] = [pending[-2] + pending[-1]]
+        self.pending_size += len(text)
+
+    def discard(self) -> None:
+        """Drop the unfinished line."""
+        self.pending.clear()
+        self.pending_size = 0
+
+    def close(self) -> bool:
+        """End the input; whether an unfinished line (or an unfinished character) was left."""
+        left = bool(self._decode(b"", True) or self.pending)
+        self.discard()
+        return left
+
+
 class Decoder:
     """An incremental event-stream decoder for one connection.
 
@@ -84,19 +167,16 @@ class Decoder:
     """
 
     __slots__ = (
-        "_bom_pending",
+        "_block_retry",
         "_data",
         "_data_blocks",
         "_data_size",
-        "_decode",
         "_event_type",
         "_id_buffer",
-        "_block_retry",
+        "_lines",
         "_max_line",
         "_max_size",
         "_pending",
-        "_pending_size",
-        "_skip_lf",
         "ids_seen",
         "last_event_id",
         "retry",
@@ -105,12 +185,8 @@ class Decoder:
     def __init__(
         self, last_event_id: str = "", max_event_size: int = DEFAULT_MAX_EVENT_SIZE
     ) -> None:
-        # "Parsing an event stream": UTF-8 decode, invalid sequences become U+FFFD.
-        self._decode = codecs.getincrementaldecoder("utf-8")(errors="replace").decode
-        self._bom_pending = True
-        self._skip_lf = False
-        self._pending: list[str] = []
-        self._pending_size = 0
+        self._lines = LineSplitter()
+        self._pending = self._lines.pending  # the unfinished line's pieces (the same list)
         self._max_size = max_event_size
         # A line holds its field name too ("data: "): it may be that much longer.
         self._max_line = max_event_size + 8
@@ -139,71 +215,25 @@ class Decoder:
 
         Raises `EventTooLargeError` when a line or an event grows past the size bound.
         """
-        text = self._decode(chunk)
-        if not text:
-            return []
-        if self._bom_pending:
-            # "One leading U+FEFF BYTE ORDER MARK character must be ignored if any are present."
-            self._bom_pending = False
-            if text[0] == "\ufeff":
-                text = text[1:]
-                if not text:
-                    return []
-        if self._skip_lf:
-            # The previous chunk ended with CR: an LF starting this one completes a CRLF.
-            self._skip_lf = False
-            if text[0] == "\n":
-                text = text[1:]
-                if not text:
-                    return []
-        if "\r" in text:
-            # Lines end with CRLF, LF or CR. A CR that ends the chunk ends its line now, so a
-            # complete event is never held back waiting for the next chunk.
-            self._skip_lf = text[-1] == "\r"
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
-        if "\n" not in text:
-            # A piece of a long line: keep the pieces, join them once the line ends.
-            pending = self._pending
-            pending.append(text)
-            # Bounded memory when a server drips a line a byte at a time: small pieces are
-            # merged pairwise (the one before is no longer) up to MERGED_PIECE characters.
-            while (
-                len(pending) > 1
-                and len(pending[-2]) <= len(pending[-1])
-                and len(pending[-2]) + len(pending[-1]) <= MERGED_PIECE
-            ):
-                pending[-2:] = [pending[-2] + pending[-1]]
-            self._pending_size += len(text)
-            if self._pending_size > self._max_line:
+        splitter = self._lines
+        lines = splitter.split(chunk)
+        if not lines:
+            if splitter.pending_size > self._max_line:
                 raise self._too_large("a line")
             return []
         # Whether a bound could trip in this chunk: if all of it went into one line or one
         # event's data, would that pass the bound? Almost never, and then the loop skips the
         # checks and the running count of the data's size.
-        checked = self._pending_size + self._data_size + len(text) > self._max_size
-        lines = text.split("\n")
-        if self._pending:
-            self._pending.append(lines[0])
-            lines[0] = "".join(self._pending)
-            self._pending.clear()
-        tail = lines.pop()
-        self._pending_size = len(tail)
-        if tail:
-            self._pending.append(tail)
+        checked = splitter.span + self._data_size > self._max_size
         out = self._interpret(lines, checked)
-        if self._pending_size > self._max_line:
+        if splitter.pending_size > self._max_line:
             raise self._too_large("a line", out)
         return out
 
     def close(self) -> list[Diagnostic]:
         """End the stream: drop an incomplete event, as the spec says, and report it."""
-        rest = self._decode(b"", True)
-        dropped = bool(rest or self._pending or self._data)
-        self._pending.clear()
-        self._pending_size = 0
-        self._data.clear()
-        self._data_blocks = 0
-        self._data_size = 0
+        dropped = self._lines.close() or bool(self._data)
+        self._clear_data()
         self._event_type = ""
         self._block_retry = None
         if not dropped:
@@ -216,13 +246,15 @@ class Decoder:
             )
         ]
 
-    def _too_large(self, what: str, completed: list[Item] | None = None) -> EventTooLargeError:
-        # The connection fails: nothing buffered is kept (the chunk's tail included).
-        self._pending.clear()
-        self._pending_size = 0
+    def _clear_data(self) -> None:
         self._data.clear()
         self._data_blocks = 0
         self._data_size = 0
+
+    def _too_large(self, what: str, completed: list[Item] | None = None) -> EventTooLargeError:
+        # The connection fails: nothing buffered is kept (the chunk's tail included).
+        self._lines.discard()
+        self._clear_data()
         error = EventTooLargeError(
             f"{what} in the stream grew past {self._max_size:,} characters without ending",
             "raise the bound with --max-event-size",
@@ -231,21 +263,19 @@ class Decoder:
         return error
 
     def _interpret(self, lines: list[str], checked: bool) -> list[Item]:
-        # The hot loop: the buffers live in locals while it runs. The event type, id and
-        # retry buffers and the last event ID are written back in `finally`, so they are right
-        # even when a bound trips (the client resumes from them); `_too_large` resets the rest.
+        # The hot loop, its buffers in locals. The event type, id and retry buffers and the last
+        # event ID are written back in `finally`: right even when a bound trips (the client
+        # resumes from them); `_too_large` resets the rest.
         out: list[Item] = []
         append = out.append
         data = self._data
-        blocks = self._data_blocks
         data_size = self._data_size
-        event_type = self._event_type
+        typ = self._event_type
         id_buffer = self._id_buffer
         last_id = self.last_event_id
-        block_retry = self._block_retry
+        retry = self._block_retry
+        blocks = self._data_blocks
         ids_seen = False
-        max_line = self._max_line
-        max_size = self._max_size
         try:
             for line in lines:
                 if not line:
@@ -253,87 +283,86 @@ class Decoder:
                     # even when the data buffer is empty and nothing is dispatched.
                     last_id = id_buffer
                     if data:
-                        append(
-                            _new_event(
-                                Event,
-                                (
-                                    event_type or "message",
-                                    "\n".join(data),
-                                    id_buffer or None,
-                                    block_retry,
-                                ),
-                            )
-                        )
+                        event = (typ or "message", "\n".join(data), id_buffer or None, retry)
+                        append(_new_event(Event, event))
                         data.clear()
                         blocks = data_size = 0
-                    event_type = ""
-                    block_retry = None
+                    typ = ""
+                    retry = None
                     continue
-                if checked and len(line) > max_line:
+                if checked and len(line) > self._max_line:
                     raise self._too_large("a line", out)
-                # The field name runs to the first colon; a line without one is a field with
-                # an empty value. Exactly one leading space of the value is removed.
                 if line.startswith("data:"):  # the common case, without a partition's copy
                     value = line[6:] if line.startswith(" ", 5) else line[5:]
                     if checked:
                         # The bound is on the joined data: a newline between lines counts.
                         data_size += len(value) + 1 if data else len(value)
-                        if data_size > max_size:
+                        if data_size > self._max_size:
                             raise self._too_large("an event's data", out)
                     data.append(value)
-                    continue
-                if line.startswith("id: "):  # the next most common, also without a partition
-                    value = line[4:]
-                    if "\0" in value:
-                        append(Diagnostic("id-contains-nul", "an id field holding NUL was ignored"))
-                    else:
-                        id_buffer = value
-                        ids_seen = True
-                    continue
-                if line.startswith("event: "):
-                    event_type = line[7:]
-                    continue
-                if line[0] == ":":
+                elif line.startswith("id: ") and "\0" not in line:  # the next most common
+                    id_buffer = line[4:]
+                    ids_seen = True
+                elif line.startswith("event: "):
+                    typ = line[7:]
+                elif line[0] == ":":
                     append(Comment(line[1:]))
-                    continue
-                name, _, value = line.partition(":")
-                if value and value[0] == " ":
-                    value = value[1:]
-                if name == "id":
-                    if "\0" in value:
-                        append(Diagnostic("id-contains-nul", "an id field holding NUL was ignored"))
-                    else:
-                        id_buffer = value
-                        ids_seen = True
-                elif name == "event":
-                    event_type = value
-                elif name == "data":  # "data" with no colon: an empty line of data
-                    if checked and data:
-                        data_size += 1
-                    data.append(value)
-                elif name == "retry":
-                    # Only ASCII digits: int() would accept "+5", " 5", "1_000" and other scripts.
-                    if value.isascii() and value.isdigit():
-                        # Past 18 digits (over 30,000 years) the value is clamped: int() refuses
-                        # strings of more than 4,300 digits, and JSON output could not print one.
-                        retry = int(value) if len(value) <= 18 else MAX_RETRY
-                        self.retry = block_retry = retry
-                    else:
-                        append(
-                            Diagnostic(
-                                "invalid-retry",
-                                f"retry: {value[:40]!r} was ignored (only ASCII digits count)",
-                            )
-                        )
-                else:
-                    append(Diagnostic("unknown-field", _unknown_field(name)))
+                else:  # the other spellings and fields, through one helper
+                    typ, id_buffer, retry, grown = self._field(line, append, typ, id_buffer, retry)
+                    data_size += grown
         finally:
-            self._event_type = event_type
+            self._event_type = typ
             self._id_buffer = id_buffer
             self.last_event_id = last_id
-            self._block_retry = block_retry
+            self._block_retry = retry
             if ids_seen:
                 self.ids_seen = True
+        self._settle(blocks, data_size, checked)
+        return out
+
+    def _field(
+        self,
+        line: str,
+        append: Callable[[Item], None],
+        event_type: str,
+        id_buffer: str,
+        block_retry: int | None,
+    ) -> tuple[str, str, int | None, int]:
+        """Process a field in the spec's general form; return the event type, id and retry
+        buffers it leaves, and by how much it grew the data."""
+        # The field name runs to the first colon; a line without one is a field with an empty
+        # value. Exactly one leading space of the value is removed.
+        name, _, value = line.partition(":")
+        if value and value[0] == " ":
+            value = value[1:]
+        grown = 0
+        if name == "id":
+            # "If the field value does not contain U+0000 NULL, set the ID buffer to it."
+            if "\0" in value:
+                append(Diagnostic("id-contains-nul", "an id field holding NUL was ignored"))
+            else:
+                id_buffer = value
+                self.ids_seen = True
+        elif name == "event":
+            event_type = value
+        elif name == "data":  # "data" with no colon: an empty line of data
+            grown = 1 if self._data else 0
+            self._data.append(value)
+        elif name != "retry":
+            append(Diagnostic("unknown-field", _unknown_field(name)))
+        elif value.isascii() and value.isdigit():
+            # Only ASCII digits: int() would accept "+5", " 5", "1_000" and other scripts.
+            # Past 18 digits (over 30,000 years) the value is clamped: int() refuses strings
+            # of more than 4,300 digits, and JSON output could not print one.
+            self.retry = block_retry = int(value) if len(value) <= 18 else MAX_RETRY
+        else:
+            message = f"retry: {value[:40]!r} was ignored (only ASCII digits count)"
+            append(Diagnostic("invalid-retry", message))
+        return event_type, id_buffer, block_retry, grown
+
+    def _settle(self, blocks: int, data_size: int, checked: bool) -> None:
+        """Keep the pending data compact, and its size counted, for the next chunk."""
+        data = self._data
         if len(data) - blocks > DATA_BLOCK_LINES:
             # Bounded memory: the lines since the last block become one string.
             data[blocks:] = ["\n".join(data[blocks:])]
@@ -342,7 +371,6 @@ class Decoder:
         if not checked:  # counted once, for what waits for the next chunk
             data_size = sum(map(len, data)) + len(data) - 1 if data else 0
         self._data_size = data_size
-        return out
 
 
 #: Builds an Event from a tuple without the Python-level `__new__` a NamedTuple call runs.
