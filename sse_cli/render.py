@@ -23,17 +23,17 @@ from typing import IO, TYPE_CHECKING, Any
 
 from sse_cli.errors import ProtocolError
 from sse_cli.parser import Comment, Diagnostic, Event, Item
+from sse_cli.request import SECRET_HEADERS
 from sse_cli.stats import Stats, human_bytes
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
 
-    from sse_cli.client import Action
+    from sse_cli.actions import Action
     from sse_cli.extract import Extractor
 
 FORMATS = ("pretty", "json", "data", "raw", "text")
-SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 STATUS_INTERVAL = 0.1  # seconds between status-line redraws, at most
 
 
@@ -184,7 +184,7 @@ class Renderer:
 
     def action(self, action: Action) -> None:
         """A change of connection state (anything but received data)."""
-        from sse_cli.client import Connected, Connecting, Retrying
+        from sse_cli.actions import Connected, Connecting, Retrying
 
         if isinstance(action, Retrying):
             self.messages.note(

@@ -17,7 +17,7 @@ from sse_cli.parser import Event, Item
 from sse_cli.render import Renderer
 
 if TYPE_CHECKING:
-    from sse_cli.client import Action
+    from sse_cli.actions import Action
     from sse_cli.extract import Extractor
 
 
@@ -81,7 +81,7 @@ async def run(source: AsyncIterator[Action], limits: Limits, renderer: Renderer)
 
     Errors from the source propagate; the renderer is closed in every case.
     """
-    from sse_cli.client import Ended, Received, Retrying
+    from sse_cli.actions import Ended, Received, Retrying
 
     filt = _Filter(limits) if limits.active else None
     stats = renderer.stats

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sse_cli.client import Connected
+from sse_cli.actions import Connected
 from sse_cli.errors import ProtocolError
 from sse_cli.jsonline import json_line
 from sse_cli.parser import Comment, Diagnostic, Event, Item

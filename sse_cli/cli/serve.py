@@ -1,0 +1,142 @@
+"""`sse-cli serve`: its options, then one call that checks them and runs the server."""
+
+import re
+from typing import Annotated
+
+import typer
+
+from sse_cli.cli import app, fail
+from sse_cli.cli.options import Seconds
+from sse_cli.errors import SseCliError, UsageError
+
+SERVE_EPILOG = """\
+\b
+Examples:
+  sse-cli serve
+  sse-cli serve --port 0 --delay 0
+  sse-cli serve --host 0.0.0.0 --cors-origin http://localhost:5173
+"""
+
+
+@app.command(epilog=SERVE_EPILOG)
+def serve(
+    host: Annotated[
+        str, typer.Option("--host", help="Bind this address (0.0.0.0 binds every interface).")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int,
+        typer.Option("--port", "-p", min=0, max=65535, help="Bind this port (0 picks a free one)."),
+    ] = 8000,
+    delay: Annotated[
+        float,
+        typer.Option(
+            "--delay", min=0, help="Pause this many seconds between events (0: no pause)."
+        ),
+    ] = 0.1,
+    ping: Annotated[
+        float | None,
+        typer.Option(
+            "--ping",
+            callback=Seconds,
+            help="Send a heartbeat comment every this many seconds (default: off).",
+        ),
+    ] = None,
+    cors_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--cors-origin",
+            help="Let pages from this origin (scheme://host[:port]) connect, credentials "
+            "included (repeatable; default: no cross-origin access).",
+        ),
+    ] = None,
+    max_streams: Annotated[
+        int,
+        typer.Option(
+            "--max-streams", min=1, help="Answer 503 past this many open streams (default 1000)."
+        ),
+    ] = 1000,
+    rate_limit: Annotated[
+        float,
+        typer.Option(
+            "--rate-limit",
+            min=0,
+            help="Answer 429 past this many requests per second from one address "
+            "(default 100; 0: no limit).",
+        ),
+    ] = 100.0,
+    max_body: Annotated[
+        str,
+        typer.Option(
+            "--max-body", help="Answer 413 to request bodies over this size (default 1M)."
+        ),
+    ] = "1M",
+    queue_size: Annotated[
+        int,
+        typer.Option(
+            "--queue-size",
+            min=1,
+            help="Drop a /subscribe client that falls this many events behind (default 1000).",
+        ),
+    ] = 1000,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Do not log each request on stderr.")
+    ] = False,
+) -> None:
+    """Run the demo and mock event-stream server."""
+    origins = tuple(cors_origin or ())
+    start(host, port, delay, ping, origins, max_streams, rate_limit, max_body, queue_size, quiet)
+
+
+def start(
+    host: str,
+    port: int,
+    delay: float,
+    ping: float | None,
+    cors_origins: tuple[str, ...],
+    max_streams: int,
+    rate_limit: float,
+    max_body: str,
+    queue_size: int,
+    quiet: bool,
+) -> None:
+    """Check the settings, then serve until Ctrl-C."""
+    from sse_cli import process
+    from sse_cli.request import parse_size
+
+    try:
+        origins = tuple(parse_cors_origin(origin) for origin in cors_origins)
+        body_limit = parse_size(max_body, "--max-body")
+        from sse_cli.serve import ServeSettings, run_server
+
+        settings = ServeSettings(
+            host=host,
+            port=port,
+            delay=delay,
+            ping=ping,
+            cors_origins=origins,
+            max_streams=max_streams,
+            rate_limit=rate_limit,
+            max_body=body_limit,
+            queue_size=queue_size,
+            access_log=not quiet,
+        )
+        process.settled()
+        run_server(settings)
+    except SseCliError as exc:
+        fail(exc)
+
+
+def parse_cors_origin(origin: str) -> str:
+    """An origin as browsers send it; `*` is refused, since credentials are allowed."""
+    if origin.strip() == "*":
+        raise UsageError(
+            "--cors-origin '*' is refused: streams allow credentials, and '*' with credentials "
+            "would let any page read them",
+            "name each origin, e.g. --cors-origin http://localhost:5173",
+        )
+    if not re.fullmatch(r"https?://[^/\s?#]+", origin):
+        raise UsageError(
+            f"--cors-origin {origin!r} is not an origin",
+            "write scheme://host[:port] with no path, e.g. http://localhost:5173",
+        )
+    return origin

@@ -1,0 +1,148 @@
+"""What a failed request or a wrong response means: the error to raise, with its hint.
+
+Used by the client only. aiohttp is imported inside the functions that classify its
+exceptions, never at module level.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from sse_cli.errors import (
+    ConnectError,
+    HttpStatusError,
+    NotEventStreamError,
+    SseCliError,
+    UsageError,
+)
+from sse_cli.request import ListenOptions, mask_url
+
+if TYPE_CHECKING:
+    import aiohttp
+
+
+class Retryable(Exception):
+    """A failed attempt that reconnecting may retry; wraps the error to raise otherwise."""
+
+    def __init__(self, error: SseCliError, retry_after: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retry_after = retry_after
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    import datetime
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return max(0.0, (when - now).total_seconds())
+
+
+def _is_event_stream(content_type: str | None) -> bool:
+    if not content_type:
+        return False
+    return content_type.split(";", 1)[0].strip().lower() == "text/event-stream"
+
+
+async def _body_preview(response: aiohttp.ClientResponse, limit: int = 200) -> str:
+    try:
+        head = await asyncio.wait_for(response.content.read(limit), 2.0)
+    except Exception:  # the preview is a courtesy: never let it hide the real error
+        return ""
+    text = " ".join(head.decode("utf-8", "replace").split())
+    if not text:
+        return ""
+    return ": " + (text if len(head) < limit else text + " …")
+
+
+async def check_response(response: aiohttp.ClientResponse, options: ListenOptions) -> None:
+    """Fail a response that is not an event stream; its body is never parsed as events."""
+    status = response.status
+    url = mask_url(str(response.url))
+    if not 200 <= status < 300:
+        preview = await _body_preview(response)
+        error = HttpStatusError(
+            status,
+            f"HTTP {status} {response.reason or ''}".rstrip() + f" from {url}{preview}",
+            _status_hint(status),
+        )
+        if status >= 500 or status == 429:
+            raise Retryable(error, _retry_after(response.headers.get("Retry-After")))
+        raise error
+    content_type = response.headers.get("Content-Type")
+    if not _is_event_stream(content_type):
+        preview = await _body_preview(response)
+        raise NotEventStreamError(
+            f"{url} answered {status} with Content-Type {content_type or '(none)'}, "
+            f"not text/event-stream{preview}",
+            "check the URL and method; the server did not start an event stream",
+        )
+
+
+def _status_hint(status: int) -> str | None:
+    if status in (401, 403):
+        return "send credentials with -H 'Authorization: ...'"
+    if status == 404:
+        return "check the URL's path"
+    if status == 405:
+        return "try another method with -X, or a body with -d / --json"
+    if status == 429:
+        return "the server is rate limiting; wait, or let sse-cli reconnect"
+    if status >= 500:
+        return "a server error; sse-cli retries it unless --no-reconnect"
+    return None
+
+
+def network_error(exc: BaseException, options: ListenOptions, *, connected: bool) -> SseCliError:
+    import aiohttp
+
+    url = mask_url(options.url)
+    if isinstance(exc, aiohttp.SocketTimeoutError) or (connected and _is_timeout(exc)):
+        return ConnectError(
+            f"no data from {url} for {options.idle_timeout} s", "the --idle-timeout elapsed"
+        )
+    if _is_timeout(exc):
+        return ConnectError(
+            f"timed out connecting to {url} after {options.connect_timeout} s",
+            "raise --connect-timeout, or check the host and port",
+        )
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return ConnectError(
+            f"TLS certificate of {url} not trusted: {exc.certificate_error}",
+            "give its CA with --cacert FILE, or skip verification with --insecure",
+        )
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        host = urlsplit(options.url).hostname
+        return ConnectError(f"could not resolve host {host}", "check the URL's host name")
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return ConnectError(f"TLS error with {url}: {exc}", "check the URL's scheme and port")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        errno_ = exc.os_error.errno
+        detail = os.strerror(errno_).lower() if errno_ else str(exc.os_error)
+        return ConnectError(
+            f"could not connect to {url}: {detail}", "is the server running, and the port right?"
+        )
+    if isinstance(exc, aiohttp.InvalidURL):
+        return UsageError(f"invalid URL {url}", "give a full http:// or https:// URL")
+    detail = str(exc) or type(exc).__name__
+    if connected:
+        return ConnectError(f"connection to {url} lost: {detail}")
+    return ConnectError(f"request to {url} failed: {detail}")
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    import aiohttp
+
+    return isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError)
