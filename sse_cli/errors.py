@@ -21,6 +21,7 @@ class ExitCode(IntEnum):
     HTTP_5XX = 5
     NOT_EVENT_STREAM = 6  # 2xx whose Content-Type is not text/event-stream
     PROTOCOL = 7  # the stream broke a limit (--max-event-size) or, under --strict, the wire format
+    THRESHOLD = 8  # `bench`: a --threshold failed
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -59,6 +60,12 @@ class NotEventStreamError(SseCliError):
 
 class ProtocolError(SseCliError):
     exit_code = ExitCode.PROTOCOL
+
+
+class ThresholdError(SseCliError):
+    """A load test ran, and a `--threshold` it was given does not hold."""
+
+    exit_code = ExitCode.THRESHOLD
 
 
 class EventTooLargeError(ProtocolError):

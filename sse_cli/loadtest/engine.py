@@ -1,0 +1,114 @@
+"""The load in one process: open the streams at the ramp's pace, run, stop, gather.
+
+`run_load` opens `connections` streams (all at once, or `ramp` per second), lets them run
+for `duration` seconds or until each has its `events_per_stream`, sweeps for connect and
+idle timeouts twice a second, and then drops every connection. A `tick` callback, if given,
+sees the metrics every quarter second (the live dashboard, or a worker's progress report).
+Every loop here is bounded by the duration or by the count of streams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from sse_cli.loadtest.latency import extractor
+from sse_cli.loadtest.metrics import Metrics
+from sse_cli.loadtest.options import BenchOptions
+from sse_cli.loadtest.publish import Publisher
+from sse_cli.loadtest.stream import Stream, Target, make_target
+
+TICK = 0.25  # seconds between two calls of `tick`
+SWEEP = 0.5  # seconds between two timeout sweeps
+#: With --events-per-stream and no --duration, a stream that never gets its events ends
+#: the run after this long anyway.
+MAX_RUN = 3600.0
+#: How long the publisher waits for the streams to open before it starts anyway.
+PUBLISH_WAIT = 10.0
+
+
+async def run_load(
+    options: BenchOptions,
+    metrics: Metrics,
+    tick: Callable[[Metrics, float], None] | None = None,
+) -> float:
+    """Run the load; return its length in seconds (from the first stream to the stop)."""
+    extract = extractor(options.latency_field)
+    target = make_target(options.request, metrics, extract, options.events_per_stream)
+    streams: list[Stream] = []
+    tasks: set[asyncio.Task[None]] = set()
+    start = time.monotonic()
+    until = start + (options.duration or MAX_RUN)
+    helpers = [asyncio.create_task(_sweep(streams))]
+    if tick is not None:
+        helpers.append(asyncio.create_task(_ticks(tick, metrics, start)))
+    if options.publish is not None:
+        publisher = Publisher(options.publish, options.publish_rate, metrics)
+        helpers.append(asyncio.create_task(_publish(publisher, metrics, options, until)))
+    try:
+        await _open(options, target, streams, tasks, until)
+        remaining = until - time.monotonic()
+        if tasks and remaining > 0:
+            await asyncio.wait(tasks, timeout=remaining)
+    finally:
+        elapsed = time.monotonic() - start
+        for task in [*tasks, *helpers]:
+            task.cancel()
+        await asyncio.gather(*tasks, *helpers, return_exceptions=True)
+        metrics.rates = [s.rate() for s in streams]
+        if tick is not None:
+            tick(metrics, elapsed)
+    return elapsed
+
+
+async def _open(
+    options: BenchOptions,
+    target: Target,
+    streams: list[Stream],
+    tasks: set[asyncio.Task[None]],
+    until: float,
+) -> None:
+    start = time.monotonic()
+    for index in range(options.connections):
+        if options.ramp is not None:
+            delay = start + index / options.ramp - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        elif index and index % 500 == 0:
+            await asyncio.sleep(0)  # let the opened ones connect before starting more
+        if time.monotonic() >= until:
+            return
+        stream = Stream(target)
+        streams.append(stream)
+        tasks.add(asyncio.create_task(stream.run()))
+
+
+async def _sweep(streams: list[Stream]) -> None:
+    while True:
+        await asyncio.sleep(SWEEP)
+        now = time.perf_counter()
+        for stream in streams:
+            stream.timed_out(now)
+
+
+async def _ticks(tick: Callable[[Metrics, float], None], metrics: Metrics, start: float) -> None:
+    while True:
+        await asyncio.sleep(TICK)
+        tick(metrics, time.monotonic() - start)
+
+
+async def _publish(
+    publisher: Publisher, metrics: Metrics, options: BenchOptions, until: float
+) -> None:
+    await wait_open(lambda: metrics.open, options.connections)
+    await publisher.run(until)
+
+
+async def wait_open(open_now: Callable[[], int], connections: int) -> None:
+    """Publishing starts once every stream is open, or after PUBLISH_WAIT: bounded polling,
+    since nothing announces the last stream's head."""
+    for _ in range(int(PUBLISH_WAIT / 0.05)):
+        if open_now() >= connections:
+            return
+        await asyncio.sleep(0.05)

@@ -1,0 +1,105 @@
+"""`--publish URL --publish-rate R`: POSTs at a fixed rate, each carrying when it was due.
+
+Send n is due at start + n / R. Its body is `{"seq": n, "t_ns": DUE}` with DUE the wall-clock
+time it was due, and its response time is measured from DUE too, not from when the loop got
+round to sending it: a publisher that falls behind shows as latency, not as a lower rate
+that hides it ("coordinated omission", as wrk2 and HdrHistogram measure). Streams that get
+the body back as event data (`sse-cli serve`'s /publish and /subscribe) read `t_ns` and so
+report the fan-out latency from due time to receipt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from urllib.parse import urlsplit
+
+from sse_cli.loadtest.metrics import Metrics
+from sse_cli.loadtest.stream import connect_error_kind, resolve
+from sse_cli.loadtest.wire import HeadError, Response, StreamProtocol, build_request
+
+#: Sends still waiting for their response past this many count as errors, not as more load.
+MAX_IN_FLIGHT = 1000
+
+
+class Publisher:
+    def __init__(self, url: str, rate: float, metrics: Metrics) -> None:
+        parts = urlsplit(url)
+        self.secure = parts.scheme.lower() == "https"
+        self.port = parts.port or (443 if self.secure else 80)
+        self.hostname = parts.hostname or ""
+        self.address = resolve(self.hostname, self.port)
+        self.host_header = parts.netloc.rpartition("@")[2]
+        self.target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self.rate = rate
+        self.metrics = metrics
+        self.in_flight: set[asyncio.Task[None]] = set()
+
+    async def run(self, until: float | None) -> None:
+        """Publish until cancelled, or until the monotonic time `until`."""
+        start_mono = time.monotonic()
+        start_wall = time.time_ns()
+        n = 0
+        try:
+            while True:
+                due = start_mono + n / self.rate
+                if until is not None and due >= until:
+                    return
+                delay = due - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                due_ns = start_wall + int(n * 1e9 / self.rate)
+                if len(self.in_flight) >= MAX_IN_FLIGHT:
+                    self.metrics.publish_errors["backlog"] += 1
+                else:
+                    task = asyncio.create_task(self._send(n, due, due_ns))
+                    self.in_flight.add(task)
+                    task.add_done_callback(self.in_flight.discard)
+                n += 1
+        finally:
+            for task in list(self.in_flight):
+                task.cancel()
+
+    async def _send(self, n: int, due: float, due_ns: int) -> None:
+        body = b'{"seq": %d, "t_ns": %d}' % (n, due_ns)
+        headers = [
+            ("Content-Type", "application/json"),
+            ("Connection", "close"),
+            ("User-Agent", "sse-cli bench"),
+        ]
+        request = build_request("POST", self.target, self.host_header, headers, body)
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[BaseException | None] = loop.create_future()
+        status: list[int] = []
+
+        def on_head(response: Response) -> None:
+            status.append(response.status)
+
+        def on_end(error: BaseException | None) -> None:
+            if not done.done():
+                done.set_result(error)
+
+        protocol = StreamProtocol(request, on_head, lambda data: None, on_end)
+        self.metrics.publishes += 1
+        try:
+            await loop.create_connection(
+                lambda: protocol,
+                self.address,
+                self.port,
+                ssl=True if self.secure else None,
+                server_hostname=self.hostname if self.secure else None,
+            )
+            error = await done
+        except OSError as exc:
+            self.metrics.publish_errors[connect_error_kind(exc)] += 1
+            return
+        finally:
+            if not protocol.ended:
+                protocol.abort()
+        if error is not None and not status:
+            kind = "malformed-http" if isinstance(error, HeadError) else "reset"
+            self.metrics.publish_errors[kind] += 1
+        elif not status or not 200 <= status[0] < 300:
+            self.metrics.publish_errors[f"http-{status[0]}"] += 1
+        else:
+            self.metrics.record("publish", (time.monotonic() - due) * 1e6)

@@ -1,0 +1,411 @@
+"""One simulated user: a real SSE client on `StreamProtocol`, counting into `Metrics`.
+
+Each stream connects, feeds the body to the same `Decoder` as `listen`, and reconnects as
+`listen` does (the server's `retry`, backoff on failures, `Retry-After` on 429 and 5xx,
+`Last-Event-ID` on resume) unless reconnecting is off. Everything happens in the protocol's
+callbacks; the stream's one task only waits between connections, so an idle stream costs a
+task, a transport, a protocol and a decoder.
+
+Timing per connection: `connect` is from the start of the attempt to the response head,
+`ttfe` to the first event, `gap` between two events of the same connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import ssl
+import time
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+from sse_cli.backoff import Backoff
+from sse_cli.client import DEFAULT_HEADERS, SAFE_METHODS
+from sse_cli.errors import ConnectError, EventTooLargeError
+from sse_cli.loadtest.latency import Extract
+from sse_cli.loadtest.metrics import Metrics
+from sse_cli.loadtest.wire import HeadError, Response, StreamProtocol, build_request
+from sse_cli.parser import Decoder, Diagnostic, Event
+from sse_cli.request import CONTROL, ListenOptions
+
+#: Ids other than integers are remembered up to this many per stream for the duplicate check.
+MAX_IDS_KEPT = 4096
+PREVIEW = 200  # bytes of an error response's body kept as its note
+
+
+@dataclass
+class Target:
+    """The parsed URL and everything every stream shares."""
+
+    options: ListenOptions
+    metrics: Metrics
+    extract: Extract | None
+    events_per_stream: int | None
+    host: str
+    """The address connected to: the URL's host, resolved once for every stream."""
+    port: int
+    target: str
+    ssl: ssl.SSLContext | None
+    server_hostname: str | None
+    host_header: str
+    headers: list[tuple[str, str]]
+
+
+def make_target(
+    options: ListenOptions, metrics: Metrics, extract: Extract | None, per_stream: int | None
+) -> Target:
+    parts = urlsplit(options.url)
+    secure = parts.scheme.lower() == "https"
+    port = parts.port or (443 if secure else 80)
+    host_header = parts.hostname or ""
+    if ":" in host_header:
+        host_header = f"[{host_header}]"
+    if parts.port is not None:
+        host_header += f":{parts.port}"
+    user = {name.lower() for name, _ in options.headers}
+    headers = [(n, v) for n, v in DEFAULT_HEADERS if n.lower() not in user]
+    headers += [(n, v) for n, v in options.headers if v]
+    if parts.username is not None and "authorization" not in user:
+        pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        headers.append(("Authorization", "Basic " + base64.b64encode(pair.encode()).decode()))
+    return Target(
+        options=options,
+        metrics=metrics,
+        extract=extract,
+        events_per_stream=per_stream,
+        host=resolve(parts.hostname or "", port),
+        port=port,
+        target=(parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+        ssl=ssl_context(options) if secure else None,
+        server_hostname=parts.hostname if secure else None,
+        host_header=host_header,
+        headers=headers,
+    )
+
+
+def resolve(host: str, port: int) -> str:
+    """The host's first address: resolved once, not once per stream."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        raise ConnectError(f"could not resolve host {host}", "check the URL's host name") from None
+    return str(infos[0][4][0])
+
+
+def ssl_context(options: ListenOptions) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=options.cacert)
+    if options.insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+class Stream:
+    """One stream's state across its connections: last event ID, retry, resume audit."""
+
+    __slots__ = (
+        "attempt_at",
+        "counted",
+        "decoder",
+        "done",
+        "ended",
+        "events",
+        "failure",
+        "finished",
+        "highest",
+        "ids",
+        "first",
+        "last_at",
+        "last_event_at",
+        "last_event_id",
+        "opened",
+        "outcome",
+        "preview",
+        "prev_id",
+        "protocol",
+        "resuming",
+        "retry",
+        "retry_after",
+        "started",
+        "target",
+    )
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.last_event_id = target.options.last_event_id
+        self.retry = target.options.default_retry
+        self.events = 0
+        self.highest: int | None = None
+        self.ids: set[str] | None = None
+        self.resuming = False
+        self.started = time.perf_counter()
+        self.finished = False  # the stream has all the events it wanted
+        self.protocol: StreamProtocol | None = None
+        self.decoder: Decoder | None = None
+        self.done: asyncio.Future[bool] | None = None
+        self.attempt_at = self.last_at = self.last_event_at = self.started
+        self.opened = self.counted = self.ended = self.first = False
+        self.outcome = ""
+        self.retry_after: float | None = None
+        self.preview = b""
+        self.failure: str | None = None
+        self.prev_id: str | None = None
+
+    async def run(self) -> None:
+        """Connect, and reconnect as `listen` does, until done, refused for good, or cancelled."""
+        options = self.target.options
+        backoff = Backoff(cap=options.backoff_cap)
+        failures = 0
+        try:
+            while True:
+                retryable = await self._connect()
+                if self.finished or not retryable or not self._may_reconnect():
+                    return
+                if self.opened:
+                    backoff.reset()
+                    failures = 0
+                else:
+                    failures += 1
+                    if options.max_retries is not None and failures > options.max_retries:
+                        return
+                delay = backoff.next_delay(self.retry)
+                if self.retry_after is not None:
+                    delay = max(delay, self.retry_after)
+                await asyncio.sleep(delay)
+                self.target.metrics.reconnects += 1
+                self.resuming = self.highest is not None
+        finally:
+            if self.protocol is not None and not self.protocol.ended:
+                self.protocol.abort()
+                self._closed()
+
+    def _may_reconnect(self) -> bool:
+        options = self.target.options
+        if options.reconnect is not None:
+            return options.reconnect
+        return options.method in SAFE_METHODS or self.highest is not None or bool(self.ids)
+
+    def rate(self) -> float:
+        """This stream's events per second since it started."""
+        return self.events / max(time.perf_counter() - self.started, 1e-6)
+
+    async def _connect(self) -> bool:
+        """One connection; True when a reconnection may follow (never for a 4xx, say)."""
+        target = self.target
+        loop = asyncio.get_running_loop()
+        done = self.done = loop.create_future()
+        self.attempt_at = self.last_at = time.perf_counter()
+        self.opened = self.ended = False
+        self.outcome, self.retry_after, self.preview = "", None, b""
+        self.failure = None
+        self.decoder, self.prev_id = None, None
+        self.first, self.counted = True, False
+        headers = target.headers
+        # Deliberate divergence, as in `listen`: an id a header cannot carry is not sent.
+        if self.last_event_id and not CONTROL.search(self.last_event_id):
+            headers = [*headers, ("Last-Event-ID", self.last_event_id)]
+        options = target.options
+        request = build_request(
+            options.method, target.target, target.host_header, headers, options.body
+        )
+        protocol = self.protocol = StreamProtocol(request, self._head, self._body, self._end)
+        try:
+            await loop.create_connection(
+                lambda: protocol,
+                target.host,
+                target.port,
+                ssl=target.ssl,
+                server_hostname=target.server_hostname,
+            )
+        except (OSError, ssl.SSLError) as exc:
+            protocol.ended = True
+            return self._connect_failed(exc)
+        retryable: bool = await done
+        return retryable
+
+    def _connect_failed(self, exc: BaseException) -> bool:
+        kind = connect_error_kind(exc)
+        self.target.metrics.error(kind, str(exc))
+        return kind not in ("tls-certificate",)
+
+    def timed_out(self, now: float) -> None:
+        """Called by the engine's sweep: drop a connection past its connect or idle timeout."""
+        protocol = self.protocol
+        if protocol is None or protocol.ended:
+            return
+        options = self.target.options
+        if (
+            not self.opened
+            and options.connect_timeout
+            and now - self.attempt_at > (options.connect_timeout)
+        ):
+            self.failure = "timeout"
+        elif self.opened and options.idle_timeout and now - self.last_at > options.idle_timeout:
+            self.failure = "idle-timeout"
+        else:
+            return
+        protocol.abort()
+        self._end(TimeoutError(self.failure))
+
+    def _head(self, response: Response) -> None:
+        metrics = self.target.metrics
+        metrics.record("connect", (time.perf_counter() - self.attempt_at) * 1e6)
+        status = response.status
+        if not 200 <= status < 300 or status == 204:
+            self.failure = f"http-{status}"
+            if status >= 500 or status == 429:
+                self.retry_after = retry_after(response.headers.get("retry-after"))
+                self.outcome = "retry"
+            return
+        content_type = response.headers.get("content-type", "")
+        if content_type.split(";", 1)[0].strip().lower() != "text/event-stream":
+            self.failure = "not-event-stream"
+            return
+        self.opened = self.counted = True
+        metrics.opened()
+        self.decoder = Decoder(self.last_event_id, self.target.options.max_event_size)
+
+    def _body(self, data: bytes) -> None:
+        decoder = self.decoder
+        if decoder is None:
+            if len(self.preview) < PREVIEW:
+                self.preview += data[: PREVIEW - len(self.preview)]
+            return
+        metrics = self.target.metrics
+        metrics.bytes += len(data)
+        now = self.last_at = time.perf_counter()
+        try:
+            items = decoder.feed(data)
+        except EventTooLargeError as exc:
+            items = exc.items
+            self.failure = "event-too-large"
+        for item in items:
+            if type(item) is Event:
+                self._event(item, now)
+            elif type(item) is Diagnostic:
+                metrics.error(f"wire:{item.code}", item.message)
+        if self.failure or self.finished:
+            assert self.protocol is not None
+            self.protocol.abort()
+            self._end(None)
+
+    def _event(self, event: Event, now: float) -> None:
+        target = self.target
+        metrics = target.metrics
+        metrics.events += 1
+        self.events += 1
+        if self.first:
+            self.first = False
+            metrics.record("ttfe", (now - self.attempt_at) * 1e6)
+        else:
+            metrics.record("gap", (now - self.last_event_at) * 1e6)
+        self.last_event_at = now
+        if target.extract is not None:
+            sent = target.extract(event.data)
+            if sent is not None:
+                metrics.record("latency", (time.time_ns() - sent) / 1000)
+        if event.id is not None and event.id != self.prev_id:
+            self.prev_id = event.id
+            self._audit(event.id)
+        if target.events_per_stream is not None and self.events >= target.events_per_stream:
+            self.finished = True
+
+    def _audit(self, event_id: str) -> None:
+        """The resume audit: an id seen before is a duplicate; integer ids skipped across a
+        reconnection are gaps."""
+        metrics = self.target.metrics
+        if event_id.isascii() and event_id.isdigit():
+            number = int(event_id)
+            if self.highest is not None and number <= self.highest:
+                metrics.duplicates += 1
+                return
+            if self.resuming and self.highest is not None:
+                metrics.gaps += number - self.highest - 1
+            self.resuming = False
+            self.highest = number
+            return
+        if self.ids is None:
+            self.ids = set()
+        if event_id in self.ids:
+            metrics.duplicates += 1
+        elif len(self.ids) < MAX_IDS_KEPT:
+            self.ids.add(event_id)
+
+    def _end(self, error: BaseException | None) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        metrics = self.target.metrics
+        decoder = self.decoder
+        if decoder is not None:
+            for item in decoder.close():
+                metrics.error(f"wire:{item.code}", item.message)
+            self.last_event_id = decoder.last_event_id
+            if decoder.retry is not None:
+                self.retry = decoder.retry / 1000.0
+        self._closed()
+        retryable = True
+        if self.failure is not None:
+            metrics.error(self.failure, error_note(self.preview))
+            retryable = self.outcome == "retry" or self.failure.endswith("timeout")
+        elif error is not None:
+            kind = "malformed-http" if isinstance(error, HeadError) else "reset"
+            metrics.error(kind, str(error))
+        if self.done is not None and not self.done.done():
+            self.done.set_result(retryable)
+
+    def _closed(self) -> None:
+        if self.counted:
+            self.counted = False
+            self.target.metrics.open -= 1
+
+
+def error_note(body: bytes) -> str:
+    """An error response's message: its JSON "error" (as `sse-cli serve` sends), or its text."""
+    import json
+
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        doc = None
+    if isinstance(doc, dict) and isinstance(doc.get("error"), str):
+        return str(doc["error"])
+    return " ".join(body.decode("utf-8", "replace").split())
+
+
+def retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds: a count of seconds, or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return float(value)
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def connect_error_kind(exc: BaseException) -> str:
+    """A failed connection attempt's kind, as the report counts it."""
+    import errno
+
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return "tls-certificate"
+    if isinstance(exc, ssl.SSLError):
+        return "tls"
+    if isinstance(exc, ConnectionRefusedError):
+        return "refused"
+    if isinstance(exc, ConnectionResetError):
+        return "reset"
+    if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
+        return "open-files"
+    if isinstance(exc, OSError) and exc.errno == errno.EADDRNOTAVAIL:
+        return "no-ports"
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    return "connect"

@@ -1,0 +1,231 @@
+"""`bench`'s engine against scripted loopback servers with a known schedule.
+
+Each server sends a known number of events at known gaps, cuts or refuses some connections,
+and the report must count exactly what was sent, by kind, with times that match the
+schedule within a tolerance that a busy 2-core machine keeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from support.sockets import Handler, Request, SocketServer, by_connection, head
+
+from sse_cli.loadtest.metrics import Metrics
+from sse_cli.loadtest.options import bench_options
+from sse_cli.loadtest.report import build_report
+from sse_cli.loadtest.runner import run_bench
+from sse_cli.request import RequestFlags, build_options
+
+Serve = Callable[[Handler], SocketServer]
+K = 5  # events per stream
+GAP = 0.05  # seconds between two events
+FIRST = 0.1  # seconds from the response head to the first event
+
+
+def run(url: str, *, connections: int = 1, **load: Any) -> dict[str, Any]:
+    """The engine in this process, as `bench` runs it; the JSON report."""
+    from sse_cli.loadtest.engine import run_load
+
+    load.setdefault("duration", 10.0)
+    request = build_options(RequestFlags(url=url))
+    options = bench_options(request, connections=connections, output_format="json", **load)
+    metrics = Metrics()
+    elapsed = asyncio.run(run_load(options, metrics))
+    return build_report(options, metrics, elapsed)
+
+
+def event(n: int) -> bytes:
+    return b'id: %d\ndata: {"n": %d}\n\n' % (n, n)
+
+
+def scheduled(conn: socket.socket, request: Request) -> None:
+    """K events with ids 1..K: the first FIRST s after the head, then one every GAP s."""
+    conn.sendall(head())
+    time.sleep(FIRST)
+    for n in range(1, K + 1):
+        if n > 1:
+            time.sleep(GAP)
+        conn.sendall(event(n))
+
+
+def refused_503(conn: socket.socket, request: Request) -> None:
+    body = b"too many open streams: the limit is 2"
+    conn.sendall(
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: %d\r\nRetry-After: 1\r\n\r\n%s"
+        % (len(body), body)
+    )
+
+
+def not_a_stream(conn: socket.socket, request: Request) -> None:
+    conn.sendall(head(200, "text/html") + b"<html></html>")
+
+
+def reset_mid_event(conn: socket.socket, request: Request) -> None:
+    """Two events, half a third, then a TCP reset."""
+    conn.sendall(head() + event(1) + event(2) + b"data: half")
+    time.sleep(0.05)
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def test_counts_and_times_match_the_schedule(serve_socket: Serve) -> None:
+    server = serve_socket(scheduled)
+    report = run(server.url, connections=4, reconnect=False)
+    assert report["events"]["total"] == 4 * K
+    assert report["bytes"]["total"] == 4 * sum(len(event(n)) for n in range(1, K + 1))
+    assert report["errors"]["total"] == 0
+    assert report["streams"] == {"opened": 4, "max_open": 4}
+    ttfe, gap = report["ttfe_ms"], report["gap_ms"]
+    assert ttfe["count"] == 4 and gap["count"] == 4 * (K - 1)
+    assert FIRST * 1000 - 5 <= ttfe["p50"] <= FIRST * 1000 + 60
+    assert GAP * 1000 - 5 <= gap["p50"] <= GAP * 1000 + 30
+    assert gap["p99"] <= gap["max"] < GAP * 1000 + 150
+    assert report["resume"] == {"duplicates": 0, "gaps": 0}
+    assert report["per_stream_events_per_s"]["min"] > 0
+
+
+def test_errors_are_counted_by_kind(serve_socket: Serve) -> None:
+    handler = by_connection(refused_503, refused_503, not_a_stream, reset_mid_event, scheduled)
+    server = serve_socket(handler)
+    closed = socket.create_server(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there now: connection refused
+    report = run(server.url, connections=5, reconnect=False, ramp=50.0)
+    assert report["errors"]["by_kind"] == {
+        "http-503": 2,
+        "not-event-stream": 1,
+        "reset": 1,
+        "wire:incomplete-event": 1,
+    }
+    assert report["events"]["total"] == 2 + K
+    assert "raise its --max-streams" in report["hints"][0]
+    refused = run(f"http://127.0.0.1:{port}/", connections=3, reconnect=False)
+    assert refused["errors"]["by_kind"] == {"refused": 3}
+    assert refused["ttfe_ms"] is None
+
+
+def test_a_bad_resume_shows_one_duplicate_and_one_gap(serve_socket: Serve) -> None:
+    first = b"retry: 10\n\n" + event(1) + event(2) + event(3)
+    # Asked to resume after 3, the server repeats 3 and skips 4.
+    second = event(3) + event(5) + event(6)
+
+    def handler(conn: socket.socket, request: Request) -> None:
+        conn.sendall(head() + (first if request.index == 0 else second))
+
+    server = serve_socket(handler)
+    report = run(server.url, events_per_stream=6, duration=None)
+    assert report["resume"] == {"duplicates": 1, "gaps": 1}
+    assert report["events"]["total"] == 6
+    assert report["reconnects"] == 1
+    assert server.requests[1].headers["last-event-id"] == "3"
+
+
+def test_a_good_resume_is_clean(serve_socket: Serve) -> None:
+    def handler(conn: socket.socket, request: Request) -> None:
+        start = int(request.headers.get("last-event-id", "0")) + 1
+        conn.sendall(
+            head() + b"retry: 10\n\n" + b"".join(event(n) for n in range(start, start + 3))
+        )
+
+    server = serve_socket(handler)
+    report = run(server.url, connections=2, events_per_stream=9, duration=None)
+    assert report["resume"] == {"duplicates": 0, "gaps": 0}
+    assert report["events"]["total"] == 18
+    assert report["reconnects"] == 4
+
+
+def test_chunked_and_content_length_bodies_decode_alike(serve_socket: Serve) -> None:
+    body = b"".join(event(n) for n in range(1, 11)) + "data: é\n\n".encode()
+
+    def chunked(conn: socket.socket, request: Request) -> None:
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
+        # Chunks of 7 bytes, each in its own write, so events and the é straddle them.
+        for i in range(0, len(body), 7):
+            piece = body[i : i + 7]
+            conn.sendall(b"%x;ext=1\r\n%s\r\n" % (len(piece), piece))
+            time.sleep(0.001)
+        conn.sendall(b"0\r\n\r\n")
+        time.sleep(0.5)  # the body ended: the client must not wait for the close
+
+    def sized(conn: socket.socket, request: Request) -> None:
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: %d\r\n\r\n"
+            % len(body)
+            + body
+            + b"ignored"
+        )
+        time.sleep(0.5)
+
+    for handler in (chunked, sized):
+        server = serve_socket(handler)
+        report = run(server.url, reconnect=False)
+        assert report["events"]["total"] == 11, handler.__name__
+        assert report["bytes"]["total"] == len(body)
+        assert report["errors"]["total"] == 0
+        assert report["duration_s"] < 0.45
+
+
+def test_latency_from_a_field_in_the_data(serve_socket: Serve) -> None:
+    def handler(conn: socket.socket, request: Request) -> None:
+        conn.sendall(head())
+        for _ in range(5):
+            sent_ms = (time.time_ns() - 20_000_000) // 1_000_000  # sent 20 ms ago, in ms
+            conn.sendall(b'data: {"meta": {"sent": %d}}\n\n' % sent_ms)
+            time.sleep(0.01)
+
+    server = serve_socket(handler)
+    report = run(server.url, reconnect=False, latency_field="meta.sent")
+    latency = report["latency_ms"]
+    assert latency["count"] == 5
+    assert 19 <= latency["p50"] <= 60
+
+
+def test_workers_merge_their_histograms_exactly(serve_socket: Serve) -> None:
+    server = serve_socket(scheduled)
+    request = build_options(RequestFlags(url=server.url))
+    options = bench_options(
+        request, connections=4, workers=2, reconnect=False, duration=10.0, output_format="json"
+    )
+    report = run_bench(options)
+    assert report["events"]["total"] == 4 * K
+    assert report["ttfe_ms"]["count"] == 4
+    assert report["gap_ms"]["count"] == 4 * (K - 1)
+    assert GAP * 1000 - 5 <= report["gap_ms"]["p50"] <= GAP * 1000 + 30
+
+
+@pytest.mark.parametrize("rate", [20.0])
+def test_publisher_measures_from_when_each_send_was_due(serve_socket: Serve, rate: float) -> None:
+    posts: list[bytes] = []
+
+    def publish(conn: socket.socket, request: Request) -> None:
+        posts.append(request.body)
+        if len(posts) == 2:
+            time.sleep(0.3)  # one slow answer: the sends due meanwhile must not look fast
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+
+    def stream(conn: socket.socket, request: Request) -> None:
+        conn.sendall(head() + b": open\n\n")
+        time.sleep(1.1)
+
+    streams, publisher = serve_socket(stream), serve_socket(publish)
+    report = run(
+        streams.url,
+        reconnect=False,
+        duration=1.0,
+        publish=publisher.url + "publish",
+        publish_rate=rate,
+    )
+    sent = report["publish"]
+    assert sent["sent"] == len(posts) == pytest.approx(rate * 1.0, abs=3)
+    assert sent["errors"] == {}
+    assert sent["latency_ms"]["max"] >= 250
+    assert b'"t_ns": ' in posts[0]
