@@ -3,11 +3,16 @@
 Each exits 2 with exactly one line on stderr that says what is wrong and how to fix it, and
 does so before any connection: the URLs point at a live loopback server that must see no
 request (a bad invocation that slipped through would reach it, or exit 3 elsewhere).
+
+The table runs in-process (`run_cli` inside Typer's test runner's isolation of stdin, stdout
+and stderr); a handful of cases also run as a real process, for the exit status and stderr
+a shell sees.
 """
 
 from __future__ import annotations
 
 import socket
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +20,9 @@ from pathlib import Path
 import pytest
 from support.cli import WAIT, run_cli
 from support.sockets import Request, SocketServer, head
+from typer.testing import CliRunner
+
+from sse_cli.cli import run_cli as run_in_process
 
 
 def _answer(conn: socket.socket, request: Request) -> None:
@@ -95,31 +103,58 @@ CASES: dict[str, Bad] = {
 }
 
 
+@dataclass(frozen=True)
+class Outcome:
+    status: int
+    stdout: bytes
+    stderr: str
+
+
+def _fill(text: str, server: SocketServer, tmp_path: Path) -> str:
+    not_pem = tmp_path / "not.pem"
+    not_pem.write_text("this is not a certificate\n")
+    values = {"{url}": server.url, "{port}": str(server.port), "{not_pem}": str(not_pem)}
+    for key, value in values.items():
+        text = text.replace(key, value)
+    return text
+
+
+def _check(case: Bad, outcome: Outcome, server: SocketServer, tmp_path: Path) -> None:
+    assert outcome.status == 2, outcome.stderr
+    assert outcome.stdout == b""
+    [line] = outcome.stderr.splitlines()
+    assert line.startswith("sse-cli: error: ")
+    assert _fill(case.what, server, tmp_path) in line, line
+    assert _fill(case.fix, server, tmp_path) in line, line
+    assert "hunter2" not in line  # a password or a token is never echoed
+    assert server.requests == []
+
+
 @pytest.mark.parametrize("name", list(CASES))
 def test_a_bad_invocation_exits_2_with_one_line_before_connecting(
     name: str, server: SocketServer, tmp_path: Path
 ) -> None:
     case = CASES[name]
-    not_pem = tmp_path / "not.pem"
-    not_pem.write_text("this is not a certificate\n")
-    values = {"{url}": server.url, "{port}": str(server.port), "{not_pem}": str(not_pem)}
+    args = ["listen", *(_fill(arg, server, tmp_path) for arg in case.args)]
+    with CliRunner().isolation(input=case.stdin or b"") as (out, err, _):
+        status = run_in_process(args)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        outcome = Outcome(status, out.getvalue(), err.getvalue().decode())
+    _check(case, outcome, server, tmp_path)
 
-    def fill(text: str) -> str:
-        for key, value in values.items():
-            text = text.replace(key, value)
-        return text
 
-    args = [fill(arg) for arg in case.args]
+SMOKE = ["no-scheme", "json-from-empty-stdin", "negative-idle-timeout", "unknown-option"]
+
+
+@pytest.mark.parametrize("name", SMOKE)
+def test_a_bad_invocation_exits_2_from_a_real_process(
+    name: str, server: SocketServer, tmp_path: Path
+) -> None:
+    case = CASES[name]
+    args = [_fill(arg, server, tmp_path) for arg in case.args]
     proc = run_cli("listen", *args, input=case.stdin, timeout=WAIT)
-    err = proc.stderr.decode()
-    assert proc.returncode == 2, err
-    assert proc.stdout == b""
-    [line] = err.splitlines()
-    assert line.startswith("sse-cli: error: ")
-    assert fill(case.what) in line, line
-    assert fill(case.fix) in line, line
-    assert "hunter2" not in line  # a password or a token is never echoed
-    assert server.requests == []
+    _check(case, Outcome(proc.returncode, proc.stdout, proc.stderr.decode()), server, tmp_path)
 
 
 def test_the_table_covers_at_least_25_bad_invocations() -> None:
