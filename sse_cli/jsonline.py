@@ -5,11 +5,10 @@ block set one and `"ts"` under `--timestamps`, spaced exactly as Python's `json.
 a dict, non-ASCII kept as UTF-8. Later features read these lines back (replay), so the shape
 changes only with a major version.
 
-Strings are escaped by orjson: on 1 KiB of non-ASCII text fresh from the wire it takes
-1.0 µs where the standard library's C escaper plus `.encode()` takes 3.0 (about 15x less
-only when CPython has already cached the string's UTF-8), and it produces byte for byte what
-`json.dumps(text, ensure_ascii=False)` does (a property test checks this). It is imported by
-the json renderer only, so `--help` never loads it.
+Strings are escaped by orjson, faster than the standard library's escaper plus `.encode()`
+on text fresh from the wire (bench/RESULTS.md has the figures), and it produces byte for byte
+what `json.dumps(text, ensure_ascii=False)` does (a property test checks this). It is imported
+by the json renderer only, so `--help` never loads it.
 """
 
 from __future__ import annotations

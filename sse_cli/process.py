@@ -2,24 +2,23 @@
 
 Importing the package changes nothing: the console script and `python -m sse_cli` call
 `start()` first, and a command that runs for long calls `settled()` once it has imported its
-stack. Both measured with `bench/run` (figures in the functions' comments).
+stack. Both measured with `bench/run` (the figures are in bench/RESULTS.md).
 """
 
 import gc
 import sys
 
 #: How many more tracked objects than freed ones start the cycle collector (CPython's
-#: default is 700). A 64 KiB chunk completes up to ~1,400 events, a tuple each, which all die
-#: once written: at 700 the collector ran 225 times on 200,000 small events and found nothing
-#: (52 ms, by gc.callbacks).
+#: default is 700). One read completes many events, a tuple each, which all die once
+#: written: at the default the collector runs again and again on a fast stream and finds
+#: nothing.
 GC_THRESHOLD = 50_000
 #: glibc's M_TOP_PAD: free memory kept at the top of the heap instead of being given back.
 M_TOP_PAD = -2
-#: A fast stream makes some MiB of short-lived objects per second. With the default padding,
-#: glibc gave that memory back after each chunk and faulted it in again, page by page: about
-#: 10,000 page faults on 20,000 events of 1 KiB (perf stat). With 4 MiB they still varied from
-#: run to run (6,900 to 11,400, and the time with them); with 16 MiB, 6,900 in each of 6 runs.
-#: Only memory the process touched stays resident, at most 16 MiB more than it would.
+#: A fast stream makes many short-lived objects per second. With the default padding, glibc
+#: gives that memory back after each chunk and faults it in again, page by page; a smaller
+#: padding than this one still left the page faults varying from run to run. Only memory the
+#: process touched stays resident, at most TOP_PAD more than it would.
 TOP_PAD = 16 << 20
 
 _paused = False
@@ -28,8 +27,8 @@ _paused = False
 def start() -> None:
     """At the entry point: no cycle collection while the program starts, and a padded heap.
 
-    Start-up creates some 100,000 objects that live as long as the process; the collector
-    only scanned them again and again (about 20 ms of a 250 ms `listen` start).
+    Start-up creates many objects that live as long as the process; the collector would only
+    scan them again and again.
     """
     global _paused
     gc.disable()

@@ -1,8 +1,8 @@
 """Output: the sinks that turn decoded items into stdout, and the messages people read on stderr.
 
 Machine formats (`json`, `data`, `raw`, and `text` in a pipe) write UTF-8 bytes straight to
-stdout's buffer, all the events of one network chunk in one `write` (JSON lines: one per
-64 KiB) and one `flush`, so `| jq` sees each event the moment it exists and the output is
+stdout's buffer, all the events of one network chunk in one `write` (JSON lines in batches
+of bounded size) and one `flush`, so `| jq` sees each event the moment it exists and the output is
 UTF-8 whatever the locale.
 `pretty` draws with rich, with a status line pinned at the bottom of the terminal (stderr)
 that one object owns and redraws at a capped rate. Nothing here imports aiohttp: a renderer
