@@ -43,4 +43,4 @@ def test_bash_completion_lists_listen_flags() -> None:
 
 def test_bash_completion_lists_commands() -> None:
     result = _cli(_SSE_CLI_COMPLETE="complete_bash", COMP_WORDS="sse-cli ", COMP_CWORD="1")
-    assert {"listen", "serve", "demo"} <= set(result.stdout.split())
+    assert {"listen", "bench", "serve", "demo"} <= set(result.stdout.split())

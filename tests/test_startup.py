@@ -22,6 +22,7 @@ HEAVY = (
     "pydantic",
     "jmespath",
     "orjson",
+    "hdrh",
 )
 
 PROBE = """
@@ -49,7 +50,14 @@ def probe(*args: str) -> dict[str, object]:
 
 @pytest.mark.parametrize(
     "args",
-    [["--help"], ["--version"], ["listen", "--help"], ["serve", "--help"], ["demo", "--help"]],
+    [
+        ["--help"],
+        ["--version"],
+        ["listen", "--help"],
+        ["bench", "--help"],
+        ["serve", "--help"],
+        ["demo", "--help"],
+    ],
     ids=" ".join,
 )
 def test_help_and_version_import_no_heavy_module(args: list[str]) -> None:

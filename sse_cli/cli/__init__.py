@@ -200,4 +200,4 @@ def _usage_message(exc: Any) -> str:
 
 
 # The commands register themselves on `app`, in the order `--help` lists them.
-from sse_cli.cli import listen, demo, serve  # noqa: E402, F401, I001
+from sse_cli.cli import listen, bench, demo, serve  # noqa: E402, F401, I001

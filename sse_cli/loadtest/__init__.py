@@ -2,6 +2,7 @@
 
 - `options`: the checked options of one run (request flags through `sse_cli.request`);
 - `wire`: a lean HTTP/1.1 client protocol, one per stream;
+- `target`: the URL, address and headers every stream shares;
 - `stream`: one stream's client loop, with reconnection and the resume audit;
 - `latency`: send times in event data; `publish`: the fixed-rate publisher;
 - `metrics`: histograms (hdrhistogram) and counters; `thresholds`: pass/fail conditions;

@@ -17,7 +17,8 @@ from sse_cli.loadtest.latency import extractor
 from sse_cli.loadtest.metrics import Metrics
 from sse_cli.loadtest.options import BenchOptions
 from sse_cli.loadtest.publish import Publisher
-from sse_cli.loadtest.stream import Stream, Target, make_target
+from sse_cli.loadtest.stream import Stream
+from sse_cli.loadtest.target import Target, make_target
 
 TICK = 0.25  # seconds between two calls of `tick`
 SWEEP = 0.5  # seconds between two timeout sweeps

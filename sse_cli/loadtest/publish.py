@@ -15,7 +15,7 @@ import time
 from urllib.parse import urlsplit
 
 from sse_cli.loadtest.metrics import Metrics
-from sse_cli.loadtest.stream import connect_error_kind, resolve
+from sse_cli.loadtest.target import connect_error_kind, resolve
 from sse_cli.loadtest.wire import HeadError, Response, StreamProtocol, build_request
 
 #: Sends still waiting for their response past this many count as errors, not as more load.

@@ -1,0 +1,160 @@
+"""`sse-cli bench`: its options, then one call that checks them and runs the load test."""
+
+from typing import Annotated
+
+import typer
+
+from sse_cli.cli import app, fail
+from sse_cli.cli.options import (
+    CacertOption,
+    ConnectTimeoutOption,
+    Count,
+    DataOption,
+    HeaderOption,
+    IdleTimeoutOption,
+    InsecureOption,
+    JsonOption,
+    LastEventIdOption,
+    MaxEventSizeOption,
+    MaxRetriesOption,
+    MethodOption,
+    ReconnectOption,
+    UrlArgument,
+)
+from sse_cli.errors import SseCliError
+from sse_cli.request import RequestFlags
+
+BENCH_EPILOG = """\
+\b
+Examples:
+  sse-cli bench http://127.0.0.1:8000/counter -c 100 --duration 10
+  sse-cli bench http://127.0.0.1:8000/subscribe -c 1000 --ramp 500 \\
+    --publish http://127.0.0.1:8000/publish --publish-rate 10
+  sse-cli bench URL -c 50 --threshold 'ttfe.p99 < 500ms' --threshold 'errors == 0'
+
+\b
+Exit statuses: as listen's for usage (2); 8 when a --threshold fails.
+Thresholds: METRIC[.STAT] OP NUMBER[UNIT], e.g. 'gap.p99 <= 2s', 'gaps == 0'.
+"""
+
+
+@app.command(epilog=BENCH_EPILOG)
+def bench(
+    url: UrlArgument,
+    connections: Annotated[
+        int,
+        typer.Option(
+            "--connections",
+            "-c",
+            metavar="N",
+            help="Open this many streams (default 10).",
+            show_default=False,
+        ),
+    ] = 10,
+    ramp: Annotated[
+        float | None,
+        typer.Option(
+            "--ramp",
+            metavar="PER_SECOND",
+            help="Open this many streams per second (default: all at once).",
+        ),
+    ] = None,
+    duration: Annotated[
+        float | None,
+        typer.Option(
+            "--duration",
+            metavar="SECONDS",
+            help="Stop after this many seconds (default 10, or none with --events-per-stream).",
+        ),
+    ] = None,
+    events_per_stream: Annotated[
+        int | None,
+        typer.Option(
+            "--events-per-stream",
+            "-n",
+            metavar="N",
+            help="End each stream after this many events.",
+            callback=Count,
+        ),
+    ] = None,
+    method: MethodOption = None,
+    data: DataOption = None,
+    json_body: JsonOption = None,
+    header: HeaderOption = None,
+    last_event_id: LastEventIdOption = None,
+    reconnect: ReconnectOption = None,
+    max_retries: MaxRetriesOption = None,
+    connect_timeout: ConnectTimeoutOption = 30.0,
+    idle_timeout: IdleTimeoutOption = None,
+    insecure: InsecureOption = False,
+    cacert: CacertOption = None,
+    max_event_size: MaxEventSizeOption = "16M",
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            metavar="N",
+            help="Split the streams over this many processes (default 1).",
+            show_default=False,
+        ),
+    ] = 1,
+    publish: Annotated[
+        str | None,
+        typer.Option(
+            "--publish",
+            metavar="URL",
+            help='POST {"seq": n, "t_ns": due time} to this URL at --publish-rate while '
+            "streams listen (with sse-cli serve's /publish: fan-out latency).",
+        ),
+    ] = None,
+    publish_rate: Annotated[
+        float,
+        typer.Option(
+            "--publish-rate",
+            metavar="PER_SECOND",
+            help="Publish this many times a second (default 1).",
+            show_default=False,
+        ),
+    ] = 1.0,
+    latency_field: Annotated[
+        str | None,
+        typer.Option(
+            "--latency-field",
+            metavar="PATH",
+            help="Read each event's send time at this JMESPath of its JSON data (epoch s, ms, "
+            "us or ns, or RFC 3339) for end-to-end latency (default: a top-level t_ns).",
+        ),
+    ] = None,
+    threshold: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--threshold",
+            metavar="EXPR",
+            help="Fail with exit status 8 unless this holds, e.g. 'ttfe.p99 < 500ms' (repeatable).",
+        ),
+    ] = None,
+    output_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            metavar="FORMAT",
+            help="Write the report as table or json (default: table on a terminal, else json).",
+        ),
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Draw no live view and no warnings on stderr.")
+    ] = False,
+) -> None:
+    """Load-test an event stream: many real SSE clients, and what they measured."""
+    values = locals()
+    from sse_cli.loadtest.options import LoadFlags
+    from sse_cli.loadtest.runner import start
+
+    try:
+        start(RequestFlags.pick(values), LoadFlags.pick(values))
+    except SseCliError as exc:
+        fail(exc)
+
+
+__all__ = ["bench"]

@@ -1,0 +1,138 @@
+"""Where every stream of one run connects, and what it sends; helpers for failed requests.
+
+`make_target` parses the URL once, resolves the host once, and builds the request headers
+(listen's defaults, the user's, Basic credentials from the URL), so the many streams share
+them. Stdlib only.
+"""
+
+from __future__ import annotations
+
+import base64
+import ssl
+import time
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+from sse_cli.client import DEFAULT_HEADERS
+from sse_cli.errors import ConnectError
+from sse_cli.loadtest.latency import Extract
+from sse_cli.loadtest.metrics import Metrics
+from sse_cli.request import ListenOptions
+
+
+@dataclass
+class Target:
+    """The parsed URL and everything every stream shares."""
+
+    options: ListenOptions
+    metrics: Metrics
+    extract: Extract | None
+    events_per_stream: int | None
+    host: str
+    """The address connected to: the URL's host, resolved once for every stream."""
+    port: int
+    target: str
+    ssl: ssl.SSLContext | None
+    server_hostname: str | None
+    host_header: str
+    headers: list[tuple[str, str]]
+
+
+def make_target(
+    options: ListenOptions, metrics: Metrics, extract: Extract | None, per_stream: int | None
+) -> Target:
+    parts = urlsplit(options.url)
+    secure = parts.scheme.lower() == "https"
+    port = parts.port or (443 if secure else 80)
+    host_header = parts.hostname or ""
+    if ":" in host_header:
+        host_header = f"[{host_header}]"
+    if parts.port is not None:
+        host_header += f":{parts.port}"
+    user = {name.lower() for name, _ in options.headers}
+    headers = [(n, v) for n, v in DEFAULT_HEADERS if n.lower() not in user]
+    headers += [(n, v) for n, v in options.headers if v]
+    if parts.username is not None and "authorization" not in user:
+        pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        headers.append(("Authorization", "Basic " + base64.b64encode(pair.encode()).decode()))
+    return Target(
+        options=options,
+        metrics=metrics,
+        extract=extract,
+        events_per_stream=per_stream,
+        host=resolve(parts.hostname or "", port),
+        port=port,
+        target=(parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+        ssl=ssl_context(options) if secure else None,
+        server_hostname=parts.hostname if secure else None,
+        host_header=host_header,
+        headers=headers,
+    )
+
+
+def resolve(host: str, port: int) -> str:
+    """The host's first address: resolved once, not once per stream."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        raise ConnectError(f"could not resolve host {host}", "check the URL's host name") from None
+    return str(infos[0][4][0])
+
+
+def ssl_context(options: ListenOptions) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=options.cacert)
+    if options.insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def error_note(body: bytes) -> str:
+    """An error response's message: its JSON "error" (as `sse-cli serve` sends), or its text."""
+    import json
+
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        doc = None
+    if isinstance(doc, dict) and isinstance(doc.get("error"), str):
+        return str(doc["error"])
+    return " ".join(body.decode("utf-8", "replace").split())
+
+
+def retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds: a count of seconds, or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return float(value)
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def connect_error_kind(exc: BaseException) -> str:
+    """A failed connection attempt's kind, as the report counts it."""
+    import errno
+
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return "tls-certificate"
+    if isinstance(exc, ssl.SSLError):
+        return "tls"
+    if isinstance(exc, ConnectionRefusedError):
+        return "refused"
+    if isinstance(exc, ConnectionResetError):
+        return "reset"
+    if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
+        return "open-files"
+    if isinstance(exc, OSError) and exc.errno == errno.EADDRNOTAVAIL:
+        return "no-ports"
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    return "connect"

@@ -1,0 +1,183 @@
+"""`sse-cli bench` as people run it: flags, exit statuses, thresholds, and real `serve` runs.
+
+The pure parts (thresholds, send times) are tested in-process; the command runs as a
+subprocess against `sse-cli serve` on loopback for /clock latency, /publish fan-out latency,
+and serve's own caps (503 past --max-streams, 429 past --rate-limit).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from support.cli import run_cli
+from support.sockets import Handler, Request, SocketServer, head
+
+from sse_cli.errors import UsageError
+from sse_cli.launcher import running_server
+from sse_cli.loadtest.latency import to_epoch_ns
+from sse_cli.loadtest.thresholds import parse_threshold
+
+Serve = Callable[[Handler], SocketServer]
+NOW_NS = 1_764_000_000_123_456_789  # 2025-11-24, an instant with every digit in use
+
+
+def bench(*args: str, timeout: float = 30) -> tuple[int, dict[str, Any], str]:
+    """Run `sse-cli bench ARGS`; its status, its JSON report (stdout is a pipe) and stderr."""
+    done = run_cli("bench", *args, timeout=timeout)
+    stdout = done.stdout.decode()
+    report = json.loads(stdout) if stdout.strip() else {}
+    return done.returncode, report, done.stderr.decode()
+
+
+def three_events(conn: socket.socket, request: Request) -> None:
+    conn.sendall(head() + b"".join(b"id: %d\ndata: %d\n\n" % (n, n) for n in (1, 2, 3)))
+
+
+@pytest.fixture(scope="module")
+def serve() -> Iterator[str]:
+    with running_server(["-q", "--max-streams", "3", "--rate-limit", "0"]) as url:
+        yield url
+
+
+def test_thresholds_pass_and_fail_with_their_exit_statuses(serve_socket: Serve) -> None:
+    url = serve_socket(three_events).url
+    common = ("-c", "2", "--no-reconnect")
+    status, report, _ = bench(url, *common, "--threshold", "errors == 0", "--threshold", "gaps==0")
+    assert status == 0
+    assert report["events"]["total"] == 6
+    assert [c["ok"] for c in report["thresholds"]] == [True, True]
+    status, report, err = bench(
+        url, *common, "--threshold", "events > 6", "--threshold", "ttfe.p99 < 10s"
+    )
+    assert status == 8
+    assert err.strip() == "sse-cli: error: 1 of 2 thresholds failed: events > 6 (was 6)"
+    assert report["thresholds"][0] == {"threshold": "events > 6", "value": 6, "ok": False}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--threshold", "ttfe < 5ms"], "ttfe needs one of .p50, .p90, .p99, .max"),
+        (["--threshold", "speed > 1"], "unknown metric 'speed'"),
+        (["--threshold", "errors = 0"], "is not 'METRIC[.STAT] OP NUMBER[UNIT]'"),
+        (["--threshold", "errors < 1ms"], "errors is a count, not a time"),
+        (["-c", "0"], "-c/--connections must be 1 or more"),
+        (["-c", "2", "--workers", "3"], "--workers must be from 1 to the number of connections"),
+        (["--latency-field", "a[", "-c", "1"], "--latency-field 'a[' is not a JMESPath"),
+        (["-f", "csv"], "'csv' is not one of table, json"),
+        (["--publish", "ftp://x/"], "unsupported URL scheme 'ftp:'"),
+    ],
+)
+def test_bad_flags_are_usage_errors(args: list[str], message: str) -> None:
+    status, report, err = bench("http://127.0.0.1:9/", *args)
+    assert (status, report) == (2, {})
+    assert message in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["not a url"], ["http://127.0.0.1:9/", "-H", "Authorization"], ["http://x/", "--json", "{"]],
+)
+def test_request_flags_fail_as_listen_fails(args: list[str]) -> None:
+    listen = run_cli("listen", *args)
+    status, _, err = bench(*args)
+    assert status == listen.returncode == 2
+    assert err == listen.stderr.decode().replace("listen", "bench")
+
+
+def test_clock_latency_needs_no_flag(serve: str) -> None:
+    status, report, _ = bench(f"{serve}/clock?interval=0.02&limit=10", "-c", "2", "--no-reconnect")
+    assert status == 0
+    assert report["events"]["total"] == 20
+    latency = report["latency_ms"]
+    assert latency["count"] == 20
+    assert 0 <= latency["p50"] < 50
+
+
+def test_fan_out_latency_through_publish_and_subscribe(serve: str) -> None:
+    status, report, _ = bench(
+        f"{serve}/subscribe",
+        "-c",
+        "3",
+        "--duration",
+        "1.5",
+        "--publish",
+        f"{serve}/publish",
+        "--publish-rate",
+        "20",
+    )
+    assert status == 0, report
+    published = report["publish"]
+    assert published["errors"] == {}
+    assert published["sent"] >= 10
+    # Every publish reaches every subscriber, each carrying its due time.
+    assert report["latency_ms"]["count"] == report["events"]["total"] == 3 * published["sent"]
+    assert report["latency_ms"]["p50"] < 100
+
+
+def test_serve_caps_are_named_with_the_flag_to_raise(serve: str) -> None:
+    status, report, _ = bench(f"{serve}/clock", "-c", "5", "--duration", "1", "--no-reconnect")
+    assert status == 0
+    assert report["errors"]["by_kind"] == {"http-503": 2}
+    assert "raise its --max-streams" in report["hints"][0]
+    with running_server(["-q", "--rate-limit", "1"]) as limited:
+        status, report, _ = bench(
+            f"{limited}/clock", "-c", "4", "--duration", "1", "--no-reconnect"
+        )
+    assert report["errors"]["by_kind"]["http-429"] >= 2
+    assert any("raise its --rate-limit" in hint for hint in report["hints"])
+
+
+def test_the_table_names_every_figure(serve_socket: Serve) -> None:
+    url = serve_socket(three_events).url
+    done = run_cli("bench", url, "-c", "1", "--no-reconnect", "-f", "table")
+    table = done.stdout.decode()
+    for label in ("first event", "gap", "events", "reconnects", "resume", "errors"):
+        assert label in table
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (NOW_NS, NOW_NS),
+        (NOW_NS // 1000, NOW_NS // 1000 * 1000),
+        (NOW_NS // 1_000_000, NOW_NS // 1_000_000 * 1_000_000),
+        (NOW_NS / 1e9, pytest.approx(NOW_NS, abs=1000)),
+        (str(NOW_NS // 1_000_000), NOW_NS // 1_000_000 * 1_000_000),
+        ("2025-11-24T16:00:00.123456789Z", 1_764_000_000_123_456_789),
+        ("2025-11-24T17:00:00.5+01:00", 1_764_000_000_500_000_000),
+        ("2025-11-24T16:00:00", None),  # no offset: a local time would be a guess
+        ("soon", None),
+        (True, None),
+        (-5, None),
+        (None, None),
+    ],
+)
+def test_send_times_by_magnitude_or_rfc3339(value: object, expected: object) -> None:
+    assert to_epoch_ns(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "report", "ok"),
+    [
+        ("ttfe.p99 < 500ms", {"ttfe_ms": {"p99": 499.0}}, True),
+        ("ttfe.p99 < 0.5s", {"ttfe_ms": {"p99": 500.0}}, False),
+        ("gap.max <= 2000us", {"gap_ms": {"max": 2.0}}, True),
+        ("latency.p50 < 5", {"latency_ms": None}, False),
+        ("errors == 0", {"errors": {"total": 0, "by_kind": {}}}, True),
+        ("errors.http-503 < 3", {"errors": {"total": 3, "by_kind": {"http-503": 3}}}, False),
+        ("gaps == 0", {"resume": {"gaps": 1, "duplicates": 0}}, False),
+        ("events_per_s >= 100", {"events": {"total": 500, "per_s": 100.0}}, True),
+    ],
+)
+def test_thresholds_read_the_report(text: str, report: dict[str, Any], ok: bool) -> None:
+    assert parse_threshold(text).check(report)["ok"] is ok
+
+
+def test_a_malformed_threshold_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="not 'METRIC"):
+        parse_threshold("p99 of ttfe under 5")
