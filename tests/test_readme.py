@@ -30,7 +30,11 @@ def section(title: str) -> str:
 
 @pytest.mark.parametrize(
     ("command", "title"),
-    [("listen", "### Every `listen` flag"), ("serve", "### Every `serve` flag")],
+    [
+        ("listen", "### Every `listen` flag"),
+        ("bench", "### Every `bench` flag"),
+        ("serve", "### Every `serve` flag"),
+    ],
 )
 def test_every_flag_is_documented_and_every_documented_flag_exists(
     command: str, title: str

@@ -117,4 +117,4 @@ def summary_ms(hist: HdrHistogram) -> dict[str, float] | None:
 def rate_summary(rates: list[float]) -> dict[str, float] | None:
     if not rates:
         return None
-    return {"min": min(rates), "median": statistics.median(rates)}
+    return {"min": round(min(rates), 3), "median": round(statistics.median(rates), 3)}
