@@ -1,0 +1,143 @@
+"""`--format pretty`: a readable live view drawn with rich, for people at a terminal.
+
+Time, type (coloured by type), id and data, JSON highlighted and long data folded. Server
+data is printed as `Text`, never as markup. rich is imported only when this view is drawn.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from typing import IO, TYPE_CHECKING
+
+from sse_cli.parser import Comment, Event, Item
+from sse_cli.render import Messages, Renderer, RenderOptions, StatusLine
+from sse_cli.stats import Stats
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
+
+_TYPE_STYLES = ("green", "magenta", "yellow", "blue", "bright_cyan", "bright_green", "cyan")
+FOLD_LINES = 24
+FOLD_CHARS = 2000
+
+
+class PrettyRenderer(Renderer):
+    """A readable live view: time, type (coloured by type), id and data, JSON highlighted."""
+
+    def __init__(
+        self, options: RenderOptions, messages: Messages, out: IO[bytes], stats: Stats
+    ) -> None:
+        super().__init__(options, messages, out, stats)
+        self.console = _console(sys.stdout, options.color)
+        show_status = options.status
+        if show_status is None:
+            show_status = not options.quiet and _isatty(messages.stream)
+        if show_status:
+            color = options.color if options.color is not None else self.console.is_terminal
+            self.status = StatusLine(messages.stream, stats, color and not self.console.no_color)
+            messages.status = self.status
+
+    def received(self, raw: bytes, items: Sequence[Item]) -> None:
+        shown = False
+        for item in items:
+            if type(item) is Event:
+                if not shown and self.status is not None:
+                    self.status.clear()
+                shown = True
+                self._event(item)
+            elif type(item) is Comment and self.options.comments:
+                from rich.text import Text
+
+                if not shown and self.status is not None:
+                    self.status.clear()
+                shown = True
+                self.console.print(Text(":" + item.text, style="dim"), soft_wrap=True)
+        self.console.file.flush()
+        self.diagnostics(items)
+        if self.status is not None:
+            self.status.draw_if_due()
+
+    def _event(self, event: Event) -> None:
+        from rich.text import Text
+
+        head = Text()
+        head.append(datetime.now().strftime("%H:%M:%S.%f")[:-3], style="dim")
+        head.append(" ")
+        head.append(event.event, style=_type_style(event.event))
+        if event.id is not None:
+            head.append(f" #{event.id}", style="dim")
+        body = _pretty_data(event.data, self.options.full)
+        if "\n" not in body.plain and len(body.plain) < 100:
+            head.append("  ")
+            head.append_text(body)
+            self.console.print(head, soft_wrap=True)
+        else:
+            self.console.print(head, soft_wrap=True)
+            self.console.print(body, soft_wrap=True)
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _type_style(event_type: str) -> str:
+    if event_type == "error":
+        return "bold white on red"
+    if event_type == "message":
+        return "bold cyan"
+    return "bold " + _TYPE_STYLES[sum(event_type.encode()) % len(_TYPE_STYLES)]
+
+
+def _pretty_data(data: str, full: bool) -> Text:
+    from rich.text import Text
+
+    if data.lstrip()[:1] in ("{", "[") and len(data) < 1_000_000:
+        try:
+            value = json.loads(data)
+        except ValueError:
+            pass
+        else:
+            from rich.highlighter import JSONHighlighter
+
+            text = json.dumps(value, ensure_ascii=False)
+            if len(text) > 80:
+                text = json.dumps(value, indent=2, ensure_ascii=False)
+            return JSONHighlighter()(Text(text if full else _fold(text)))
+    return Text(data if full else _fold(data))
+
+
+def _fold(text: str) -> str:
+    lines = text.split("\n")
+    if len(lines) > FOLD_LINES:
+        hidden = len(lines) - FOLD_LINES
+        return "\n".join(lines[:FOLD_LINES]) + f"\n… {hidden} more lines (--full shows all)"
+    if len(text) > FOLD_CHARS:
+        return text[:FOLD_CHARS] + f" … {len(text) - FOLD_CHARS:,} more characters (--full)"
+    return text
+
+
+def _console(file: IO[str], color: bool | None) -> Console:
+    from rich.console import Console
+
+    console = Console(
+        file=file,
+        markup=False,
+        emoji=False,
+        highlight=False,
+        no_color=None if color is None else not color,
+        force_terminal=True if color else None,
+    )
+    # rich exits with status 1 from inside print() on a closed pipe: let it reach the CLI.
+    console.on_broken_pipe = _raise_broken_pipe  # type: ignore[method-assign]
+    return console
+
+
+def _raise_broken_pipe() -> None:
+    raise BrokenPipeError
