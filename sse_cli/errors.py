@@ -19,7 +19,7 @@ class ExitCode(IntEnum):
     CONNECTION = 3  # DNS, refused, reset, TLS, connect or idle timeout
     HTTP_4XX = 4
     HTTP_5XX = 5
-    NOT_EVENT_STREAM = 6  # 2xx whose Content-Type is not text/event-stream
+    NOT_EVENT_STREAM = 6  # a 2xx other than 200 and 204, or a 200 that is not text/event-stream
     PROTOCOL = 7  # the stream broke a limit (--max-event-size) or, under --strict, the wire format
     THRESHOLD = 8  # `bench`: a --threshold failed
     INTERRUPTED = 130  # Ctrl-C

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 from email.utils import parsedate_to_datetime
+from http import HTTPStatus
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -81,6 +82,15 @@ async def check_response(response: aiohttp.ClientResponse, options: ListenOption
         if status >= 500 or status == 429:
             raise Retryable(error, _retry_after(response.headers.get("Retry-After")))
         raise error
+    if status != 200:
+        # WHATWG "fail the connection": only 200 announces an event stream; any other 2xx
+        # (204 aside, which the client handles first) is neither parsed nor reconnected.
+        # A deliberate match with EventSource: curl would print any 2xx body.
+        preview = await _body_preview(response)
+        raise NotEventStreamError(
+            f"{url} answered {_status_text(status, response.reason)}, not 200{preview}",
+            "only 200 opens an event stream, as in a browser's EventSource",
+        )
     content_type = response.headers.get("Content-Type")
     if not _is_event_stream(content_type):
         preview = await _body_preview(response)
@@ -89,6 +99,15 @@ async def check_response(response: aiohttp.ClientResponse, options: ListenOption
             f"not text/event-stream{preview}",
             "check the URL and method; the server did not start an event stream",
         )
+
+
+def _status_text(status: int, reason: str | None) -> str:
+    """`205 Reset Content`: the standard phrase where there is one, else the server's."""
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = reason or ""
+    return f"{status} {phrase}".rstrip()
 
 
 def _status_hint(status: int) -> str | None:
