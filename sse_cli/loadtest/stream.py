@@ -208,36 +208,50 @@ class Stream:
         except EventTooLargeError as exc:
             items = exc.items
             self.failure = "event-too-large"
+        events = 0
         for item in items:
             if type(item) is Event:
-                self._event(item, now)
+                events += 1
+                if self._event(item):
+                    break
             elif type(item) is Diagnostic:
                 metrics.error(f"wire:{item.code}", item.message)
+        if events:
+            self._times(events, now)
         if self.failure or self.finished:
             assert self.protocol is not None
             self.protocol.abort()
             self._end(None)
 
-    def _event(self, event: Event, now: float) -> None:
-        target = self.target
-        metrics = target.metrics
-        metrics.events += 1
-        self.events += 1
+    def _times(self, events: int, now: float) -> None:
+        """Time the events one chunk completed. They arrived together: the first one's gap
+        (or time to first event) is from the event before, and the others' gaps are 0, which
+        the histogram takes in one call, not once per event."""
+        metrics = self.target.metrics
+        metrics.events += events
         if self.first:
             self.first = False
             metrics.record("ttfe", (now - self.attempt_at) * 1e6)
         else:
             metrics.record("gap", (now - self.last_event_at) * 1e6)
+        if events > 1:
+            metrics.hist["gap"].record_value(0, events - 1)
         self.last_event_at = now
+
+    def _event(self, event: Event) -> bool:
+        """Audit and time-stamp one event; True once the stream has all it wanted."""
+        target = self.target
+        self.events += 1
         if target.extract is not None:
             sent = target.extract(event.data)
             if sent is not None:
-                metrics.record("latency", (time.time_ns() - sent) / 1000)
+                target.metrics.record("latency", (time.time_ns() - sent) / 1000)
         if event.id is not None and event.id != self.prev_id:
             self.prev_id = event.id
             self._audit(event.id)
         if target.events_per_stream is not None and self.events >= target.events_per_stream:
             self.finished = True
+        return self.finished
 
     def _audit(self, event_id: str) -> None:
         """The resume audit: an id seen before is a duplicate; integer ids skipped across a
