@@ -23,6 +23,7 @@ from importlib import metadata
 from pathlib import Path
 
 from bench import clients, servers
+from bench import load as load_test
 from bench.common import (
     PYTHON,
     ROOT,
@@ -37,7 +38,7 @@ from bench.config import FULL, SMOKE, Config
 
 CLIENT_BENCHMARKS = ("startup", "throughput", "latency", "memory")
 SERVER_BENCHMARKS = ("counter", "clock", "pubsub")
-BENCHMARKS = CLIENT_BENCHMARKS + SERVER_BENCHMARKS
+BENCHMARKS = CLIENT_BENCHMARKS + SERVER_BENCHMARKS + ("load",)
 
 
 def machine(load: tuple[float, float], code: str, started: datetime.datetime) -> list[str]:
@@ -96,6 +97,9 @@ def run(config: Config, selected: list[str], report: Report) -> None:
         servers.clock(config, report)
     if "pubsub" in selected:
         servers.pubsub(config, report)
+    if "load" in selected:
+        load_test.count(config, report)
+        load_test.scale(config, report)
 
 
 def code_state() -> tuple[str, str]:
@@ -172,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--runs must be 1 or more")
     config = (SMOKE if args.smoke else FULL).with_runs(args.runs)
     WORK.mkdir(parents=True, exist_ok=True)
-    raise_fd_limit(4 * config.subscribers + 1024)
+    raise_fd_limit(max(4 * config.subscribers, 2 * load_test.STREAMS) + 1024)
 
     load_start = os.getloadavg()[0]
     if load_start > 0.5 and not config.smoke:
