@@ -134,6 +134,31 @@ def test_guard_adds_security_headers_and_keeps_an_endpoints_cache_control() -> N
     asyncio.run(main())
 
 
+def test_guard_leaves_a_bare_paths_writes_alone_but_still_counts_its_streams() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def main() -> None:
+        guard = Guard(
+            app,
+            rate_limit=0,
+            max_streams=0,
+            stream_paths={"/bare"},
+            clock=Clock(),
+            bare_paths={"/bare"},
+        )
+        transport = httpx.ASGITransport(app=guard)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            assert (await client.get("/bare")).status_code == 503, "the cap still holds"
+            guard.max_streams = 1
+            reply = await client.get("/bare")
+            assert reply.status_code == 200
+            assert "x-content-type-options" not in reply.headers, "the app sets its own"
+
+    asyncio.run(main())
+
+
 # ----------------------------------------------------------------------------- the broker
 
 

@@ -29,7 +29,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from sse_cli.serve.guard import Guard
 from sse_cli.serve.pubsub import Hub, MemoryBroker
-from sse_cli.serve.routes import STREAM_PATHS, install
+from sse_cli.serve.routes import BARE_PATHS, STREAM_PATHS, install
 from sse_cli.serve.settings import ServeError, ServeSettings
 from sse_cli.serve.streams import Activity, ApiError, Shared, error_response
 from sse_cli.serve.ui import ui_page
@@ -62,6 +62,7 @@ def create_app(settings: ServeSettings, clock: Callable[[], float] = time.monoto
         rate_limit=settings.rate_limit,
         max_streams=settings.max_streams,
         stream_paths=STREAM_PATHS,
+        bare_paths=BARE_PATHS,
         clock=clock,
     )
     return app

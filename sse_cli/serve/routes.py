@@ -35,6 +35,11 @@ class Route:
     documented: bool = True
     """Listed in the README's endpoint table."""
 
+    @property
+    def bare(self) -> bool:
+        """Served by an ASGI app instance rather than a FastAPI endpoint function."""
+        return not inspect.isfunction(self.handler)
+
     def command(self, base: str) -> str:
         assert self.example is not None
         return self.example.format(u=base, j=MESSAGE_EXAMPLE, c=CHAT_EXAMPLE)
@@ -110,12 +115,13 @@ ROUTES = (
 )
 
 STREAM_PATHS = frozenset(route.path for route in ROUTES if route.stream)
+BARE_PATHS = frozenset(route.path for route in ROUTES if route.bare)
 
 
 def install(app: FastAPI) -> None:
     """Add every route of the table to `app`."""
     for route in ROUTES:
-        if inspect.isfunction(route.handler):
+        if not route.bare:
             app.add_api_route(
                 route.path,
                 route.handler,
