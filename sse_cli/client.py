@@ -22,7 +22,7 @@ from sse_cli import __version__
 from sse_cli.actions import Action, Connected, Connecting, Ended, Received, Retrying
 from sse_cli.backoff import Backoff
 from sse_cli.errors import ConnectError, EventTooLargeError, SseCliError, UsageError
-from sse_cli.failures import Retryable, check_response, network_error
+from sse_cli.failures import Retryable, check_response, futile_at_start, network_error, not_tls
 from sse_cli.parser import Decoder, Diagnostic, Event, Item
 from sse_cli.request import (
     CONTROL,
@@ -135,6 +135,10 @@ class _Connection:
         # Re-sending an unsafe request may repeat a paid call: only a server that sent an
         # event id (so it can resume) is asked again.
         return self.options.method in SAFE_METHODS or self.ids_seen
+
+    def retries_asked(self) -> bool:
+        """Did the command line ask for retries (--reconnect, or a --max-retries bound)?"""
+        return bool(self.options.reconnect) or self.options.max_retries is not None
 
     def headers_for(self, url: str) -> list[tuple[str, str]]:
         headers = list(self.headers)
@@ -349,19 +353,20 @@ async def _send(
         )
     except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
         error = network_error(exc, state.options, connected=False)
-        if isinstance(error, UsageError) or isinstance(
-            exc, aiohttp.ClientConnectorCertificateError
-        ):
-            raise error from None  # no retry fixes a bad URL or an untrusted certificate
         if (
-            isinstance(exc, aiohttp.ClientConnectorDNSError)
-            and not state.connected
-            and state.options.reconnect is None
+            isinstance(error, UsageError)
+            or isinstance(exc, aiohttp.ClientConnectorCertificateError)
+            or not_tls(exc)
         ):
-            # The spec lets a client give up when reconnecting is futile: a host that
-            # never resolved is a typo far more often than an outage (--reconnect
-            # retries anyway). Once a stream has run, a DNS failure is retried.
+            # No retry fixes a bad URL, an untrusted certificate or a wrong scheme.
             raise error from None
+        if not state.connected and not state.retries_asked():
+            # Deliberate divergence from EventSource, which retries these: before any
+            # stream has run, a host that never resolves or a refused connection fails at
+            # once. Once a stream has run, both are retried.
+            futile = futile_at_start(exc, error)
+            if futile is not None:
+                raise futile from None
         raise Retryable(error) from None
 
 

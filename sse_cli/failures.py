@@ -7,6 +7,7 @@ exceptions, never at module level.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
@@ -144,7 +145,13 @@ def network_error(exc: BaseException, options: ListenOptions, *, connected: bool
         )
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
         host = urlsplit(options.url).hostname
-        return ConnectError(f"could not resolve host {host}", "check the URL's host name")
+        return ConnectError(f"could not resolve host {host}", "check the host name or your network")
+    if not_tls(exc):
+        plain = urlsplit(options.url)._replace(scheme="http").geturl()
+        return ConnectError(
+            f"TLS handshake with {url} failed: the server did not answer TLS; "
+            f"is it {mask_url(plain)}?"
+        )
     if isinstance(exc, aiohttp.ClientSSLError):
         return ConnectError(f"TLS error with {url}: {exc}", "check the URL's scheme and port")
     if isinstance(exc, aiohttp.ClientConnectorError):
@@ -159,6 +166,49 @@ def network_error(exc: BaseException, options: ListenOptions, *, connected: bool
     if connected:
         return ConnectError(f"connection to {url} lost: {detail}")
     return ConnectError(f"request to {url} failed: {detail}")
+
+
+#: Why a refused first connection fails at once, and how to wait for a server instead.
+REFUSED_HINT = (
+    "is the server running, and the port right? --reconnect waits for a server that is "
+    "starting; --max-retries N stops after N retries"
+)
+#: OpenSSL's reasons for a handshake answered by something that does not speak TLS.
+_NOT_TLS_REASONS = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "UNKNOWN_PROTOCOL"})
+
+
+def not_tls(exc: BaseException) -> bool:
+    """An https:// handshake that met a server answering plain HTTP (or anything but TLS)."""
+    import aiohttp
+
+    if not isinstance(exc, aiohttp.ClientConnectorSSLError):
+        return False
+    return getattr(exc.os_error, "reason", None) in _NOT_TLS_REASONS
+
+
+def futile_at_start(exc: BaseException, error: SseCliError) -> SseCliError | None:
+    """The error to fail with at once when no stream has run yet and no retry was asked for.
+
+    The spec lets a client give up when reconnecting is futile. A host name that never
+    resolved is a typo far more often than an outage, and a refused connection is a server
+    that is not running or a wrong port (curl retries it only with --retry-connrefused).
+    """
+    import aiohttp
+
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return error
+    if isinstance(exc, aiohttp.ClientConnectorError) and _refused(exc.os_error):
+        return ConnectError(error.message, REFUSED_HINT)
+    return None
+
+
+def _refused(error: OSError) -> bool:
+    # Happy Eyeballs over several addresses may wrap the refusals in one OSError.
+    return (
+        isinstance(error, ConnectionRefusedError)
+        or error.errno == errno.ECONNREFUSED
+        or f"[Errno {errno.ECONNREFUSED}]" in str(error)
+    )
 
 
 def _is_timeout(exc: BaseException) -> bool:

@@ -260,15 +260,6 @@ def test_connection_refused_exits_3_with_one_line() -> None:
     assert "refused" in err
 
 
-def test_a_host_that_never_resolves_fails_at_once_without_retrying() -> None:
-    # .invalid never resolves (RFC 6761); retrying a typo forever would hang a script.
-    result = run_cli("listen", "http://no-such-host.invalid/")
-    assert result.returncode == 3
-    assert result.stderr.decode().splitlines() == [
-        "sse-cli: error: could not resolve host no-such-host.invalid (check the URL's host name)"
-    ]
-
-
 def test_end_of_listening_is_one_line_unless_quiet(serve_socket: Serve) -> None:
     server = serve_socket(stream(b"data: x\n\n"))
     loud = run_cli("listen", server.url, "--no-reconnect")

@@ -93,7 +93,9 @@ MaxRetriesOption = Annotated[
     typer.Option(
         "--max-retries",
         metavar="N",
-        help="Give up after this many consecutive failed attempts (default: no bound).",
+        help="Retry at most N times after a failed attempt, as curl's --retry N; a stream "
+        "that runs starts the count again (default: no limit). Also retries a refused "
+        "connection.",
         callback=Count,
     ),
 ]
