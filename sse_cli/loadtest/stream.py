@@ -180,7 +180,11 @@ class Stream:
         metrics = self.target.metrics
         metrics.record("connect", (time.perf_counter() - self.attempt_at) * 1e6)
         status = response.status
-        if not 200 <= status < 300 or status == 204:
+        if 200 < status < 300 and status != 204:
+            # As listen and EventSource: only 200 opens a stream (204 says stop).
+            self.failure = "not-event-stream"
+            return
+        if status != 200:
             self.failure = f"http-{status}"
             if status >= 500 or status == 429:
                 self.retry_after = retry_after(response.headers.get("retry-after"))

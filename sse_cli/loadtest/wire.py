@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import cast
 
 __all__ = ["HeadError", "Response", "StreamProtocol", "build_request"]
 
@@ -106,9 +107,9 @@ class StreamProtocol(asyncio.Protocol):
         self.ended = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.write(self.request)
+        # A duck-typed transport: uvloop's is not an asyncio.Transport subclass.
+        self.transport = cast(asyncio.Transport, transport)
+        self.transport.write(self.request)
         self.request = b""
 
     def data_received(self, data: bytes) -> None:
