@@ -1,0 +1,102 @@
+"""The package's shape, held by a test: room sizes, function sizes and the way imports flow.
+
+Read from the source as text (the `ast` of each module), so nothing of the package runs.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "sse_cli"
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 60
+MAX_COMMAND_BODY_LINES = 15  # a Typer command: its option declarations, then this at most
+
+# Who may not import whom: the left side never imports a module named on the right.
+FORBIDDEN = {
+    "sse_cli.serve": ("sse_cli.client", "sse_cli.cli", "sse_cli.render", "sse_cli.session"),
+    "sse_cli.client": ("sse_cli.serve", "sse_cli.cli", "sse_cli.render", "sse_cli.session"),
+    "sse_cli.session": ("sse_cli.client", "sse_cli.serve", "sse_cli.cli"),
+    "sse_cli.render": ("sse_cli.client", "sse_cli.serve", "sse_cli.cli"),
+    "sse_cli.request": ("sse_cli.client", "sse_cli.serve", "sse_cli.cli", "sse_cli.render"),
+    "sse_cli.launcher": ("sse_cli.serve", "sse_cli.client", "sse_cli.cli"),
+}
+# The bottom floor: pure modules that import nothing of the package but each other.
+BOTTOM = ("sse_cli.parser", "sse_cli.actions", "sse_cli.encode", "sse_cli.errors")
+
+
+def modules() -> Iterator[tuple[str, Path]]:
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        yield name, path
+
+
+MODULES = dict(modules())
+
+
+def imported(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {name for name in found if name in MODULES}
+
+
+def in_cli(name: str) -> bool:
+    return name == "sse_cli.cli" or name.startswith("sse_cli.cli.")
+
+
+def is_command(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """A function whose parameters are all Typer declarations: `Annotated[..., typer.Option]`
+    written out, or a shared alias of one (`UrlArgument`, `MethodOption`)."""
+    annotations = [ast.unparse(a.annotation) for a in node.args.args if a.annotation]
+    return len(annotations) == len(node.args.args) > 0 and all(
+        a.startswith("Annotated[") or a.endswith(("Option", "Argument")) for a in annotations
+    )
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_no_module_is_over_400_lines(name: str) -> None:
+    lines = MODULES[name].read_text().count("\n")
+    assert lines <= MAX_MODULE_LINES, f"{name} has {lines} lines"
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_no_function_is_over_60_lines_and_commands_only_wire(name: str) -> None:
+    tree = ast.parse(MODULES[name].read_text())
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        assert node.end_lineno is not None
+        length = node.end_lineno - node.lineno + 1
+        if in_cli(name) and is_command(node):
+            body = node.end_lineno - node.body[0].lineno + 1
+            assert body <= MAX_COMMAND_BODY_LINES, f"{name}.{node.name}: body of {body} lines"
+        else:
+            assert length <= MAX_FUNCTION_LINES, f"{name}.{node.name} has {length} lines"
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_imports_flow_one_way(name: str) -> None:
+    targets = imported(MODULES[name])
+    for owner, banned in FORBIDDEN.items():
+        if name == owner or name.startswith(owner + "."):
+            wrong = {t for t in targets for b in banned if t == b or t.startswith(b + ".")}
+            assert not wrong, f"{name} imports {sorted(wrong)}"
+    if name in BOTTOM:
+        assert targets <= set(BOTTOM), f"{name} imports {sorted(targets - set(BOTTOM))}"
+    if not (in_cli(name) or name == "sse_cli.__main__"):
+        assert not {t for t in targets if in_cli(t)}, f"{name} imports the cli"
+
+
+def test_the_checks_see_the_whole_package() -> None:
+    assert {"sse_cli.parser", "sse_cli.client", "sse_cli.cli", "sse_cli.serve"} <= set(MODULES)
+    assert imported(MODULES["sse_cli.cli.listen"]) & {"sse_cli.client", "sse_cli.request"}
