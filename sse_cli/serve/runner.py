@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
+import os
 import signal
 import socket
 import sys
@@ -13,6 +15,7 @@ from typing import Any
 
 import uvicorn
 
+from sse_cli.errors import UsageError
 from sse_cli.serve import create_app
 from sse_cli.serve.routes import ROUTES
 from sse_cli.serve.settings import ServeError, ServeSettings
@@ -34,6 +37,32 @@ LOG_CONFIG: dict[str, Any] = {
         "sse_starlette": {"handlers": ["stderr"], "level": "CRITICAL", "propagate": False},
     },
 }
+
+
+STACK_ENV = "SSE_CLI_SERVE_STACK"
+"""`auto` (the default): uvloop and httptools when importable; `asyncio`: asyncio and h11."""
+
+
+def stack() -> tuple[str, str]:
+    """The event loop and HTTP parser to run on, as uvicorn names them. Chosen here, not by
+    uvicorn's `auto`, so the banner names what runs."""
+    wanted = os.environ.get(STACK_ENV, "auto")
+    if wanted not in ("auto", "asyncio"):
+        raise UsageError(f"{STACK_ENV}={wanted!r} is not a stack", "use auto or asyncio")
+    if wanted == "asyncio":
+        return "asyncio", "h11"
+    return (
+        "uvloop" if _importable("uvloop") else "asyncio",
+        "httptools" if _importable("httptools") else "h11",
+    )
+
+
+def _importable(name: str) -> bool:
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        return False
+    return True
 
 
 class _Server(uvicorn.Server):
@@ -59,8 +88,11 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def banner(settings: ServeSettings, port: int) -> list[str]:
-    """The start-up lines: the address bound, then each endpoint with a command to try."""
+def banner(
+    settings: ServeSettings, port: int, loop_and_parser: tuple[str, str] | None = None
+) -> list[str]:
+    """The start-up lines: the address bound, each endpoint with a command to try, then the
+    event loop and HTTP parser when given."""
     host = settings.host
     shown = f"[{host}]" if ":" in host else host
     wildcard = host in ("0.0.0.0", "::", "")
@@ -71,6 +103,9 @@ def banner(settings: ServeSettings, port: int) -> list[str]:
         if route.example is not None:
             example = route.command(local)
             lines.append(f"  {route.method:<4} {route.path:<21} {route.description:<45} {example}")
+    if loop_and_parser is not None:
+        loop, parser = loop_and_parser
+        lines.append(f"sse-cli: event loop {loop}, HTTP parser {parser}")
     if wildcard:
         lines.append(
             "sse-cli: warning: listening on every interface: anyone who can reach this "
@@ -104,6 +139,7 @@ def bind(settings: ServeSettings) -> socket.socket:
 
 def serve(settings: ServeSettings) -> None:
     """Bind, print the banner, run a fresh app until Ctrl-C or SIGTERM."""
+    loop, parser = stack()
     sock = bind(settings)
     port = int(sock.getsockname()[1])
     app = create_app(settings)
@@ -114,7 +150,9 @@ def serve(settings: ServeSettings) -> None:
         lifespan="off",
         timeout_graceful_shutdown=settings.shutdown_timeout,
         server_header=False,
+        loop=loop,
+        http=parser,
     )
-    sys.stderr.write("\n".join(banner(settings, port)) + "\n")
+    sys.stderr.write("\n".join(banner(settings, port, (loop, parser))) + "\n")
     sys.stderr.flush()
     _Server(config, on_exit=app.state.shared.hub.close).run(sockets=[sock])
