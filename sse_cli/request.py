@@ -13,10 +13,10 @@ from __future__ import annotations
 import dataclasses
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from sse_cli.errors import UsageError
 from sse_cli.extract import DONE
@@ -34,6 +34,7 @@ SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "s
 TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+Number = TypeVar("Number", int, float)
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +266,19 @@ def check_count(value: int | None) -> int | None:
     if value is not None and value < 0:
         raise UsageError(f"must be 0 or more, not {value}")
     return value
+
+
+def check_between(low: float, high: float | None = None) -> Callable[[Number], Number]:
+    """A check that a number is at least `low` (and at most `high`, if given)."""
+
+    def check(value: Number) -> Number:
+        # `not value >= low` also refuses nan.
+        if not value >= low or (high is not None and value > high):
+            bounds = f"from {low:g} to {high:g}" if high is not None else f"{low:g} or more"
+            raise UsageError(f"must be {bounds}, not {value:g}")
+        return value
+
+    return check
 
 
 def check_choice(value: str | None, choices: Sequence[str]) -> str | None:

@@ -24,7 +24,7 @@ from sse_cli.errors import ExitCode, SseCliError, UsageError
 if TYPE_CHECKING:
     from sse_cli.render import Messages
 
-__all__ = ["app", "checked", "fail", "main", "run_async", "run_cli"]
+__all__ = ["Command", "app", "checked", "fail", "main", "run_async", "run_cli"]
 
 ROOT_EPILOG = """\
 \b
@@ -36,6 +36,15 @@ Examples:
   sse-cli listen http://127.0.0.1:8000/sse --json '{"message": "hello"}' -f text
   sse-cli listen URL -H "Authorization: Bearer $TOKEN" -f text
 """
+
+
+class Command(typer.core.TyperCommand):
+    """A command whose usage line names its arguments plainly (`URL`, not Typer's `{URL}`)."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = super().collect_usage_pieces(ctx)
+        return [p[1:-1] if p[:1] == "{" and p[-1:] == "}" else p for p in pieces]
+
 
 app = typer.Typer(
     name="sse-cli",
@@ -157,11 +166,16 @@ def main(argv: list[str] | None = None) -> NoReturn:
 
 def run_cli(argv: list[str] | None = None) -> int:
     """Run the CLI with `argv`; return its exit status (the one place that maps endings)."""
-    from typer._click.exceptions import ClickException
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
     command = typer.main.get_command(app)
     try:
-        result = command.main(args=argv, prog_name="sse-cli", standalone_mode=False)
+        args = _take_traceback(sys.argv[1:] if argv is None else argv)
+        result = command.main(args=args, prog_name="sse-cli", standalone_mode=False)
+    except NoArgsIsHelpError as exc:
+        # Bare `sse-cli`: the formatted help, as --help prints it, not a usage error.
+        typer.echo(exc.ctx.get_help())
+        return ExitCode.OK
     except ClickException as exc:
         _stderr_line(f"sse-cli: error: {_usage_message(exc)}")
         return ExitCode.USAGE
@@ -181,6 +195,16 @@ def run_cli(argv: list[str] | None = None) -> int:
         )
         return ExitCode.ERROR
     return result if isinstance(result, int) else ExitCode.OK
+
+
+def _take_traceback(argv: list[str]) -> list[str]:
+    """`--traceback` anywhere before `--` (after the command too, where the bug message's
+    advice leads): set it for the run, and pass the rest on."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    if "--traceback" not in argv[:end]:
+        return argv
+    os.environ["SSE_CLI_TRACEBACK"] = "1"
+    return [a for a in argv[:end] if a != "--traceback"] + argv[end:]
 
 
 def _stderr_line(text: str) -> None:

@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from sse_cli.cli import app, fail
+from sse_cli.cli import Command, app, fail
 from sse_cli.cli.options import (
     CacertOption,
     ConnectTimeoutOption,
@@ -38,7 +38,11 @@ Thresholds: METRIC[.STAT] OP NUMBER[UNIT], e.g. 'gap.p99 <= 2s', 'gaps == 0'.
 """
 
 
-@app.command(epilog=BENCH_EPILOG)
+@app.command(
+    cls=Command,
+    epilog=BENCH_EPILOG,
+    short_help="Load-test an event stream with many real SSE clients.",
+)
 def bench(
     url: UrlArgument,
     connections: Annotated[
@@ -47,7 +51,7 @@ def bench(
             "--connections",
             "-c",
             metavar="N",
-            help="Open this many streams (default 10).",
+            help="Open this many streams (default: 10).",
             show_default=False,
         ),
     ] = 10,
@@ -64,7 +68,7 @@ def bench(
         typer.Option(
             "--duration",
             metavar="SECONDS",
-            help="Stop after this many seconds (default 10, or none with --events-per-stream).",
+            help="Stop after this many seconds (default: 10, or none with --events-per-stream).",
         ),
     ] = None,
     events_per_stream: Annotated[
@@ -94,7 +98,7 @@ def bench(
         typer.Option(
             "--workers",
             metavar="N",
-            help="Split the streams over this many processes (default 1).",
+            help="Split the streams over this many processes (default: 1).",
             show_default=False,
         ),
     ] = 1,
@@ -112,7 +116,7 @@ def bench(
         typer.Option(
             "--publish-rate",
             metavar="PER_SECOND",
-            help="Publish this many times a second (default 1).",
+            help="Publish this many times a second (default: 1).",
             show_default=False,
         ),
     ] = 1.0,

@@ -18,7 +18,10 @@ Examples:
 def demo(
     output_format: FormatOption = None,
 ) -> None:
-    """Start the demo server on a free loopback port and listen to it: see sse-cli at work."""
+    """Start the demo server on a free loopback port and listen to it.
+
+    See sse-cli at work; the stream ends by itself.
+    """
     start(output_format or ("pretty" if sys.stdout.isatty() else "json"))
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sse_cli.cli import app, fail, run_async
+from sse_cli.cli import Command, app, fail, run_async
 from sse_cli.cli.options import (
     CacertOption,
     ConnectTimeoutOption,
@@ -50,12 +50,13 @@ Examples:
 
 \b
 Exit statuses: 0 ok, 1 unexpected error, 2 usage, 3 connection or timeout,
-4 HTTP 4xx, 5 HTTP 5xx, 6 not an event stream, 7 over --max-event-size,
-130 interrupted.
+4 HTTP 4xx, 5 HTTP 5xx, 6 not an event stream (a 2xx other than 200 and 204,
+or another Content-Type), 7 over --max-event-size or, under --strict, a
+wire-format warning, 130 interrupted.
 """
 
 
-@app.command(epilog=LISTEN_EPILOG)
+@app.command(cls=Command, epilog=LISTEN_EPILOG)
 def listen(
     url: UrlArgument,
     method: MethodOption = None,
@@ -133,6 +134,7 @@ def listen(
             count=True,
             help="Print request and response headers on stderr; secrets are masked unless "
             "given twice (-vv).",
+            show_default=False,
         ),
     ] = 0,
     strict: Annotated[

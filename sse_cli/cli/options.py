@@ -104,8 +104,9 @@ ConnectTimeoutOption = Annotated[
     typer.Option(
         "--connect-timeout",
         metavar="SECONDS",
-        help="Fail a connection attempt after this many seconds.",
+        help="Fail a connection attempt after this many seconds (default: 30).",
         callback=Seconds,
+        show_default=False,
     ),
 ]
 IdleTimeoutOption = Annotated[
@@ -133,6 +134,7 @@ MaxEventSizeOption = Annotated[
     typer.Option(
         "--max-event-size",
         metavar="SIZE",
-        help="Fail when one line or event grows past this size (e.g. 512K, 64M).",
+        help="Fail when one line or event grows past this size (e.g. 512K, 64M; default: 16M).",
+        show_default=False,
     ),
 ]

@@ -5,9 +5,10 @@ from typing import Annotated
 
 import typer
 
-from sse_cli.cli import app, fail
+from sse_cli.cli import app, checked, fail
 from sse_cli.cli.options import Seconds
 from sse_cli.errors import SseCliError, UsageError
+from sse_cli.request import check_between
 
 SERVE_EPILOG = """\
 \b
@@ -21,22 +22,40 @@ Examples:
 @app.command(epilog=SERVE_EPILOG)
 def serve(
     host: Annotated[
-        str, typer.Option("--host", help="Bind this address (0.0.0.0 binds every interface).")
+        str,
+        typer.Option(
+            "--host",
+            metavar="HOST",
+            help="Bind this address (default: 127.0.0.1; 0.0.0.0 binds every interface).",
+            show_default=False,
+        ),
     ] = "127.0.0.1",
     port: Annotated[
         int,
-        typer.Option("--port", "-p", min=0, max=65535, help="Bind this port (0 picks a free one)."),
+        typer.Option(
+            "--port",
+            "-p",
+            metavar="PORT",
+            help="Bind this port (default: 8000; 0 picks a free one).",
+            callback=checked(check_between(0, 65535)),
+            show_default=False,
+        ),
     ] = 8000,
     delay: Annotated[
         float,
         typer.Option(
-            "--delay", min=0, help="Pause this many seconds between events (0: no pause)."
+            "--delay",
+            metavar="SECONDS",
+            help="Pause this many seconds between events (default: 0.1; 0: no pause).",
+            callback=checked(check_between(0)),
+            show_default=False,
         ),
     ] = 0.1,
     ping: Annotated[
         float | None,
         typer.Option(
             "--ping",
+            metavar="SECONDS",
             callback=Seconds,
             help="Send a heartbeat comment every this many seconds (default: off).",
         ),
@@ -45,37 +64,50 @@ def serve(
         list[str] | None,
         typer.Option(
             "--cors-origin",
+            metavar="ORIGIN",
             help="Let pages from this origin (scheme://host[:port]) connect, credentials "
-            "included (repeatable; default: no cross-origin access).",
+            "included (repeatable; '*' is refused, since it would let any page read them; "
+            "default: no cross-origin access).",
         ),
     ] = None,
     max_streams: Annotated[
         int,
         typer.Option(
-            "--max-streams", min=1, help="Answer 503 past this many open streams (default 1000)."
+            "--max-streams",
+            metavar="N",
+            help="Answer 503 past this many open streams (default: 1000).",
+            callback=checked(check_between(1)),
+            show_default=False,
         ),
     ] = 1000,
     rate_limit: Annotated[
         float,
         typer.Option(
             "--rate-limit",
-            min=0,
+            metavar="N",
             help="Answer 429 past this many requests per second from one address "
-            "(default 100; 0: no limit).",
+            "(default: 100; 0: no limit).",
+            callback=checked(check_between(0)),
+            show_default=False,
         ),
     ] = 100.0,
     max_body: Annotated[
         str,
         typer.Option(
-            "--max-body", help="Answer 413 to request bodies over this size (default 1M)."
+            "--max-body",
+            metavar="SIZE",
+            help="Answer 413 to request bodies over this size (default: 1M).",
+            show_default=False,
         ),
     ] = "1M",
     queue_size: Annotated[
         int,
         typer.Option(
             "--queue-size",
-            min=1,
-            help="Drop a /subscribe client that falls this many events behind (default 1000).",
+            metavar="N",
+            help="Drop a /subscribe client that falls this many events behind (default: 1000).",
+            callback=checked(check_between(1)),
+            show_default=False,
         ),
     ] = 1000,
     quiet: Annotated[
