@@ -35,6 +35,10 @@ TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 Number = TypeVar("Number", int, float)
+#: A URL that starts with a host (and port), not a scheme: `localhost:8000/x`, `[::1]/x`.
+_SCHEMELESS = re.compile(
+    r"^(?:[^/?#@\s]*@)?(?:\[[0-9A-Fa-f:.]+\]|[^/?#:@\s\[\]]+)(?::\d*)?(?:[/?#]|$)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,10 +215,26 @@ def mask_url(url: str) -> str:
     return url if colon < 0 else url[: colon + 1] + "***" + url[at:]
 
 
+def expand_url(url: str) -> str:
+    """A short URL in full, as HTTPie reads one: `:8000/x` is `http://localhost:8000/x`, and
+    a host with no scheme (`localhost:8000/x`, `127.0.0.1:8000/x`) is given `http://`."""
+    if "://" in url:
+        return url
+    if url.startswith(":"):
+        return "http://localhost" + (url[1:] if url.startswith(":/") else url)
+    if _SCHEMELESS.match(url):
+        return "http://" + url
+    return url
+
+
 def parse_url(url: str) -> str:
-    """An http:// or https:// URL with a host, a valid port and no control character."""
+    """An http:// or https:// URL with a host, a valid port and no control character.
+
+    A short URL is expanded first (`expand_url`); the URL returned is the full one.
+    """
     from urllib.parse import urlsplit
 
+    url = expand_url(url)
     shown = repr(mask_url(url))
     try:
         parts = urlsplit(url)
@@ -226,10 +246,13 @@ def parse_url(url: str) -> str:
             ) from None
         raise UsageError(f"URL {shown} is malformed: {exc}", "e.g. http://[::1]:8000/") from None
     if not parts.scheme:
-        raise UsageError(
-            f"URL {shown} has no scheme",
-            f"write it in full, e.g. http://{mask_url(url).lstrip('/')}",
+        path = mask_url(url).lstrip("/")
+        example = (
+            f"http://{path}"
+            if url.startswith("//")
+            else f"http://localhost:8000/{path}, or :8000/{path} for short"
         )
+        raise UsageError(f"URL {shown} has no scheme", f"write it in full, e.g. {example}")
     if parts.scheme.lower() not in ("http", "https"):
         raise UsageError(
             f"unsupported URL scheme {parts.scheme + ':'!r} in {shown}", "use http:// or https://"

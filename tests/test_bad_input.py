@@ -47,7 +47,7 @@ HELP = "see 'sse-cli listen --help'"
 URL = "{url}"
 CASES: dict[str, Bad] = {
     # The URL
-    "no-scheme": Bad(("127.0.0.1:{port}/",), "has no scheme", "e.g. http://127.0.0.1:{port}/"),
+    "no-scheme": Bad(("/events",), "has no scheme", "e.g. http://localhost:8000/events"),
     "scheme-relative": Bad(("//127.0.0.1:{port}/",), "has no scheme", "http://127.0.0.1"),
     "empty-url": Bad(("",), "URL '' has no scheme", "write it in full"),
     "no-host": Bad(("http:///events",), "has no host", "e.g. http://127.0.0.1:8000/"),

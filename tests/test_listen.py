@@ -260,6 +260,16 @@ def test_connection_refused_exits_3_with_one_line() -> None:
     assert "refused" in err
 
 
+def test_a_short_url_listens_on_localhost(serve_socket: Serve) -> None:
+    server = serve_socket(stream(b"data: x\n\n"))
+    result = run_cli("listen", f":{server.port}/events", "--no-reconnect", "-q")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b'{"event": "message", "data": "x", "id": null}\n'
+    (request,) = server.requests
+    assert request.target == "/events"
+    assert request.headers["host"] == f"localhost:{server.port}"
+
+
 def test_end_of_listening_is_one_line_unless_quiet(serve_socket: Serve) -> None:
     server = serve_socket(stream(b"data: x\n\n"))
     loud = run_cli("listen", server.url, "--no-reconnect")

@@ -58,7 +58,8 @@ def test_mask_url_hides_only_the_password(url: str, masked: str) -> None:
 @pytest.mark.parametrize(
     ("url", "what"),
     [
-        ("127.0.0.1:8000/", "has no scheme"),
+        ("/events", "has no scheme"),
+        ("//127.0.0.1:8000/", "has no scheme"),
         ("ftp://h/", "unsupported URL scheme 'ftp:'"),
         ("http:///x", "has no host"),
         ("http://h:99999/", "invalid port"),
@@ -74,6 +75,29 @@ def test_a_bad_url_is_refused(url: str, what: str) -> None:
 def test_a_bad_url_never_echoes_its_password() -> None:
     error = usage_error(parse_url, "http://u:hunter2@:99999/")
     assert "hunter2" not in str(error) and "u:***@" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("short", "full"),
+    [
+        (":8000/counter", "http://localhost:8000/counter"),
+        (":8000", "http://localhost:8000"),
+        (":/x", "http://localhost/x"),
+        ("localhost:8000/x", "http://localhost:8000/x"),
+        ("127.0.0.1:8000/x", "http://127.0.0.1:8000/x"),
+        ("[::1]:8000/x?a=1", "http://[::1]:8000/x?a=1"),
+        ("example.com/events", "http://example.com/events"),
+        ("u:pw@example.com:80/", "http://u:pw@example.com:80/"),
+    ],
+)
+def test_short_urls_are_read_as_httpie_reads_them(short: str, full: str) -> None:
+    assert parse_url(short) == full
+
+
+def test_a_url_without_a_host_suggests_the_short_form() -> None:
+    assert "e.g. http://localhost:8000/events, or :8000/events" in str(
+        usage_error(parse_url, "/events")
+    )
 
 
 def test_a_good_url_is_kept_as_given() -> None:

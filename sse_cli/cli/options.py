@@ -34,7 +34,12 @@ FormatOption = Annotated[
     ),
 ]
 UrlArgument = Annotated[
-    str, typer.Argument(help="The event stream's URL (http:// or https://).", metavar="URL")
+    str,
+    typer.Argument(
+        help="The event stream's http:// or https:// URL; short forms as in HTTPie: "
+        ":8000/x is http://localhost:8000/x, localhost:8000/x is http://localhost:8000/x.",
+        metavar="URL",
+    ),
 ]
 MethodOption = Annotated[
     str | None,
