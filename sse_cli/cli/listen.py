@@ -31,6 +31,7 @@ from sse_cli.errors import ExitCode, SseCliError
 from sse_cli.request import RequestFlags, check_seconds
 
 if TYPE_CHECKING:
+    from sse_cli.recording.writer import Recorder
     from sse_cli.render import Messages, RenderOptions
     from sse_cli.request import ListenOptions
     from sse_cli.session import Limits
@@ -147,6 +148,18 @@ def listen(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Print no status lines on stderr.")
     ] = False,
+    record: Annotated[
+        str | None,
+        typer.Option(
+            "--record",
+            metavar="FILE",
+            help="Also write everything the server sends to this recording (JSON lines, "
+            "secrets removed) for 'sse-cli serve --replay'.",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Let --record overwrite an existing file.")
+    ] = False,
 ) -> None:
     """Listen to an event stream and print its events as they arrive."""
     values = locals()
@@ -171,6 +184,8 @@ class OutputFlags:
     strict: bool = False
     stats: bool = False
     quiet: bool = False
+    record: str | None = None
+    force: bool = False
 
     @classmethod
     def pick(cls, values: Mapping[str, Any]) -> "OutputFlags":
@@ -193,7 +208,22 @@ def start(request: RequestFlags, output: OutputFlags) -> None:
         fail(exc, messages)
     if output.max_events == 0:
         raise typer.Exit(ExitCode.OK)
-    run_async(session(options, limits, render_options, messages, output.stats), messages)
+    recorder = None
+    if output.record is not None:
+        from sse_cli.recording.writer import Recorder
+
+        try:
+            recorder = Recorder.create(
+                output.record,
+                output.force,
+                options.method,
+                options.url,
+                options.headers,
+                options.body,
+            )
+        except SseCliError as exc:
+            fail(exc, messages)
+    run_async(session(options, limits, render_options, messages, output.stats, recorder), messages)
 
 
 def plan(
@@ -239,6 +269,7 @@ async def session(
     render_options: "RenderOptions",
     messages: "Messages",
     report_stats: bool,
+    recorder: "Recorder | None" = None,
 ) -> None:
     """The client's actions through the session's limits into a renderer."""
     import aiohttp  # noqa: F401 - the whole stack loads before the collector comes back
@@ -251,7 +282,12 @@ async def session(
     renderer = make_renderer(render_options, messages)
     process.settled()
     try:
-        await run(client_listen(options), limits, renderer)
+        source = client_listen(options)
+        if recorder is not None:
+            from sse_cli.recording.writer import recorded
+
+            source = recorded(source, recorder)
+        await run(source, limits, renderer)
     finally:
         if report_stats:
             messages.raw("sse-cli: stats\n" + "\n".join("  " + s for s in renderer.stats.summary()))

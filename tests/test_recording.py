@@ -1,0 +1,127 @@
+"""`listen --record FILE`: what the recording holds, what it leaves out, and its refusals."""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from support.cli import WAIT, finish, read_line, run_cli
+from support.sockets import Handler, SocketServer, by_connection, steps, stream
+
+from sse_cli.parser import Comment, Event
+from sse_cli.recording import Block, WireReader
+from sse_cli.recording.reader import read_recording
+
+SAMPLE = b"retry: 2000\n\nid: 1\ndata: one\n\n: beat\n\nevent: update\ndata: a\ndata: b\n\n"
+
+
+def records(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_wire_reader_reports_retry_only_and_id_only_blocks() -> None:
+    reader = WireReader()
+    items = reader.feed(b"retry: 5\n\nid: 7\n\n:hi\ndata: x\n\n")
+    assert items == [Block(None, 5), Block("7", None), Comment("hi"), Event("message", "x", "7")]
+
+
+def test_recording_holds_every_item_with_offsets(
+    serve_socket: Callable[[Handler], SocketServer], tmp_path: Path
+) -> None:
+    server = serve_socket(stream(SAMPLE[:20], SAMPLE[20:]))
+    out = tmp_path / "r.jsonl"
+    done = run_cli("listen", server.url, "--no-reconnect", "--record", str(out), "-e", "update")
+    assert done.returncode == 0, done.stderr
+    lines = records(out)
+    assert lines[0] == {"format": "sse-cli recording", "version": 1}
+    assert lines[1]["type"] == "request" and lines[2]["type"] == "response"
+    assert lines[2]["status"] == 200
+    kinds = [(r["type"], r.get("data", r.get("text", r.get("retry")))) for r in lines[3:]]
+    # The filter (-e update) let one event through; the recording holds the wire.
+    assert kinds == [
+        ("block", 2000),
+        ("event", "one"),
+        ("comment", " beat"),
+        ("event", "a\nb"),
+        ("end", None),
+    ]
+    offsets = [r["at_us"] for r in lines[3:]]
+    assert offsets == sorted(offsets)
+    recording = read_recording(out)
+    assert [e.item for e in recording.responses[0].entries][1] == Event("message", "one", "1")
+
+
+def test_secrets_never_reach_the_recording(
+    serve_socket: Callable[[Handler], SocketServer], tmp_path: Path
+) -> None:
+    server = serve_socket(stream(b"data: x\n\n"))
+    out = tmp_path / "r.jsonl"
+    url = server.url + "v1/x?api_key=YSECRET&page=2&access_token=ZSECRET"
+    done = run_cli(
+        "listen", url, "--no-reconnect", "--record", str(out),
+        "-H", "Authorization: Bearer XSECRET", "-H", "Cookie: c=CSECRET",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    text = out.read_text()
+    for secret in ("XSECRET", "YSECRET", "ZSECRET", "CSECRET"):
+        assert secret not in text
+    assert "page=2" in text and "Authorization" in text
+
+
+def test_reconnects_are_recorded_with_each_response(
+    serve_socket: Callable[[Handler], SocketServer], tmp_path: Path
+) -> None:
+    first = stream(b"retry: 10\nid: 1\ndata: a\n\n")
+    server = serve_socket(by_connection(first, stream(b"id: 2\ndata: b\n\n")))
+    out = tmp_path / "r.jsonl"
+    done = run_cli("listen", server.url, "--record", str(out), "-n", "2")
+    assert done.returncode == 0, done.stderr
+    assert [r["type"] for r in records(out)[2:]] == [
+        "response", "event", "reconnect", "response", "event", "end",
+    ]  # fmt: skip
+    assert server.wait_requests(2)[1].headers["last-event-id"] == "1"
+
+
+def test_an_existing_file_is_refused_unless_force(tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    out.write_text("keep me")
+    done = run_cli("listen", "http://127.0.0.1:9/", "--record", str(out))
+    assert done.returncode == 2
+    assert b"exists" in done.stderr and b"--force" in done.stderr
+    assert out.read_text() == "keep me"
+
+
+def test_record_to_stdout_is_refused() -> None:
+    done = run_cli("listen", "http://127.0.0.1:9/", "--record", "-")
+    assert done.returncode == 2
+    assert done.stderr.count(b"\n") == 1 and b"stdout" in done.stderr
+
+
+@pytest.mark.parametrize("how", ["sigint", "closed-pipe"])
+def test_an_interrupted_recording_is_valid_up_to_the_last_event(
+    serve_socket: Callable[[Handler], SocketServer],
+    gate: object,
+    spawned: Callable[..., object],
+    tmp_path: Path,
+    how: str,
+) -> None:
+    import threading
+
+    assert isinstance(gate, threading.Event)
+    server = serve_socket(steps(b"id: 1\ndata: one\n\nid: 2\ndata: tw", gate))
+    out = tmp_path / "r.jsonl"
+    proc = spawned("listen", server.url, "-f", "json", "--record", str(out))
+    assert json.loads(read_line(proc.stdout))["data"] == "one"  # type: ignore[attr-defined]
+    if how == "sigint":
+        proc.send_signal(signal.SIGINT)  # type: ignore[attr-defined]
+    else:
+        proc.stdout.close()  # type: ignore[attr-defined]
+        gate.set()
+    finish(proc, WAIT)  # type: ignore[arg-type]
+    recording = read_recording(out)
+    events = [e.item for r in recording.responses for e in r.entries]
+    assert events[0] == Event("message", "one", "1")
+    assert all(type(e) is not Event or e.data != "tw" for e in events)
