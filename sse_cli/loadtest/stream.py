@@ -21,7 +21,7 @@ from sse_cli.client import SAFE_METHODS
 from sse_cli.errors import EventTooLargeError
 from sse_cli.loadtest.target import Target, connect_error_kind, error_note, retry_after
 from sse_cli.loadtest.wire import HeadError, Response, StreamProtocol, build_request
-from sse_cli.parser import Decoder, Diagnostic, Event
+from sse_cli.parser import Decoder, Diagnostic, Event, Item
 from sse_cli.request import CONTROL
 
 #: Ids other than integers are remembered up to this many per stream for the duplicate check.
@@ -212,14 +212,7 @@ class Stream:
         except EventTooLargeError as exc:
             items = exc.items
             self.failure = "event-too-large"
-        events = 0
-        for item in items:
-            if type(item) is Event:
-                events += 1
-                if self._event(item):
-                    break
-            elif type(item) is Diagnostic:
-                metrics.error(f"wire:{item.code}", item.message)
+        events = self._events(items)
         if events:
             self._times(events, now)
         if self.failure or self.finished:
@@ -242,20 +235,47 @@ class Stream:
             metrics.hist["gap"].record_value(0, events - 1)
         self.last_event_at = now
 
-    def _event(self, event: Event) -> bool:
-        """Audit and time-stamp one event; True once the stream has all it wanted."""
+    def _events(self, items: list[Item]) -> int:
+        """Count, audit and read the send time of a chunk's events, up to what the stream
+        still wants; how many there were. One loop with locals: it runs once per event."""
         target = self.target
-        self.events += 1
-        if target.extract is not None:
-            sent = target.extract(event.data)
-            if sent is not None:
-                target.metrics.record("latency", (time.time_ns() - sent) / 1000)
-        if event.id is not None and event.id != self.prev_id:
-            self.prev_id = event.id
-            self._audit(event.id)
-        if target.events_per_stream is not None and self.events >= target.events_per_stream:
-            self.finished = True
-        return self.finished
+        metrics = target.metrics
+        extract = target.extract
+        wanted = target.events_per_stream
+        left = -1 if wanted is None else wanted - self.events
+        prev, highest = self.prev_id, self.highest
+        events = 0
+        for item in items:
+            if type(item) is not Event:
+                if type(item) is Diagnostic:
+                    metrics.error(f"wire:{item.code}", item.message)
+                continue
+            events += 1
+            if extract is not None:
+                sent = extract(item.data)
+                if sent is not None:
+                    metrics.record("latency", (time.time_ns() - sent) / 1000)
+            event_id = item.id
+            if event_id is not None and event_id != prev:
+                prev = event_id
+                if (
+                    highest is not None
+                    and not self.resuming
+                    and event_id.isascii()
+                    and event_id.isdigit()
+                    and int(event_id) > highest
+                ):
+                    highest = int(event_id)  # the usual case: the next integer id
+                else:
+                    self.highest = highest
+                    self._audit(event_id)
+                    highest = self.highest
+            if events == left:
+                self.finished = True
+                break
+        self.prev_id, self.highest = prev, highest
+        self.events += events
+        return events
 
     def _audit(self, event_id: str) -> None:
         """The resume audit: an id seen before is a duplicate; integer ids skipped across a
