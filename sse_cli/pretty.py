@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 _TYPE_STYLES = ("green", "magenta", "yellow", "blue", "bright_cyan", "bright_green", "cyan")
 FOLD_LINES = 24
 FOLD_CHARS = 2000
+INDENT = "  "  # data of many lines, under its event's header
 
 
 class PrettyRenderer(Renderer):
@@ -76,8 +77,12 @@ class PrettyRenderer(Renderer):
             head.append_text(body)
             self.console.print(head, soft_wrap=True)
         else:
+            # Data of many lines sits indented under its header, so it never reads as new
+            # output of its own.
+            lines = body.split("\n", allow_blank=True)
+            indented = Text("\n").join(Text(INDENT).append_text(line) for line in lines)
             self.console.print(head, soft_wrap=True)
-            self.console.print(body, soft_wrap=True)
+            self.console.print(indented, soft_wrap=True)
 
 
 def _isatty(stream: IO[str]) -> bool:
@@ -116,11 +121,15 @@ def _pretty_data(data: str, full: bool) -> Text:
 def _fold(text: str) -> str:
     lines = text.split("\n")
     if len(lines) > FOLD_LINES:
-        hidden = len(lines) - FOLD_LINES
-        return "\n".join(lines[:FOLD_LINES]) + f"\n… {hidden} more lines (--full shows all)"
+        return "\n".join(lines[:FOLD_LINES]) + _folded(len(lines) - FOLD_LINES, "lines")
     if len(text) > FOLD_CHARS:
-        return text[:FOLD_CHARS] + f" … {len(text) - FOLD_CHARS:,} more characters (--full)"
+        return text[:FOLD_CHARS] + _folded(len(text) - FOLD_CHARS, "characters")
     return text
+
+
+def _folded(hidden: int, unit: str) -> str:
+    """The one way a fold is said, on a line of its own."""
+    return f"\n… {hidden:,} more {unit} (--full shows all)"
 
 
 def _console(file: IO[str], color: bool | None) -> Console:

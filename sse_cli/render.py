@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from sse_cli.extract import Extractor
 
 FORMATS = ("pretty", "json", "data", "raw", "text")
+#: In text mode, events without text before any text that earn a word on stderr.
+TEXTLESS_EVENTS = 4
 STATUS_INTERVAL = 0.1  # seconds between status-line redraws, at most
 
 
@@ -82,6 +84,7 @@ class StatusLine:
         self.shown = False
         self.last_draw = 0.0
         self._rate_mark = (stats.elapsed(), 0)
+        self._measured = False  # has a whole second been measured yet?
         self.rate = 0.0
 
     def clear(self) -> None:
@@ -90,7 +93,9 @@ class StatusLine:
             self.stream.flush()
             self.shown = False
 
-    def text(self) -> str:
+    def text(self, width: int = 1_000_000) -> str:
+        """The line, fitted to `width` columns: the URL is shortened first, then dropped, so
+        the state and the counts stay; nothing at all fits in 0 columns."""
         state = self.state
         if self.deadline is not None:
             state = state.format(left=max(0.0, self.deadline - time.monotonic()))
@@ -100,16 +105,29 @@ class StatusLine:
         if now - then >= 1.0:
             self.rate = (stats.events - count) / (now - then)
             self._rate_mark = (now, stats.events)
-        return (
-            f"{state} · {self.url} · {stats.events:,} events · "
-            f"{human_bytes(stats.bytes)} · {self.rate:,.1f}/s"
-        )
+            self._measured = True
+        elif not self._measured:
+            # The first second: a rate over what has passed (at least a quarter second, so
+            # one early event does not read as hundreds a second), not 0.0/s.
+            self.rate = (stats.events - count) / max(now - then, 0.25)
+        events = f"{stats.events:,} event{'' if stats.events == 1 else 's'}"
+        counts = f"{events} · {human_bytes(stats.bytes)} · {self.rate:,.1f}/s"
+        # Lines stay shorter than the width: a line that fills it wraps on some terminals.
+        line = f"{state} · {self.url} · {counts}"
+        if len(line) < width:
+            return line
+        room = width - 1 - len(f"{state} ·  · {counts}")
+        if room >= 12:
+            return f"{state} · {self.url[: room - 1]}… · {counts}"
+        line = f"{state} · {counts}"
+        if len(line) < width:
+            return line
+        return line[: width - 2] + "…" if width >= 3 else ""
 
     def draw(self) -> None:
-        width = _terminal_width(self.stream)
-        line = self.text()
-        if len(line) >= width:
-            line = line[: max(0, width - 2)] + "…"
+        line = self.text(_terminal_width(self.stream))
+        if not line:
+            return
         if self.color:
             line = f"\x1b[2m{line}\x1b[0m"
         self.stream.write("\r\x1b[2K" + line)
@@ -305,6 +323,9 @@ class TextRenderer(Renderer):
 
         self.extract = options.extractor or llm_text
         self.ends_in_newline = True
+        self.printed = False
+        self.textless = 0  # events that added no text, while none has printed yet
+        self.explained = False
 
     def received(self, raw: bytes, items: Sequence[Item]) -> None:
         extract = self.extract
@@ -316,9 +337,35 @@ class TextRenderer(Renderer):
             self.out.write(text.encode())
             self.out.flush()
             self.ends_in_newline = text.endswith("\n")
+            self.printed = True
+        elif not self.printed:
+            self.textless += sum(1 for item in items if type(item) is Event)
+            # A chat stream may open with a few events that carry no text (Anthropic sends
+            # three before its first delta): only more than that is worth a word.
+            if self.textless >= TEXTLESS_EVENTS:
+                self._explain()
         self.diagnostics(items)
 
+    def _explain(self) -> None:
+        """Say once why text output shows nothing, rather than stay silent."""
+        if self.explained or self.printed or not self.textless:
+            return
+        self.explained = True
+        many = f"{self.textless} event{'s' if self.textless != 1 else ''}"
+        if self.options.extractor is not None:
+            why = f"-x found no text in {many} so far"
+        else:
+            why = (
+                f"{many} so far carried no text (their data is neither plain text nor an "
+                "OpenAI or Anthropic chunk)"
+            )
+        self.messages.warn(
+            f"-f text shows nothing: {why}; name the text's field with -x PATH "
+            "(e.g. -x time), or see whole events with -f json"
+        )
+
     def close(self) -> None:
+        self._explain()
         if not self.ends_in_newline:
             self.ends_in_newline = True
             try:

@@ -309,3 +309,18 @@ def test_stats_counts_events_by_type_bytes_and_reconnects(serve_socket: Serve) -
     assert f"  bytes        {len(first) + len(second):,}" in err
     assert "  reconnects   2" in err
     assert any(line.startswith("  duration     ") for line in err)
+
+
+def test_text_mode_on_events_without_text_says_why_once_and_exits_0(serve_socket: Serve) -> None:
+    ticks = b"".join(
+        b'event: tick\nid: %d\ndata: {"seq": %d, "time": "12:00:0%d"}\n\n' % (n, n, n)
+        for n in range(1, 7)
+    )
+    server = serve_socket(stream(ticks))
+    result = run_cli("listen", server.url, "-f", "text", "--no-reconnect")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b""
+    warning, stopped = result.stderr.decode().splitlines()
+    assert warning.startswith("sse-cli: warning: -f text shows nothing: ")
+    assert "-x PATH" in warning
+    assert stopped == "sse-cli: stopped: the server closed the stream"

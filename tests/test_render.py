@@ -192,3 +192,127 @@ def test_json_renderer_escapes_a_lone_surrogate_and_keeps_the_chunk() -> None:
         5,
     )
     assert first["ts"] == second["ts"]
+
+
+# The status line (issue 18)
+
+
+def status_line(events: int, url: str = "http://127.0.0.1:8000/counter") -> StatusLine:
+    now = [0.0]
+    stats = Stats(clock=lambda: now[0])
+    status = StatusLine(io.StringIO(), stats, color=False)
+    status.url, status.state = url, "connected, HTTP 200"
+    now[0] = 0.5
+    if events:
+        stats.chunk(100 * events, [Event("m", "x", None)] * events)
+    return status
+
+
+def test_status_line_says_1_event_and_a_rate_in_the_first_second() -> None:
+    assert "· 1 event · " in status_line(1).text()
+    line = status_line(5).text()  # 5 events in half a second
+    assert "5 events" in line and line.endswith("· 10.0/s")
+    assert status_line(0).text().endswith("· 0.0/s")
+
+
+@pytest.mark.parametrize(("width", "url"), [(120, "whole"), (80, "shortened"), (50, "dropped")])
+def test_a_narrow_status_line_keeps_state_and_counts_and_shortens_the_url(
+    width: int, url: str
+) -> None:
+    address = "http://127.0.0.1:8000/counter?interval=0.1&limit=1000"
+    line = status_line(3, url=address).text(width)
+    assert len(line) < width
+    assert line.startswith("connected, HTTP 200 · ")
+    assert line.endswith(" · 3 events · 300 B · 6.0/s")
+    shown = {
+        "whole": address in line,
+        "shortened": "· http://127.0.0.1:8000/cou" in line and "… · 3 events" in line,
+        "dropped": line == "connected, HTTP 200 · 3 events · 300 B · 6.0/s",
+    }
+    assert shown[url], line
+
+
+def test_a_status_line_with_no_room_shows_nothing() -> None:
+    status = status_line(3)
+    assert status.text(0) == ""
+    assert status.text(2) == ""
+    assert status.text(20).endswith("…") and len(status.text(20)) < 20
+
+
+def test_status_line_draws_nothing_on_a_terminal_of_0_columns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    status = status_line(3)
+    monkeypatch.setattr("sse_cli.render._terminal_width", lambda stream: 0)
+    status.draw()
+    assert status.stream.getvalue() == ""  # type: ignore[attr-defined]
+    assert not status.shown
+
+
+# Text mode that finds no text (issue 18)
+
+
+def test_text_mode_says_once_why_events_without_text_show_nothing() -> None:
+    renderer, out, err = make(TextRenderer)
+    tick = Event("tick", '{"seq": 1, "time": "12:00"}', "1")
+    for _ in range(10):
+        renderer.received(b"", [tick])
+    renderer.close()
+    assert out.getvalue() == b""
+    (line,) = err.getvalue().splitlines()
+    assert line.startswith("sse-cli: warning: -f text shows nothing: 4 events so far")
+    assert "-x PATH" in line
+
+
+def test_text_mode_stays_quiet_while_a_chat_stream_opens_without_text() -> None:
+    renderer, out, err = make(TextRenderer)
+    opening = [Event(t, json.dumps({"type": t}), None) for t in ("message_start", "ping", "x")]
+    delta = {"type": "content_block_delta", "delta": {"type": "text_delta", "text": "Hi"}}
+    renderer.received(b"", opening)
+    renderer.received(b"", [Event("content_block_delta", json.dumps(delta), None)])
+    renderer.close()
+    assert out.getvalue() == b"Hi\n"
+    assert err.getvalue() == ""
+
+
+def test_text_mode_with_one_textless_event_says_so_at_the_end() -> None:
+    renderer, out, err = make(TextRenderer, extractor=lambda event: None)
+    renderer.received(b"", [Event("m", "{}", None)])
+    assert err.getvalue() == ""
+    renderer.close()
+    assert "-x found no text in 1 event so far" in err.getvalue()
+
+
+# The pretty view (issue 18)
+
+
+def pretty_output(capsys: pytest.CaptureFixture[str], data: str, **options: object) -> str:
+    from sse_cli.pretty import PrettyRenderer
+
+    renderer = PrettyRenderer(
+        RenderOptions(format="pretty", color=False, status=False, **options),  # type: ignore[arg-type]
+        Messages(io.StringIO()),
+        io.BytesIO(),
+        Stats(),
+    )
+    renderer.received(b"", [Event("update", data, "7")])
+    return capsys.readouterr().out
+
+
+def test_pretty_indents_data_of_many_lines_under_its_header(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    header, *body = pretty_output(capsys, "first\n\nthird").splitlines()
+    assert header.endswith(" update #7")
+    assert body == ["  first", "  ", "  third"]
+    json_body = pretty_output(capsys, json.dumps({"k": "v" * 100})).splitlines()[1:]
+    assert json_body and all(line.startswith("  ") for line in json_body)
+
+
+def test_pretty_folds_lines_and_characters_in_one_style(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    many_lines = pretty_output(capsys, "\n".join(map(str, range(30)))).splitlines()
+    assert many_lines[-1] == "  … 6 more lines (--full shows all)"
+    long_line = pretty_output(capsys, "x" * 2500).splitlines()
+    assert long_line[-1] == "  … 500 more characters (--full shows all)"
