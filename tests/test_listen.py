@@ -430,6 +430,17 @@ def test_n_stops_after_that_many_events(serve_socket: Serve, gate: threading.Eve
     assert b"stopped: received 2 events (-n)" in result.stderr
 
 
+def test_n_0_ends_with_the_one_stopped_line_and_sends_nothing(serve_socket: Serve) -> None:
+    server = serve_socket(stream(b"data: x\n\n"))
+    loud = run_cli("listen", server.url, "-n", "0")
+    quiet = run_cli("listen", server.url, "-n", "0", "-q")
+    assert loud.returncode == quiet.returncode == 0
+    assert loud.stdout == quiet.stdout == b""
+    assert loud.stderr == b"sse-cli: stopped: -n 0 asks for no events, so none was requested\n"
+    assert quiet.stderr == b""
+    assert server.requests == []
+
+
 def test_event_type_filter(serve_socket: Serve, gate: threading.Event) -> None:
     body = b"event: a\ndata: 1\n\ndata: 2\n\nevent: b\ndata: 3\n\nevent: c\ndata: 4\n\n"
     server = serve_socket(steps(body, gate))

@@ -207,6 +207,7 @@ def start(request: RequestFlags, output: OutputFlags) -> None:
     except SseCliError as exc:
         fail(exc, messages)
     if output.max_events == 0:
+        messages.note("stopped: -n 0 asks for no events, so none was requested")
         raise typer.Exit(ExitCode.OK)
     recorder = None
     if output.record is not None:
