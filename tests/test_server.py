@@ -94,9 +94,10 @@ def test_post_sse_streams_the_posted_message_back(base: str) -> None:
     ("body", "problem"),
     [
         (b"{bad", "not valid JSON"),
-        (b'{"text": "x"}', '"message"'),
-        (b'{"message": 5}', "non-empty string"),
-        (b"[1, 2]", '"message"'),
+        (b'{"text": "x"}', "Missing required parameter: 'message'"),
+        (b'{"message": 5}', "Invalid type for 'message': expected a string"),
+        (b'{"message": ""}', "'message'"),
+        (b"[1, 2]", "must be a JSON object"),
     ],
 )
 def test_post_sse_refuses_a_bad_body_with_a_json_error(
@@ -209,6 +210,58 @@ def test_an_openai_sdk_client_works_against_the_mock(base: str) -> None:
     assert text == "Hello! You said: hello mock"
     completion = client.chat.completions.create(model="m", messages=messages)
     assert completion.choices[0].message.content == text
+
+
+def sdk(base: str) -> Any:
+    openai = pytest.importorskip("openai")
+    return openai.OpenAI(base_url=f"{base}/v1", api_key="not-needed", max_retries=0)
+
+
+@pytest.mark.parametrize("bad", ["yes", 1, None], ids=["string", "integer", "null"])
+def test_the_openai_sdk_sending_a_bad_stream_type_gets_bad_request_naming_stream(
+    base: str, bad: object
+) -> None:
+    openai = pytest.importorskip("openai")
+    messages = [{"role": "user", "content": "hi"}]
+    with pytest.raises(openai.BadRequestError) as caught:
+        sdk(base).chat.completions.create(model="m", messages=messages, stream=bad)
+    assert caught.value.status_code == 400
+    assert "'stream'" in caught.value.message
+    assert caught.value.param == "stream"
+    assert caught.value.code == "invalid_type"
+    assert caught.value.type == "invalid_request_error"
+
+
+def test_the_openai_sdk_lists_and_retrieves_the_mock_model(base: str) -> None:
+    openai = pytest.importorskip("openai")
+    client = sdk(base)
+    models = list(client.models.list())
+    assert [m.id for m in models] == ["sse-cli-mock"]
+    assert models[0].object == "model" and models[0].owned_by == "sse-cli"
+    assert client.models.retrieve("sse-cli-mock").id == "sse-cli-mock"
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.models.retrieve("gpt-nope")
+    assert caught.value.code == "model_not_found"
+    assert "gpt-nope" in caught.value.message
+
+
+def test_include_usage_ends_the_stream_with_the_usage_chunk(base: str) -> None:
+    client = sdk(base)
+    messages = [{"role": "user", "content": "count these words"}]
+    chunks = list(
+        client.chat.completions.create(
+            model="m", messages=messages, stream=True, stream_options={"include_usage": True}
+        )
+    )
+    assert all(c.usage is None for c in chunks[:-1])
+    last = chunks[-1]
+    assert last.choices == [] and last.usage is not None
+    reply = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert last.usage.completion_tokens == len(reply.split())
+    assert last.usage.prompt_tokens == 3
+    assert last.usage.total_tokens == last.usage.prompt_tokens + last.usage.completion_tokens
+    without = list(client.chat.completions.create(model="m", messages=messages, stream=True))
+    assert all(c.choices for c in without)  # no usage chunk unless asked
 
 
 class Subscriber:

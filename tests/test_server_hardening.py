@@ -24,6 +24,7 @@ from support.measure import memory_kib, open_fds
 from support.waiting import wait_until
 
 from sse_cli.launcher import Launched, LaunchError, launch, serve_command
+from sse_cli.serve.routes import ROUTES
 
 MAX_BODY = 1 << 20  # the documented default of --max-body (1M)
 
@@ -341,16 +342,34 @@ BAD_REQUESTS = [
     ),
     Bad("publish-non-utf8-body", build("POST", "/publish", b"\xc3\x28"), 400, "UTF-8"),
     Bad("publish-over-limit-chunked", post_chunked("/publish", OVER), 413, "limit"),
-    # the OpenAI mock
-    Bad("chat-messages-missing", post_json(CHAT, b"{}"), 422, "messages"),
-    Bad("chat-messages-empty", post_json(CHAT, b'{"messages": []}'), 422, "messages"),
-    Bad("chat-messages-not-list", post_json(CHAT, b'{"messages": "hi"}'), 422, "messages"),
-    Bad("chat-role-missing", post_json(CHAT, b'{"messages": [{"content": "x"}]}'), 422, "role"),
-    Bad("chat-stream-not-bool", post_json(CHAT, USER_HI + b', "stream": "maybe"}'), 422, "stream"),
+    # the OpenAI mock: the API's status (400) and error object, naming the parameter
+    Bad("chat-messages-missing", post_json(CHAT, b"{}"), 400, "messages"),
+    Bad("chat-messages-empty", post_json(CHAT, b'{"messages": []}'), 400, "messages"),
+    Bad("chat-messages-not-list", post_json(CHAT, b'{"messages": "hi"}'), 400, "messages"),
+    Bad("chat-role-missing", post_json(CHAT, b'{"messages": [{"content": "x"}]}'), 400, "role"),
+    Bad("chat-role-not-string", post_json(CHAT, b'{"messages": [{"role": 1}]}'), 400, "role"),
+    Bad(
+        "chat-content-number",
+        post_json(CHAT, b'{"messages": [{"role": "user", "content": 5}]}'),
+        400,
+        "content",
+    ),
+    Bad("chat-message-not-object", post_json(CHAT, b'{"messages": ["hi"]}'), 400, "messages"),
+    Bad("chat-stream-not-bool", post_json(CHAT, USER_HI + b', "stream": "maybe"}'), 400, "stream"),
+    Bad("chat-stream-yes", post_json(CHAT, USER_HI + b', "stream": "yes"}'), 400, "stream"),
+    Bad("chat-stream-one", post_json(CHAT, USER_HI + b', "stream": 1}'), 400, "stream"),
+    Bad(
+        "chat-stream-options-without-stream",
+        post_json(CHAT, USER_HI + b', "stream_options": {"include_usage": true}}'),
+        400,
+        "stream_options",
+    ),
     Bad("chat-malformed-json", post_json(CHAT, USER_HI), 400, "JSON"),
     Bad("chat-non-utf8-body", post_json(CHAT, b'{"messages": "\x80"}'), 400, "UTF-8"),
-    Bad("chat-body-not-object", post_json(CHAT, b"[]"), 422, "body"),
-    Bad("chat-negative-delay", post_json(CHAT + "?delay=-1", USER_HI + b"}"), 422, "delay"),
+    Bad("chat-body-not-object", post_json(CHAT, b"[]"), 400, "body"),
+    Bad("chat-negative-delay", post_json(CHAT + "?delay=-1", USER_HI + b"}"), 400, "delay"),
+    Bad("models-unknown", build("GET", "/v1/models/gpt-nope"), 404, "gpt-nope"),
+    Bad("openai-unknown-path", build("GET", "/v1/nope"), 404, "/v1/nope"),
     Bad("chat-over-limit-declared", declared_over_limit(CHAT), 413, "limit"),
     Bad("chat-over-limit-chunked", post_chunked(CHAT, OVER), 413, "limit"),
     # routing
@@ -399,14 +418,29 @@ def plain_server() -> Iterator[Server]:
     server.kill()
 
 
+OPENAI_ERROR = {"message", "type", "param", "code"}
+
+
+def error_message(request: bytes, reply: Reply) -> str:
+    """The refusal's message: `{"error": "..."}`, or under /v1/ the OpenAI error object."""
+    error = reply.json()["error"]
+    if request.split(b" ", 2)[1].startswith(b"/v1/"):
+        assert isinstance(error, dict) and error.keys() == OPENAI_ERROR, error
+        assert error["type"] == "invalid_request_error", error
+        assert isinstance(error["message"], str)
+        return error["message"]
+    assert isinstance(error, str), error
+    return error
+
+
 def check_refused(server: Server, bad: Bad, marker: str) -> None:
     since = server.child.mark()
     reply = exchange(server, bad.request, read_success_body=False)
     assert 400 <= reply.status <= 499, f"{bad.name}: {reply.status} {reply.body[:300]!r}"
     assert reply.status == bad.status, reply
     assert reply.headers["content-type"] == "application/json", reply.headers
-    error = reply.json()["error"]
-    assert isinstance(error, str) and bad.names.lower() in error.lower(), error
+    error = error_message(bad.request, reply)
+    assert bad.names.lower() in error.lower(), error
     # The server keeps serving, and printed no traceback: the access-log line of the next
     # stream is written after anything the bad request made the server print.
     assert_streams(server, marker)
@@ -424,6 +458,71 @@ def test_bad_request_gets_4xx_json_error_and_server_keeps_serving(
 def test_bad_request_table_is_large_enough() -> None:
     assert len(BAD_REQUESTS) >= 20
     assert len({bad.name for bad in BAD_REQUESTS}) == len(BAD_REQUESTS)
+
+
+# ----------------------------------------------------------------------------- bodies cut short
+
+
+BODY_PATHS = sorted(route.path for route in ROUTES if route.method == "POST")
+LARGE = 900_000  # bytes declared by the large upload: under --max-body, so it is read
+
+
+@dataclass(frozen=True)
+class Cut:
+    """A request whose body never fully arrives: the head, the part of the body sent once
+    the server has asked for it (100 Continue), and how the client then leaves."""
+
+    head: list[tuple[str, str]]
+    sent: bytes
+    reset: bool = False
+
+
+CUTS = {
+    "content-length-100-two-bytes-then-close": Cut([("Content-Length", "100")], b'{"'),
+    "chunked-cut-mid-chunk": Cut([("Transfer-Encoding", "chunked")], b"100\r\n" + b"x" * 10),
+    "close-during-large-upload": Cut([("Content-Length", str(LARGE))], b"x" * (LARGE // 3)),
+    "reset-during-body": Cut([("Content-Length", "100")], b'{"', reset=True),
+}
+
+
+def send_cut(server: Server, path: str, cut: Cut) -> None:
+    """Send the head, wait for the server's 100 Continue (so its handler is reading the
+    body), send part of the body, then close (FIN) or reset (SO_LINGER 0: RST)."""
+    head = [("Content-Type", "application/json"), ("Expect", "100-continue"), *cut.head]
+    sock = connect(server)
+    sock.sendall(build("POST", path, headers=head, close=False))
+    assert Reader(sock).until(b"\r\n\r\n").startswith(b"HTTP/1.1 100 ")
+    sock.sendall(cut.sent)
+    if cut.reset:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+@pytest.mark.parametrize("path", BODY_PATHS)
+@pytest.mark.parametrize("cut", CUTS.values(), ids=list(CUTS))
+def test_client_leaving_mid_body_ends_the_request_quietly(
+    plain_server: Server, cut: Cut, path: str
+) -> None:
+    server = plain_server
+    since = server.child.mark()
+    before = stats(server)["abandoned"]
+    send_cut(server, path, cut)
+    wait_until(
+        lambda: stats(server)["abandoned"] == before + 1,
+        what=lambda: f"the request was not ended as abandoned: {stats(server)}",
+    )
+    began = time.monotonic()
+    assert get(server, "/stats").status == 200
+    assert time.monotonic() - began < 0.5
+    assert_streams(server, "after-cut")
+    server.wait_line("GET /?message=after-cut&delay=0 ")
+    no_traceback(server, since)
+    logged = [line for line in server.child.lines(since) if f"POST {path}" in line]
+    assert len(logged) <= 1, logged
+
+
+def test_every_body_endpoint_is_cut_short_here() -> None:
+    assert {"/sse", "/publish", "/v1/chat/completions"} <= set(BODY_PATHS)
 
 
 # ----------------------------------------------------------------------------- many streams
@@ -744,6 +843,27 @@ def test_responses_carry_security_headers(
     assert reply.headers["content-type"].startswith(content_type)
     for name, value in SECURITY.items():
         assert reply.headers.get(name) == value, (name, reply.headers)
+
+
+GET_STREAMS = sorted(route.path for route in ROUTES if route.stream and route.method == "GET")
+
+
+@pytest.mark.parametrize("path", GET_STREAMS)
+def test_head_on_a_stream_answers_its_headers_and_no_body(plain_server: Server, path: str) -> None:
+    """`curl -I`: 200 and text/event-stream, the connection then closed with no body sent,
+    and no stream started."""
+    before = stats(plain_server)["streams_started"]
+    with connect(plain_server) as sock:
+        sock.sendall(build("HEAD", path))
+        reader = Reader(sock)
+        status, headers = reader.head()
+        while reader.fill():
+            pass
+    assert status == 200, headers
+    assert headers["content-type"].startswith("text/event-stream"), headers
+    assert headers["cache-control"] == "no-cache"
+    assert reader.buffer == b""
+    assert stats(plain_server)["streams_started"] == before
 
 
 # ----------------------------------------------------------------------------- caps

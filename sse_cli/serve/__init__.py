@@ -26,12 +26,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import ClientDisconnect
 
 from sse_cli.serve.guard import Guard
 from sse_cli.serve.pubsub import Hub, MemoryBroker
+from sse_cli.serve.refusals import (
+    OPENAI_PREFIX,
+    ApiError,
+    error_response,
+    invalid_field,
+    refused,
+)
 from sse_cli.serve.routes import BARE_PATHS, STREAM_PATHS, install
 from sse_cli.serve.settings import ServeError, ServeSettings
-from sse_cli.serve.streams import Activity, ApiError, Shared, error_response
+from sse_cli.serve.streams import Activity, Shared, shared
 from sse_cli.serve.ui import ui_page
 
 __all__ = ["ServeError", "ServeSettings", "create_app", "run_server"]
@@ -45,6 +53,7 @@ def create_app(settings: ServeSettings, clock: Callable[[], float] = time.monoto
     app.state.shared = Shared(settings, activity, hub)
     ui_page()  # a missing page fails the start, not the first visit
     app.add_exception_handler(ApiError, api_error)  # type: ignore[arg-type]
+    app.add_exception_handler(ClientDisconnect, client_gone)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, invalid)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
     install(app)
@@ -69,11 +78,24 @@ def create_app(settings: ServeSettings, clock: Callable[[], float] = time.monoto
 
 
 async def api_error(request: Request, exc: ApiError) -> Response:
-    return error_response(exc.status, exc.message, exc.headers)
+    return refused(exc, request.url.path)
+
+
+async def client_gone(request: Request, exc: ClientDisconnect) -> Response:
+    """A client that left before its request body was complete: an ordinary ending, so no
+    traceback, only a count in /stats. The reply is never sent (uvicorn drops writes to a
+    gone client), and so never logged."""
+    shared(request).activity.abandoned += 1
+    return Response(status_code=400)
 
 
 async def invalid(request: Request, exc: RequestValidationError) -> Response:
-    """422 naming each field at fault in one line, with FastAPI's detail beside it."""
+    """422 naming each field at fault in one line, with FastAPI's detail beside it (under
+    /v1/, the OpenAI mock's 400 naming the first)."""
+    if request.url.path.startswith(OPENAI_PREFIX):
+        errors = exc.errors()
+        first = {**errors[0], "loc": errors[0].get("loc", ())[1:]} if errors else {}
+        return refused(invalid_field(first), request.url.path)
     problems = []
     for error in exc.errors():
         where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
@@ -83,11 +105,14 @@ async def invalid(request: Request, exc: RequestValidationError) -> Response:
 
 
 async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-    if exc.status_code == 404:
-        message = f"no endpoint at {request.url.path}; see GET /ui or 'sse-cli serve --help'"
+    path = request.url.path
+    if path.startswith(OPENAI_PREFIX) and exc.status_code in (404, 405):
+        message = f"Invalid URL ({request.method} {path})"  # the API's words
+    elif exc.status_code == 404:
+        message = f"no endpoint at {path}; see GET /ui or 'sse-cli serve --help'"
     else:
         message = str(exc.detail)
-    return error_response(exc.status_code, message, getattr(exc, "headers", None))
+    return error_response(exc.status_code, message, getattr(exc, "headers", None), path=path)
 
 
 def run_server(settings: ServeSettings) -> None:

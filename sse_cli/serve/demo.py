@@ -12,9 +12,10 @@ from typing import Annotated
 
 from fastapi import Header, Query, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, Field
 
 from sse_cli.encode import encode_comment, encode_event
-from sse_cli.serve.streams import ApiError, Delay, delay_of, paced, read_json, stream
+from sse_cli.serve.streams import ApiError, Delay, delay_of, paced, read_model, stream
 
 DEFAULT_MESSAGE = "七夕情人节即将来临,我们为您准备了精美的鲜花和美味的蛋糕"
 MESSAGE_RETRY_MS = 15000
@@ -50,14 +51,13 @@ async def message_stream(
     return stream(request, paced(characters(message), delay_of(request, delay)))
 
 
+class EchoRequest(BaseModel):
+    message: str = Field(min_length=1)
+
+
 async def echo_stream(request: Request, delay: Delay = None) -> Response:
     """POST /sse: the posted `{"message": ...}`, one character per event."""
-    body = await read_json(request)
-    if not isinstance(body, dict) or "message" not in body:
-        raise ApiError(422, 'body must be a JSON object with a "message" string')
-    message = body["message"]
-    if not isinstance(message, str) or not message:
-        raise ApiError(422, '"message" must be a non-empty string')
+    message = (await read_model(request, EchoRequest)).message
     if len(message) > MAX_MESSAGE:
         raise ApiError(413, f'"message" is over {MAX_MESSAGE} characters')
     return stream(request, paced(characters(message), delay_of(request, delay)))

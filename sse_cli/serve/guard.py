@@ -13,7 +13,8 @@ from collections.abc import Callable, Collection
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sse_cli.serve.streams import SECURITY_HEADERS, error_response
+from sse_cli.serve.refusals import error_response
+from sse_cli.serve.streams import SECURITY_HEADERS
 
 MAX_CLIENTS = 10_000  # client addresses remembered; past this the buckets start afresh
 
@@ -80,13 +81,13 @@ class Guard:
         if rate > 0 and not self.limit.allow(client):
             retry = str(max(1, math.ceil(1 / rate)))
             message = f"too many requests from {client}: the limit is {rate:g} per second"
-            refusal = error_response(429, message, {"Retry-After": retry})
+            refusal = error_response(429, message, {"Retry-After": retry}, path=scope["path"])
             await refusal(scope, receive, send_with_headers)
             return
         is_stream = scope["path"] in self.stream_paths
         if is_stream and self.open_streams >= self.max_streams:
             message = f"too many open streams: the limit is {self.max_streams}"
-            refusal = error_response(503, message, {"Retry-After": "1"})
+            refusal = error_response(503, message, {"Retry-After": "1"}, path=scope["path"])
             await refusal(scope, receive, send_with_headers)
             return
         if is_stream:

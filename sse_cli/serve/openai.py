@@ -11,21 +11,40 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from sse_cli.encode import encode_event
-from sse_cli.serve.streams import ApiError, Delay, delay_of, paced, read_json, shared, stream
+from sse_cli.serve.streams import ApiError, Delay, delay_of, paced, read_model, shared, stream
+
+MOCK_MODEL = "sse-cli-mock"
+CREATED = 1_700_000_000  # the models' creation time: fixed, as a real model's is
 
 
 class ChatMessage(BaseModel):
     role: str
-    content: str | list[dict[str, Any]] | None = None
+    content: Any = None
+
+    @field_validator("content", mode="plain")
+    @classmethod
+    def text_or_parts(cls, value: Any) -> str | list[dict[str, Any]] | None:
+        parts = isinstance(value, list) and all(isinstance(p, dict) for p in value)
+        if value is None or isinstance(value, str) or parts:
+            return value  # type: ignore[no-any-return]
+        raise PydanticCustomError("content_type", "content must be text or content parts")
+
+
+class StreamOptions(BaseModel):
+    include_usage: bool = False
 
 
 class ChatRequest(BaseModel):
-    model: str = "sse-cli-mock"
+    """The fields the mock uses, typed as the API types them; others are ignored."""
+
+    model: str = MOCK_MODEL
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
+    stream_options: StreamOptions | None = None
 
 
 def chat_reply(request: ChatRequest) -> str:
@@ -46,32 +65,57 @@ def words(text: str) -> list[str]:
     return re.findall(r"\s*\S+|\s+$", text)
 
 
-def chat_chunks(completion_id: str, created: int, model: str, reply: str) -> Iterator[bytes]:
-    def chunk(delta: dict[str, str], finish: str | None) -> bytes:
-        body = {
+def usage(request: ChatRequest, reply: str) -> dict[str, int]:
+    """Token counts, a word counting as a token."""
+    prompt = sum(len(words(m.content)) for m in request.messages if isinstance(m.content, str))
+    completion = len(words(reply))
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
+def chat_chunks(
+    completion_id: str, created: int, request: ChatRequest, reply: str
+) -> Iterator[bytes]:
+    """The streamed reply; with `stream_options.include_usage`, every chunk carries
+    `"usage": null` and a last chunk with no choices carries the usage, as the API sends."""
+    with_usage = request.stream_options is not None and request.stream_options.include_usage
+
+    def chunk(choices: list[dict[str, Any]], counts: dict[str, int] | None = None) -> bytes:
+        body: dict[str, Any] = {
             "id": completion_id,
             "object": "chat.completion.chunk",
             "created": created,
-            "model": model,
+            "model": request.model,
             "system_fingerprint": "fp_sse_cli",
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            "choices": choices,
         }
+        if with_usage:
+            body["usage"] = counts
         return encode_event(json.dumps(body, ensure_ascii=False, separators=(",", ":")))
 
-    yield chunk({"role": "assistant", "content": ""}, None)
+    def choice(delta: dict[str, str], finish: str | None) -> list[dict[str, Any]]:
+        return [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+
+    yield chunk(choice({"role": "assistant", "content": ""}, None))
     for word in words(reply):
-        yield chunk({"content": word}, None)
-    yield chunk({}, "stop")
+        yield chunk(choice({"content": word}, None))
+    yield chunk(choice({}, "stop"))
+    if with_usage:
+        yield chunk([], usage(request, reply))
     yield encode_event("[DONE]")
 
 
-def chat_completion(completion_id: str, created: int, model: str, reply: str) -> dict[str, Any]:
-    tokens = len(words(reply))
+def chat_completion(
+    completion_id: str, created: int, request: ChatRequest, reply: str
+) -> dict[str, Any]:
     return {
         "id": completion_id,
         "object": "chat.completion",
         "created": created,
-        "model": model,
+        "model": request.model,
         "system_fingerprint": "fp_sse_cli",
         "choices": [
             {
@@ -81,24 +125,37 @@ def chat_completion(completion_id: str, created: int, model: str, reply: str) ->
                 "finish_reason": "stop",
             }
         ],
-        "usage": {"prompt_tokens": 0, "completion_tokens": tokens, "total_tokens": tokens},
+        "usage": usage(request, reply),
     }
 
 
 async def chat(request: Request, delay: Delay = None) -> Response:
     """POST /v1/chat/completions: the mock's reply, streamed when the body asks for it."""
-    raw = await read_json(request)
-    try:
-        body = ChatRequest.model_validate(raw)
-    except ValidationError as exc:  # name the fields at fault
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ApiError(422, problems or "invalid chat completion request") from None
+    body = await read_model(request, ChatRequest)
+    if body.stream_options is not None and not body.stream:
+        message = "The 'stream_options' parameter is only allowed when 'stream' is enabled."
+        raise ApiError(422, message, param="stream_options", code="invalid_value")
     completion_id = f"chatcmpl-{shared(request).activity.streams_started + 1:08d}"
     created = int(time.time())
     reply = chat_reply(body)
     if not body.stream:
-        return JSONResponse(chat_completion(completion_id, created, body.model, reply))
-    chunks = chat_chunks(completion_id, created, body.model, reply)
+        return JSONResponse(chat_completion(completion_id, created, body, reply))
+    chunks = chat_chunks(completion_id, created, body, reply)
     return stream(request, paced(chunks, delay_of(request, delay)))
+
+
+def model_object(name: str) -> dict[str, Any]:
+    return {"id": name, "object": "model", "created": CREATED, "owned_by": "sse-cli"}
+
+
+async def models(request: Request) -> Response:
+    """GET /v1/models: the one model the mock serves, as the API lists models."""
+    return JSONResponse({"object": "list", "data": [model_object(MOCK_MODEL)]})
+
+
+async def model(request: Request, model_id: str) -> Response:
+    """GET /v1/models/{model_id}: the mock's model, or the API's 404 for any other."""
+    if model_id != MOCK_MODEL:
+        message = f"The model '{model_id}' does not exist or you do not have access to it."
+        raise ApiError(404, message, param=None, code="model_not_found")
+    return JSONResponse(model_object(model_id))

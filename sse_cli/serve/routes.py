@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.responses import Response
 
 from sse_cli.serve import demo, openai, pubsub, streams, ui
 
@@ -96,6 +97,14 @@ ROUTES = (
     ),
     Route(
         "GET",
+        "/v1/models",
+        openai.models,
+        "the mock's model list, as the API lists",
+        "curl {u}/v1/models",
+    ),
+    Route("GET", "/v1/models/{model_id}", openai.model, "one model, or the API's 404"),
+    Route(
+        "GET",
         "/subscribe",
         pubsub.subscribe,
         "live fan-out of what /publish sends",
@@ -118,9 +127,19 @@ STREAM_PATHS = frozenset(route.path for route in ROUTES if route.stream)
 BARE_PATHS = frozenset(route.path for route in ROUTES if route.bare)
 
 
+async def stream_head() -> Response:
+    """HEAD on a stream: the headers its GET answers with (as `curl -I` asks), no body and
+    no stream started."""
+    head = Response(status_code=200, media_type="text/event-stream; charset=utf-8")
+    del head.headers["content-length"]
+    return head
+
+
 def install(app: FastAPI) -> None:
-    """Add every route of the table to `app`."""
+    """Add every route of the table to `app`, and HEAD to each GET stream."""
     for route in ROUTES:
+        if route.stream and route.method == "GET" and not route.bare:
+            app.add_api_route(route.path, stream_head, methods=["HEAD"], include_in_schema=False)
         if not route.bare:
             app.add_api_route(
                 route.path,

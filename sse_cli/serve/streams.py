@@ -1,5 +1,6 @@
 """What every endpoint shares: the app's shared state, activity counters, pacing, the
-event-stream response, request-body reading and the JSON error shape.
+event-stream response, and the one way a request body is read and validated (refusals.py
+holds the error shapes).
 
 Endpoint modules import from here; this module imports no endpoint module.
 """
@@ -11,12 +12,14 @@ import contextlib
 import json
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from fastapi import Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from sse_cli.serve.refusals import ApiError, error_response, invalid_field, kind_of
 from sse_cli.serve.settings import ServeSettings
 
 if TYPE_CHECKING:
@@ -30,21 +33,10 @@ SECURITY_HEADERS = (
     (b"x-accel-buffering", b"no"),
 )
 
+__all__ = ["ApiError", "error_response"]  # for the endpoint modules, from one place
+
+Model = TypeVar("Model", bound=BaseModel)
 Delay = Annotated[float | None, Query(ge=0, le=MAX_DELAY, description="seconds between events")]
-
-
-class ApiError(Exception):
-    """A request the server refuses: its status and a message naming the problem."""
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers
-
-
-def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
 @dataclass
@@ -54,6 +46,7 @@ class Activity:
     generators: int = 0  # stream generators running now
     streams_started: int = 0
     events_sent: int = 0
+    abandoned: int = 0  # requests whose client left before its body was complete
 
     @contextlib.contextmanager
     def generator(self) -> Iterator[None]:
@@ -130,7 +123,10 @@ def stream(request: Request, source: AsyncIterator[bytes]) -> EventSourceRespons
 
 
 async def read_body(request: Request) -> bytes:
-    """The request body, refused with 413 once it passes the server's --max-body."""
+    """The request body, refused with 413 once it passes the server's --max-body.
+
+    The one way an endpoint reads a body. A client that leaves before its body is complete
+    raises Starlette's `ClientDisconnect`, which the app's one handler ends quietly."""
     limit = shared(request).settings.max_body
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -164,6 +160,18 @@ async def read_json(request: Request) -> Any:
     return value
 
 
+async def read_model(request: Request, model: type[Model]) -> Model:
+    """The request body as JSON, validated strictly (no "yes" for a boolean) by `model`:
+    the one way an endpoint takes a JSON body. A refusal names the first field at fault."""
+    value = await read_json(request)
+    if not isinstance(value, dict):
+        raise ApiError(422, f"request body must be a JSON object, not {kind_of(value)}")
+    try:
+        return model.model_validate(value, strict=True)
+    except ValidationError as exc:
+        raise invalid_field(exc.errors()[0]) from None
+
+
 async def stats(request: Request) -> Response:
     """GET /stats: the activity counters, the broker's subscribers and the running tasks."""
     state = shared(request)
@@ -172,6 +180,7 @@ async def stats(request: Request) -> Response:
             "generators": state.activity.generators,
             "streams_started": state.activity.streams_started,
             "events_sent": state.activity.events_sent,
+            "abandoned": state.activity.abandoned,
             "subscribers": state.hub.broker.subscribers,
             "tasks": len(asyncio.all_tasks()),
         }
