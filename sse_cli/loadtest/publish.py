@@ -22,6 +22,24 @@ from sse_cli.loadtest.wire import HeadError, Response, StreamProtocol, build_req
 MAX_IN_FLIGHT = 1000
 
 
+class _Answer:
+    """The response to one publish: its status; `done` when it has ended."""
+
+    def __init__(self, done: asyncio.Future[BaseException | None]) -> None:
+        self.done = done
+        self.status: list[int] = []
+
+    def on_head(self, response: Response) -> None:
+        self.status.append(response.status)
+
+    def on_body(self, data: bytes) -> None:
+        pass
+
+    def on_end(self, error: BaseException | None) -> None:
+        if not self.done.done():
+            self.done.set_result(error)
+
+
 class Publisher:
     def __init__(self, url: str, rate: float, metrics: Metrics) -> None:
         parts = urlsplit(url)
@@ -69,17 +87,10 @@ class Publisher:
         ]
         request = build_request("POST", self.target, self.host_header, headers, body)
         loop = asyncio.get_running_loop()
-        done: asyncio.Future[BaseException | None] = loop.create_future()
-        status: list[int] = []
-
-        def on_head(response: Response) -> None:
-            status.append(response.status)
-
-        def on_end(error: BaseException | None) -> None:
-            if not done.done():
-                done.set_result(error)
-
-        protocol = StreamProtocol(request, on_head, lambda data: None, on_end)
+        answer = _Answer(loop.create_future())
+        status = answer.status
+        done = answer.done
+        protocol = StreamProtocol(request, answer)
         self.metrics.publishes += 1
         try:
             await loop.create_connection(

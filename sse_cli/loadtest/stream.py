@@ -83,13 +83,15 @@ class Stream:
     async def run(self) -> None:
         """Connect, and reconnect as `listen` does, until done, refused for good, or cancelled."""
         options = self.target.options
-        backoff = Backoff(cap=options.backoff_cap)
+        backoff = None  # made on the first reconnection: most streams never need one
         failures = 0
         try:
             while True:
                 retryable = await self._connect()
                 if self.finished or not retryable or not self._may_reconnect():
                     return
+                if backoff is None:
+                    backoff = Backoff(cap=options.backoff_cap)
                 if self.opened:
                     backoff.reset()
                     failures = 0
@@ -134,10 +136,11 @@ class Stream:
         if self.last_event_id and not CONTROL.search(self.last_event_id):
             headers = [*headers, ("Last-Event-ID", self.last_event_id)]
         options = target.options
-        request = build_request(
-            options.method, target.target, target.host_header, headers, options.body
+        # No local keeps the request: this frame lives as long as the connection.
+        protocol = self.protocol = StreamProtocol(
+            build_request(options.method, target.target, target.host_header, headers, options.body),
+            self,
         )
-        protocol = self.protocol = StreamProtocol(request, self._head, self._body, self._end)
         try:
             await loop.create_connection(
                 lambda: protocol,
@@ -174,9 +177,9 @@ class Stream:
         else:
             return
         protocol.abort()
-        self._end(TimeoutError(self.failure))
+        self.on_end(TimeoutError(self.failure))
 
-    def _head(self, response: Response) -> None:
+    def on_head(self, response: Response) -> None:
         metrics = self.target.metrics
         metrics.record("connect", (time.perf_counter() - self.attempt_at) * 1e6)
         status = response.status
@@ -198,7 +201,7 @@ class Stream:
         metrics.opened()
         self.decoder = Decoder(self.last_event_id, self.target.options.max_event_size)
 
-    def _body(self, data: bytes) -> None:
+    def on_body(self, data: bytes) -> None:
         decoder = self.decoder
         if decoder is None:
             if len(self.preview) < PREVIEW:
@@ -218,7 +221,7 @@ class Stream:
         if self.failure or self.finished:
             assert self.protocol is not None
             self.protocol.abort()
-            self._end(None)
+            self.on_end(None)
 
     def _times(self, events: int, now: float) -> None:
         """Time the events one chunk completed. They arrived together: the first one's gap
@@ -298,7 +301,7 @@ class Stream:
         elif len(self.ids) < MAX_IDS_KEPT:
             self.ids.add(event_id)
 
-    def _end(self, error: BaseException | None) -> None:
+    def on_end(self, error: BaseException | None) -> None:
         if self.ended:
             return
         self.ended = True

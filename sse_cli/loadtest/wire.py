@@ -13,10 +13,9 @@ Stdlib only.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import cast
+from typing import Protocol, cast
 
-__all__ = ["HeadError", "Response", "StreamProtocol", "build_request"]
+__all__ = ["HeadError", "Response", "Sink", "StreamProtocol", "build_request"]
 
 #: The most bytes a response head may take before the stream is refused as malformed.
 MAX_HEAD = 64 * 1024
@@ -65,13 +64,22 @@ def parse_head(raw: bytes) -> Response:
     return Response(int(parts[1]), parts[2] if len(parts) > 2 else "", headers)
 
 
-class StreamProtocol(asyncio.Protocol):
-    """One HTTP/1.1 exchange. Callbacks, not awaitables, keep an idle stream to a few objects:
+class Sink(Protocol):
+    """What a `StreamProtocol` tells of its exchange."""
 
-    - `on_head(response)` once the head is read;
-    - `on_body(data)` for each piece of body, de-chunked;
-    - `on_end(error)` once: the body ended (None), or the connection failed (an exception).
-    """
+    def on_head(self, response: Response) -> None:
+        """The response head is read."""
+
+    def on_body(self, data: bytes) -> None:
+        """A piece of the body, de-chunked."""
+
+    def on_end(self, error: BaseException | None) -> None:
+        """Once: the body ended (None), or the connection failed (an exception)."""
+
+
+class StreamProtocol(asyncio.Protocol):
+    """One HTTP/1.1 exchange, told to a `Sink` by callbacks: no awaitable, no bound method
+    per connection, so an idle stream costs a few objects."""
 
     __slots__ = (
         "_buffer",
@@ -80,24 +88,18 @@ class StreamProtocol(asyncio.Protocol):
         "_length_left",
         "_state",
         "ended",
-        "on_body",
-        "on_end",
-        "on_head",
         "request",
+        "sink",
         "transport",
     )
 
     def __init__(
         self,
         request: bytes,
-        on_head: Callable[[Response], None],
-        on_body: Callable[[bytes], None],
-        on_end: Callable[[BaseException | None], None],
+        sink: Sink,
     ) -> None:
         self.request = request
-        self.on_head = on_head
-        self.on_body = on_body
-        self.on_end = on_end
+        self.sink = sink
         self.transport: asyncio.Transport | None = None
         self._buffer = b""
         self._state = "head"  # head, body, size, data, crlf, trailer, done
@@ -149,7 +151,7 @@ class StreamProtocol(asyncio.Protocol):
             self._length_left = int(length)
         else:
             self._state = "body"
-        self.on_head(response)
+        self.sink.on_head(response)
         rest = buffer[end + 4 :]
         if self._framing == "length" and self._length_left == 0:
             self._finish(None)
@@ -161,11 +163,11 @@ class StreamProtocol(asyncio.Protocol):
             data = data[: self._length_left]
             self._length_left -= len(data)
             if data:
-                self.on_body(data)
+                self.sink.on_body(data)
             if self._length_left == 0:
                 self._finish(None)
             return
-        self.on_body(data)
+        self.sink.on_body(data)
 
     def _chunked(self, data: bytes) -> None:
         buffer = self._buffer + data if self._buffer else data
@@ -175,7 +177,7 @@ class StreamProtocol(asyncio.Protocol):
             state = self._state
             if state == "data":
                 take = min(self._chunk_left, len(buffer) - pos)
-                self.on_body(buffer[pos : pos + take])
+                self.sink.on_body(buffer[pos : pos + take])
                 pos += take
                 self._chunk_left -= take
                 if self._chunk_left == 0:
@@ -230,7 +232,7 @@ class StreamProtocol(asyncio.Protocol):
         self._state = "done"
         if self.transport is not None:
             self.transport.close()
-        self.on_end(error)
+        self.sink.on_end(error)
 
     def abort(self) -> None:
         """Drop the connection at once (the test is over, or the stream is done)."""
