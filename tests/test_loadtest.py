@@ -8,20 +8,25 @@ schedule within a tolerance that a busy 2-core machine keeps.
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
+import ssl
 import struct
+import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from support.cli import WAIT
 from support.sockets import Handler, Request, SocketServer, by_connection, head
 
 from sse_cli.loadtest.metrics import Metrics
 from sse_cli.loadtest.options import bench_options
 from sse_cli.loadtest.report import build_report
 from sse_cli.loadtest.runner import run_bench
-from sse_cli.request import RequestFlags, build_options
+from sse_cli.request import ListenOptions, RequestFlags, build_options
 
 Serve = Callable[[Handler], SocketServer]
 K = 5  # events per stream
@@ -29,16 +34,23 @@ GAP = 0.05  # seconds between two events
 FIRST = 0.1  # seconds from the response head to the first event
 
 
-def run(url: str, *, connections: int = 1, **load: Any) -> dict[str, Any]:
+def run(url: str, **load: Any) -> dict[str, Any]:
     """The engine in this process, as `bench` runs it; the JSON report."""
+    return run_request(build_options(RequestFlags(url=url)), **load)
+
+
+def run_request(request: ListenOptions, *, connections: int = 1, **load: Any) -> dict[str, Any]:
     from sse_cli.loadtest.engine import run_load
 
     load.setdefault("duration", 10.0)
-    request = build_options(RequestFlags(url=url))
     options = bench_options(request, connections=connections, output_format="json", **load)
     metrics = Metrics()
     elapsed = asyncio.run(run_load(options, metrics))
     return build_report(options, metrics, elapsed)
+
+
+def three_events(conn: socket.socket, request: Request) -> None:
+    conn.sendall(head() + event(1) + event(2) + event(3))
 
 
 def event(n: int) -> bytes:
@@ -229,3 +241,116 @@ def test_publisher_measures_from_when_each_send_was_due(serve_socket: Serve, rat
     assert sent["errors"] == {}
     assert sent["latency_ms"]["max"] >= 250
     assert b'"t_ns": ' in posts[0]
+
+
+class TlsSocketServer(SocketServer):
+    """`SocketServer` behind TLS (a trustme CA); a failed handshake drops the connection."""
+
+    context: ssl.SSLContext
+
+    def _serve(self, conn: socket.socket) -> None:
+        try:
+            wrapped = self.context.wrap_socket(conn, server_side=True)
+        except (OSError, ssl.SSLError):
+            conn.close()
+            return
+        super()._serve(wrapped)
+
+    @property
+    def url(self) -> str:
+        return f"https://localhost:{self.port}/"
+
+
+def test_tls_is_verified_with_cacert_or_skipped_with_insecure(tmp_path: Path) -> None:
+    import trustme
+
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(context)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    server = TlsSocketServer(three_events)
+    server.context = context
+    with server:
+        untrusted = run(server.url, reconnect=False)
+        assert untrusted["errors"]["by_kind"] == {"tls-certificate": 1}
+        for flags in (
+            RequestFlags(server.url, cacert=ca_file),
+            RequestFlags(server.url, insecure=True),
+        ):
+            report = run_request(build_options(flags), reconnect=False)
+            assert report["events"]["total"] == 3, flags
+            assert report["errors"]["total"] == 0
+
+
+def test_connect_and_idle_timeouts_are_errors_of_their_own(serve_socket: Serve) -> None:
+    release = threading.Event()
+
+    def silent(conn: socket.socket, request: Request) -> None:
+        if request.index == 0:
+            release.wait(WAIT)  # no response head at all
+        else:
+            conn.sendall(head() + event(1))
+            release.wait(WAIT)  # then nothing
+
+    server = serve_socket(silent)
+    flags = RequestFlags(server.url, connect_timeout=0.3, idle_timeout=0.3)
+    try:
+        report = run_request(build_options(flags), connections=2, ramp=20.0, reconnect=False)
+    finally:
+        release.set()
+    assert report["errors"]["by_kind"] == {"timeout": 1, "idle-timeout": 1}
+    assert report["events"]["total"] == 1
+    assert report["duration_s"] < 3
+
+
+def test_a_short_open_files_limit_is_said_before_starting(serve_socket: Serve) -> None:
+    import resource
+    import subprocess
+    import sys
+
+    from support.cli import cli_env
+
+    server = serve_socket(three_events)
+    done = subprocess.run(
+        [sys.executable, "-m", "sse_cli", "bench", server.url, "-c", "300", "--no-reconnect"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env=cli_env(),
+        timeout=WAIT,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128)),
+    )
+    assert done.returncode == 0, done.stderr
+    warning = done.stderr.decode().splitlines()[0]
+    assert "the open-files limit is 128 (hard limit), below the 364" in warning
+    report = json.loads(done.stdout)
+    assert report["errors"]["by_kind"]["open-files"] > 0
+    assert report["events"]["total"] + 3 * report["errors"]["by_kind"]["open-files"] == 900
+    assert any("ran out of open files" in hint for hint in report["hints"])
+
+
+def test_the_live_view_draws_on_a_terminal(serve_socket: Serve) -> None:
+    import sys
+
+    import pexpect
+    from support.cli import cli_env
+
+    def slow(conn: socket.socket, request: Request) -> None:
+        conn.sendall(head())
+        for n in range(1, 11):
+            conn.sendall(event(n))
+            time.sleep(0.1)
+
+    server = serve_socket(slow)
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "sse_cli", "bench", server.url, "-c", "2", "--no-reconnect"],
+        env=cli_env(TERM="xterm"),
+        dimensions=(40, 120),
+        timeout=WAIT,
+    )
+    child.expect("streams open")
+    child.expect("first event")  # the report's table follows on stdout
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
