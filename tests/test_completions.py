@@ -36,7 +36,7 @@ def test_committed_completion_script_is_current(shell: str) -> None:
 
 def test_bash_completion_lists_listen_flags() -> None:
     result = _cli(
-        _SSE_CLI_COMPLETE="complete_bash", COMP_WORDS="sse-cli listen --for", COMP_CWORD="2"
+        _SSE_CLI_COMPLETE="complete_bash", COMP_WORDS="sse-cli listen --form", COMP_CWORD="2"
     )
     assert result.stdout.split() == ["--format"]
 

@@ -48,7 +48,7 @@ def test_recording_holds_every_item_with_offsets(
         ("event", "a\nb"),
         ("end", None),
     ]
-    offsets = [r["at_us"] for r in lines[3:]]
+    offsets = [int(str(r["at_us"])) for r in lines[3:]]
     assert offsets == sorted(offsets)
     recording = read_recording(out)
     assert [e.item for e in recording.responses[0].entries][1] == Event("message", "one", "1")

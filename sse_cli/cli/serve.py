@@ -1,7 +1,7 @@
 """`sse-cli serve`: its options, then one call that checks them and runs the server."""
 
 import re
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -9,6 +9,9 @@ from sse_cli.cli import app, checked, fail
 from sse_cli.cli.options import Seconds
 from sse_cli.errors import SseCliError, UsageError
 from sse_cli.request import check_between
+
+if TYPE_CHECKING:
+    from sse_cli.serve.tapes import Tape
 
 SERVE_EPILOG = """\
 \b
@@ -110,13 +113,46 @@ def serve(
             show_default=False,
         ),
     ] = 1000,
+    replay: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--replay",
+            metavar="PATH",
+            help="Serve this recording (listen --record), .sse file or listen -f json "
+            "--timestamps file, or a folder of them, at its recorded method and path "
+            "(repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    speed: Annotated[
+        float,
+        typer.Option(
+            "--speed",
+            min=0,
+            max=1e6,
+            help="Replay recorded gaps this many times faster (default: 1; 0: no waiting).",
+            show_default=False,
+        ),
+    ] = 1.0,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Do not log each request on stderr.")
     ] = False,
 ) -> None:
     """Run the demo and mock event-stream server."""
     origins = tuple(cors_origin or ())
-    start(host, port, delay, ping, origins, max_streams, rate_limit, max_body, queue_size, quiet)
+    start(
+        host,
+        port,
+        delay,
+        ping,
+        origins,
+        max_streams,
+        rate_limit,
+        max_body,
+        queue_size,
+        quiet,
+        replay=(tuple(replay or ()), speed),
+    )
 
 
 def start(
@@ -130,6 +166,7 @@ def start(
     max_body: str,
     queue_size: int,
     quiet: bool,
+    replay: tuple[tuple[str, ...], float] = ((), 1.0),
 ) -> None:
     """Check the settings, then serve until Ctrl-C."""
     from sse_cli import process
@@ -151,11 +188,22 @@ def start(
             max_body=body_limit,
             queue_size=queue_size,
             access_log=not quiet,
+            replays=load_replays(replay[0]),
+            speed=replay[1],
         )
         process.settled()
         run_server(settings)
     except SseCliError as exc:
         fail(exc)
+
+
+def load_replays(paths: tuple[str, ...]) -> tuple["Tape", ...]:
+    """Every --replay PATH read and checked: a bad one stops `serve` before it binds."""
+    if not paths:
+        return ()
+    from sse_cli.serve.tapes import load_tapes
+
+    return tuple(load_tapes(paths))
 
 
 def parse_cors_origin(origin: str) -> str:

@@ -56,6 +56,10 @@ def create_app(settings: ServeSettings, clock: Callable[[], float] = time.monoto
     app.add_exception_handler(ClientDisconnect, client_gone)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, invalid)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
+    if settings.replays:  # ahead of the route table: a replay wins on its method and path
+        from sse_cli.serve import replay
+
+        replay.install(app, settings.replays)
     install(app)
     if settings.cors_origins:
         app.add_middleware(
@@ -70,7 +74,7 @@ def create_app(settings: ServeSettings, clock: Callable[[], float] = time.monoto
         Guard,
         rate_limit=settings.rate_limit,
         max_streams=settings.max_streams,
-        stream_paths=STREAM_PATHS,
+        stream_paths=STREAM_PATHS | {tape.path for tape in settings.replays},
         bare_paths=BARE_PATHS,
         clock=clock,
     )

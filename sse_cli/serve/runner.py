@@ -103,6 +103,10 @@ def banner(
         if route.example is not None:
             example = route.command(local)
             lines.append(f"  {route.method:<4} {route.path:<21} {route.description:<45} {example}")
+    if settings.replays:
+        from sse_cli.serve.replay import banner_lines
+
+        lines += banner_lines(settings.replays, {(r.method, r.path) for r in ROUTES})
     if loop_and_parser is not None:
         loop, parser = loop_and_parser
         lines.append(f"sse-cli: event loop {loop}, HTTP parser {parser}")

@@ -7,8 +7,12 @@ and `__init__` imports them all. Stdlib only.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sse_cli.errors import SseCliError
+
+if TYPE_CHECKING:
+    from sse_cli.serve.tapes import Tape
 
 
 class ServeError(SseCliError):
@@ -30,3 +34,5 @@ class ServeSettings:
     queue_size: int = 1000  # events a subscriber may fall behind before it is dropped
     access_log: bool = True
     shutdown_timeout: int = 1  # seconds open streams get to end on Ctrl-C
+    replays: tuple[Tape, ...] = ()  # --replay: recorded streams, read before binding
+    speed: float = 1.0  # --speed: replayed gaps are divided by this; 0: no waiting
