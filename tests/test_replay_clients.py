@@ -1,0 +1,84 @@
+"""Real clients read a replay: the official `openai` SDK and headless Chromium's EventSource."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from support.cli import run_cli
+from support.sockets import Handler, SocketServer, stream
+from test_browser import browser  # noqa: F401 - the fixture, shared
+
+from sse_cli.launcher import running_server
+
+SAMPLES = Path(__file__).parent / "samples"
+CHAT = {
+    "model": "gpt-4o-mini",
+    "messages": [{"role": "user", "content": "tell me about replays"}],
+    "stream": True,
+}
+
+
+def sdk_text(base: str) -> str:
+    from openai import OpenAI
+
+    client = OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0, timeout=15)
+    chunks = client.chat.completions.create(
+        model=CHAT["model"], messages=CHAT["messages"], stream=True
+    )
+    return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+
+
+def test_openai_sdk_reads_a_replayed_chat_completion(tmp_path: Path) -> None:
+    pytest.importorskip("openai")
+    recording = tmp_path / "chat.jsonl"
+    with running_server(["-q", "--delay", "0.01"]) as live:
+        original = run_cli(
+            "listen", live + "/v1/chat/completions", "--json", json.dumps(CHAT), "-f", "text",
+            "--record", str(recording),
+        )  # fmt: skip
+        assert original.returncode == 0, original.stderr
+        live_text = sdk_text(live)
+    with running_server(["-q", "--replay", str(recording)]) as replay:
+        replayed = sdk_text(replay)
+    assert replayed == live_text == original.stdout.decode().rstrip("\n")
+    assert "replays" in replayed
+
+
+def test_chromium_eventsource_reads_a_replayed_stream(
+    browser: object,  # noqa: F811
+    serve_socket: Callable[[Handler], SocketServer],
+    tmp_path: Path,
+) -> None:
+    body = (SAMPLES / "counter-with-ids.sse").read_bytes()
+    expected = [
+        json.loads(line)
+        for line in (SAMPLES / "counter-with-ids.expected.ndjson").read_text().splitlines()
+    ]
+    server = serve_socket(stream(body))
+    recording = tmp_path / "ids.jsonl"
+    done = run_cli("listen", server.url + "feed", "--no-reconnect", "--record", str(recording))
+    assert done.returncode == 0, done.stderr
+    types = sorted({e["event"] for e in expected})
+    with running_server(["-q", "--replay", str(recording)]) as base:
+        page = browser.new_page()  # type: ignore[attr-defined]
+        try:
+            page.goto(base + "/stats")
+            got = page.evaluate(
+                """([url, types, count]) => new Promise((resolve, reject) => {
+                    const seen = [];
+                    const source = new EventSource(url);
+                    const take = (e) => {
+                        seen.push({event: e.type, data: e.data, id: e.lastEventId || null});
+                        if (seen.length === count) { source.close(); resolve(seen); }
+                    };
+                    for (const t of types) source.addEventListener(t, take);
+                    setTimeout(() => reject(new Error("only " + JSON.stringify(seen))), 10000);
+                })""",
+                [base + "/feed", types, len(expected)],
+            )
+        finally:
+            page.close()
+    assert got == [{k: e[k] for k in ("event", "data", "id")} for e in expected]
