@@ -14,11 +14,8 @@ from test_browser import browser  # noqa: F401 - the fixture, shared
 from sse_cli.launcher import running_server
 
 SAMPLES = Path(__file__).parent / "samples"
-CHAT = {
-    "model": "gpt-4o-mini",
-    "messages": [{"role": "user", "content": "tell me about replays"}],
-    "stream": True,
-}
+PROMPT = "tell me about replays"
+CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": PROMPT}], "stream": True}
 
 
 def sdk_text(base: str) -> str:
@@ -26,7 +23,7 @@ def sdk_text(base: str) -> str:
 
     client = OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0, timeout=15)
     chunks = client.chat.completions.create(
-        model=CHAT["model"], messages=CHAT["messages"], stream=True
+        model="gpt-4o-mini", messages=[{"role": "user", "content": PROMPT}], stream=True
     )
     return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
 
