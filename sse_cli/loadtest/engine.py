@@ -13,7 +13,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from sse_cli.loadtest.latency import extractor
+from sse_cli.loadtest.latency import KNOWN_MARKER, extractor
 from sse_cli.loadtest.metrics import Metrics
 from sse_cli.loadtest.options import BenchOptions
 from sse_cli.loadtest.publish import Publisher
@@ -36,7 +36,8 @@ async def run_load(
 ) -> float:
     """Run the load; return its length in seconds (from the first stream to the stop)."""
     extract = extractor(options.latency_field)
-    target = make_target(options.request, metrics, extract, options.events_per_stream)
+    marker = KNOWN_MARKER if options.latency_field is None else None
+    target = make_target(options.request, metrics, extract, options.events_per_stream, marker)
     streams: list[Stream] = []
     tasks: set[asyncio.Task[None]] = set()
     start = time.monotonic()

@@ -15,6 +15,9 @@ from typing import Any
 
 from sse_cli.errors import UsageError
 
+#: What data holding the known field contains (a cheap test before parsing JSON).
+KNOWN_MARKER = '"t_ns"'
+
 Extract = Callable[[str], "int | None"]
 """Event data to its send time in epoch nanoseconds, or None when it carries none."""
 
@@ -69,7 +72,7 @@ def extractor(path: str | None) -> Extract:
     if path is None:
 
         def known(data: str) -> int | None:
-            if '"t_ns"' not in data:
+            if KNOWN_MARKER not in data:
                 return None
             try:
                 doc = orjson.loads(data)

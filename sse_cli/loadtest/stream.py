@@ -243,10 +243,12 @@ class Stream:
         still wants; how many there were. One loop with locals: it runs once per event."""
         target = self.target
         metrics = target.metrics
-        extract = target.extract
+        extract, marker = target.extract, target.marker
         wanted = target.events_per_stream
         left = -1 if wanted is None else wanted - self.events
         prev, highest = self.prev_id, self.highest
+        # The usual case, the next integer id of a stream that is not resuming, stays inline.
+        fast = highest is not None and not self.resuming
         events = 0
         for item in items:
             if type(item) is not Event:
@@ -254,25 +256,21 @@ class Stream:
                     metrics.error(f"wire:{item.code}", item.message)
                 continue
             events += 1
-            if extract is not None:
+            if extract is not None and (marker is None or marker in item.data):
                 sent = extract(item.data)
                 if sent is not None:
                     metrics.record("latency", (time.time_ns() - sent) / 1000)
             event_id = item.id
             if event_id is not None and event_id != prev:
                 prev = event_id
-                if (
-                    highest is not None
-                    and not self.resuming
-                    and event_id.isascii()
-                    and event_id.isdigit()
-                    and int(event_id) > highest
-                ):
-                    highest = int(event_id)  # the usual case: the next integer id
+                number = int(event_id) if event_id.isascii() and event_id.isdigit() else -1
+                if fast and number > (highest or 0):
+                    highest = number
                 else:
                     self.highest = highest
                     self._audit(event_id)
                     highest = self.highest
+                    fast = highest is not None and not self.resuming
             if events == left:
                 self.finished = True
                 break

@@ -36,10 +36,16 @@ class Target:
     server_hostname: str | None
     host_header: str
     headers: list[tuple[str, str]]
+    marker: str | None = None
+    """Text that event data must hold for `extract` to be worth calling (None: always call)."""
 
 
 def make_target(
-    options: ListenOptions, metrics: Metrics, extract: Extract | None, per_stream: int | None
+    options: ListenOptions,
+    metrics: Metrics,
+    extract: Extract | None,
+    per_stream: int | None,
+    marker: str | None = None,
 ) -> Target:
     parts = urlsplit(options.url)
     secure = parts.scheme.lower() == "https"
@@ -67,6 +73,7 @@ def make_target(
         server_hostname=parts.hostname if secure else None,
         host_header=host_header,
         headers=headers,
+        marker=marker,
     )
 
 
