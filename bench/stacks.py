@@ -1,0 +1,205 @@
+"""`sse-cli serve` on its two stacks in one run: uvloop + httptools (the default where they
+import) against asyncio + h11 (`SSE_CLI_SERVE_STACK=asyncio`).
+
+A fresh server per run, the stacks in rotation. bench/stackclient.py (loadclient.py plus the
+server's idle CPU) opens N idle `/subscribe` streams with heartbeats every `--ping` seconds,
+then publishes to all of them. Each figure is a median over runs; the per-run values are
+shown too, since the machine may be shared. The stack that runs is checked against the
+server's /proc/PID/maps, not only taken from its banner.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    PYTHON,
+    ROOT,
+    SSE_CLI,
+    BenchError,
+    Report,
+    Table,
+    Target,
+    child_env,
+    median,
+    progress,
+    rotation,
+    service,
+)
+from bench.config import Config
+
+FAST = "uvloop + httptools"
+PLAIN = "asyncio + h11"
+STACKS = [FAST, PLAIN]
+#: The environment each stack's server runs with (through env(1), so the pid is the server's).
+FORCED = {FAST: "auto", PLAIN: "asyncio"}
+
+
+def _argv(name: str, config: Config) -> list[str]:
+    return [
+        "env",
+        f"SSE_CLI_SERVE_STACK={FORCED[name]}",
+        SSE_CLI,
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--ping",
+        str(config.ping),
+        "--max-streams",
+        str(config.subscribers + 64),
+        "--rate-limit",
+        "0",
+        "--quiet",
+    ]
+
+
+def _check_stack(name: str, pid: int) -> None:
+    """The server runs the stack it is measured as: uvloop's and httptools' extension
+    modules are mapped in the one and absent from the other."""
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    loaded = {"/uvloop/" in maps, "/httptools/" in maps}
+    if loaded != {name == FAST}:
+        what = "is missing uvloop or httptools (pip install uvloop httptools)"
+        raise BenchError(
+            f"serve on {name}: {what if name == FAST else 'loaded uvloop or httptools'}"
+        )
+
+
+def _load(name: str, config: Config, subscribers: int, publishes: int, idle: float) -> Any:
+    with service(_argv(name, config), name, timeout=config.timeout) as server:
+        _check_stack(name, server.pid)
+        argv = [
+            PYTHON,
+            "-m",
+            "bench.stackclient",
+            server.url,
+            "--pid",
+            str(server.pid),
+            "--subscribers",
+            str(subscribers),
+            "--batch",
+            str(config.batch),
+            "--idle",
+            str(idle),
+            "--publishes",
+            str(publishes),
+            "--timeout",
+            str(config.timeout),
+            "--first-comment",
+        ]
+        with tempfile.TemporaryFile() as out:
+            done = subprocess.run(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.PIPE,
+                env=child_env(),
+                cwd=ROOT,
+                timeout=config.timeout + 10,
+                check=False,
+            )
+            out.seek(0)
+            text = out.read()
+    if done.returncode:
+        tail = done.stderr[-1500:].decode("utf-8", "replace").strip()
+        raise BenchError(f"the load client against serve on {name} failed: {tail}")
+    result: dict[str, Any] = json.loads(text)
+    if result["lost"] or any(p["reached"] != subscribers for p in result["publishes"]):
+        raise BenchError(f"serve on {name}: a subscriber was lost or missed an event: {result}")
+    if idle > config.ping * 1.2 and result["heartbeats_min"] < 1:
+        raise BenchError(f"serve on {name}: a subscriber saw no heartbeat in {idle:g} s idle")
+    return result
+
+
+def stacks(config: Config, report: Report) -> None:
+    n = config.subscribers
+    progress(
+        f"serve's stack: {n:,} subscribers on {FAST} and on {PLAIN}; "
+        f"{'' if config.smoke else 'a verification run, '}{config.runs} runs, a fresh server each"
+    )
+    if not config.smoke:
+        for name in STACKS:
+            _load(name, config, min(n, 100), 1, config.ping + 0.5)
+    runs: dict[str, list[Any]] = {name: [] for name in STACKS}
+    for run in range(config.runs):
+        for name in rotation(STACKS, run):
+            runs[name].append(_load(name, config, n, config.publishes, config.idle))
+
+    def each(name: str, key: str) -> list[float]:
+        """Per run: the median over that run's publishes, or the run's own reading."""
+        if key in ("p50_ms", "p99_ms", "cpu_ms"):
+            return [median([p[key] for p in r["publishes"]]) for r in runs[name]]
+        return [float(r[key]) for r in runs[name]]
+
+    keys = [
+        "p50_ms",
+        "p99_ms",
+        "cpu_ms",
+        "idle_cpu_percent",
+        "connect_s",
+        "connect_cpu_s",
+        "per_stream_kib",
+    ]
+    fig = {name: {key: median(each(name, key)) for key in keys} for name in STACKS}
+    formats = {"p50_ms": "{:.1f}", "p99_ms": "{:.1f}", "idle_cpu_percent": "{:.1f}"}
+    formats |= {"cpu_ms": "{:.0f}", "connect_s": "{:.2f}", "connect_cpu_s": "{:.2f}"}
+    formats["per_stream_kib"] = "{:.1f}"
+
+    def cell(name: str, key: str) -> str:
+        spread = ", ".join(formats[key].format(v) for v in each(name, key))
+        return f"{formats[key].format(fig[name][key])} ({spread})"
+
+    table = Table(
+        f"Serve's stack: {n:,} idle subscribers (heartbeats every {config.ping} s), "
+        "then one published event to all",
+        [
+            "stack",
+            "fan-out p50 ms",
+            "fan-out p99 ms",
+            "server CPU per publish ms",
+            "idle CPU % (one core)",
+            f"connect {n:,} s",
+            "server CPU to connect s",
+            "KiB per stream",
+            "heartbeats per stream",
+        ],
+    )
+    for name in STACKS:
+        heartbeats = median([r["heartbeats_mean"] for r in runs[name]])
+        table.rows.append([name, *(cell(name, key) for key in keys), f"{heartbeats:.1f}"])
+    table.notes.append(
+        f"`sse-cli serve --ping {config.ping}`, the same venv, a fresh server per run; "
+        f"{PLAIN} is `SSE_CLI_SERVE_STACK=asyncio`. Each cell: the median of "
+        f"{config.runs} runs, then each run's figure in brackets. Fan-out: from just before "
+        f"POST /publish is sent until each subscriber has the event, the median of "
+        f"{config.publishes} publishes' percentiles per run. Server CPU (user + system, "
+        f"from /proc, 10 ms resolution): per publish until every subscriber has it; over the "
+        f"{config.idle:g} s idle phase; while the {n:,} streams connect, {config.batch} at a "
+        "time, each ready at its first comment. CPU time barely moves when something else "
+        "runs, wall time does. Memory: (RSS with the streams - RSS after one warm-up stream) "
+        "/ streams."
+    )
+    report.tables.append(table)
+    ratios = [
+        ("fan-out p99", "p99_ms", 0.9, " ms"),
+        ("idle CPU with heartbeats", "idle_cpu_percent", 0.9, " %"),
+        (f"time to connect {n:,}", "connect_s", 0.9, " s"),
+        ("memory per stream", "per_stream_kib", 1.1, " KiB"),
+    ]
+    for label, key, limit, unit in ratios:
+        fast, plain = fig[FAST][key], fig[PLAIN][key]
+        report.targets.append(
+            Target(
+                f"serve's stack: {label}, {FAST} vs {PLAIN}",
+                fast / plain if plain else (1.0 if not fast else float("inf")),
+                limit,
+                at_least=False,
+                detail=f"{formats[key].format(fast)} vs {formats[key].format(plain)}{unit}",
+            )
+        )
