@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -31,6 +32,8 @@ __all__ = ["banner_lines", "install", "replay", "stream_paths"]
 #: as /counter does, so clients rehearse reconnecting without waiting 3 s each time.
 DROP_RETRY = b"retry: 250\n\n"
 MAX_SPEED = 1e6
+#: How long before an event is due its wait stops sleeping and yields to the loop instead.
+SPIN = 0.002
 
 
 async def replay(
@@ -49,8 +52,7 @@ async def replay(
     end = _segment_end(tape, start) if reconnects else len(steps)
     scale = 0.0 if speed == 0 else (delay * 1e6 if tape.paced else 1.0) / speed / 1e6
     base = steps[start - 1].due_us if start > 0 else 0
-    loop = asyncio.get_running_loop()
-    t0 = loop.time()
+    t0 = time.perf_counter()
     limit = min(n for n in (drop_after, stall_after, len(steps)) if n is not None)
     events = 0
     index = start
@@ -68,14 +70,24 @@ async def replay(
             events += step.event
             if (step.event and events >= limit) or size >= BATCH_BYTES:
                 break
-        wait = t0 + (due - base) * scale - loop.time()
-        if wait > 0:
-            await asyncio.sleep(wait)
+        if scale:
+            await _until(t0 + (due - base) * scale)
         yield b"".join(batch)
         if stall_after is not None and events >= stall_after:
             await asyncio.Event().wait()  # silent, open, until the client leaves
         if drop_after is not None and events >= drop_after:
             return
+
+
+async def _until(moment: float) -> None:
+    """Wait until `moment` (a `perf_counter` time) to within about 0.1 ms: a timer sleeps to
+    just before it (event-loop timers round to whole milliseconds, and uvloop's clock ticks
+    in them), then the wait yields to the loop until the moment comes."""
+    ahead = moment - time.perf_counter() - SPIN
+    if ahead > 0:
+        await asyncio.sleep(ahead)
+    while time.perf_counter() < moment:  # noqa: ASYNC110 - a deliberate, bounded spin
+        await asyncio.sleep(0)
 
 
 def _segment_end(tape: Tape, start: int) -> int:

@@ -1,0 +1,135 @@
+"""Replay timing fidelity and replay speed (issue 12), on loopback.
+
+    .venv/bin/python -m bench.replay            # the full measurement (about 40 s)
+    .venv/bin/python -m bench.replay --smoke    # tiny sizes: proves it still runs
+
+1. Gaps: a recording whose events are 1 ms to 500 ms apart (log-uniform, seeded) is replayed
+   at speed 1; each gap the client sees is compared with the recorded one. Target: p99 of
+   the absolute error within 2 ms.
+2. Rate: a 100,000-event recording replayed at `?speed=0`, against `/counter?delay=0` of
+   the same server, same event shape, read by the same raw aiohttp loop. Target: replay at
+   no less than half the counter's rate.
+
+Prints Markdown on stdout (the section for RESULTS.md); exit status 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sse_cli.launcher import running, serve_command
+
+HEAD = [
+    {"format": "sse-cli recording", "version": 1},
+    {"type": "request", "method": "GET", "url": "", "headers": [], "body": None},
+    {"type": "response", "status": 200, "reason": "OK", "headers": []},
+]
+
+
+def write_recording(path: Path, offsets_us: list[int]) -> None:
+    """A recording of GET /<file stem>: one small event at each offset."""
+    head = [dict(r) for r in HEAD]
+    head[1]["url"] = f"http://bench/{path.stem}"
+    lines = [json.dumps(r) for r in head]
+    for n, at in enumerate(offsets_us, 1):
+        event = {"type": "event", "at_us": at, "event": "message", "data": str(n), "id": str(n)}
+        lines.append(json.dumps({**event, "retry": None}))
+    path.write_text("\n".join(lines) + "\n")
+
+
+def irregular_gaps(count: int, seed: int = 12) -> list[int]:
+    rng = random.Random(seed)
+    return [int(math.exp(rng.uniform(math.log(1_000), math.log(500_000)))) for _ in range(count)]
+
+
+async def arrival_times(url: str, events: int) -> list[int]:
+    """When each event's blank line arrived, in ns (a raw loop: no decoder in the way)."""
+    import aiohttp
+
+    times: list[int] = []
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        tail = b""
+        async for chunk in response.content.iter_any():
+            now = time.perf_counter_ns()
+            found = (tail + chunk).count(b"\n\n")
+            times.extend([now] * found)
+            tail = chunk[-1:]
+            if len(times) >= events:
+                break
+    return times
+
+
+async def rate(url: str, events: int) -> float:
+    """Events a second over the whole response."""
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        start = time.perf_counter()
+        async with session.get(url) as response:
+            seen = 0
+            tail = b""
+            async for chunk in response.content.iter_any():
+                seen += (tail + chunk).count(b"\n\n")
+                tail = chunk[-1:]
+        elapsed = time.perf_counter() - start
+    if seen < events:
+        raise SystemExit(f"bench: {url} sent {seen} of {events} events")
+    return events / elapsed
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    gaps_count, big, runs = (20, 2_000, 1) if args.smoke else (300, 100_000, args.runs)
+    with tempfile.TemporaryDirectory() as folder:
+        gaps = irregular_gaps(gaps_count)
+        offsets = [sum(gaps[:i]) for i in range(gaps_count + 1)]
+        gappy, bulk = Path(folder, "gaps.jsonl"), Path(folder, "bulk.jsonl")
+        write_recording(gappy, offsets)
+        write_recording(bulk, [0] * big)
+        argv = serve_command(["-q", "--rate-limit", "0", "--replay", folder])
+        with running(argv, timeout=60) as child:
+            times = asyncio.run(arrival_times(child.url + "/gaps?speed=1", len(offsets)))
+            seen = [(b - a) / 1000 for a, b in zip(times, times[1:], strict=False)]
+            errors = [abs(s - g) / 1000 for s, g in zip(seen, gaps, strict=True)]
+            counter_url = f"{child.url}/counter?delay=0&limit={big}"
+            counter = [asyncio.run(rate(counter_url, big)) for _ in range(runs)]
+            replayed = [asyncio.run(rate(child.url + "/bulk?speed=0", big)) for _ in range(runs)]
+    p50, p99, worst = (percentile(errors, p) for p in (50, 99, 100))
+    best_counter, best_replay = max(counter), max(replayed)
+    ratio = best_replay / best_counter
+    gap_ok, rate_ok = p99 <= 2.0, ratio >= 0.5
+    print("## Replay (issue 12)\n")
+    print(f"`python -m bench.replay{' --smoke' if args.smoke else ''}`, best of {runs} runs "
+          "for the rates; loopback.\n")  # fmt: skip
+    print("| target | figure | verdict |")
+    print("| --- | ---: | --- |")
+    print(f"| gap error at speed 1, p99 (within 2 ms) | {p99:.2f} ms | "
+          f"{'met' if gap_ok else 'MISSED'} |")  # fmt: skip
+    print(f"| --speed 0 vs /counter?delay=0 (at least 0.5x) | {ratio:.2f}x | "
+          f"{'met' if rate_ok else 'MISSED'} |")  # fmt: skip
+    print()
+    print(f"- gaps: {len(errors)} gaps of 1 to 500 ms (log-uniform); absolute error p50 "
+          f"{p50:.2f} ms, p99 {p99:.2f} ms, max {worst:.2f} ms")  # fmt: skip
+    print(f"- rate: {big:,} events; replay {best_replay:,.0f} events/s, /counter "
+          f"{best_counter:,.0f} events/s")  # fmt: skip
+    return 0 if gap_ok and rate_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
