@@ -27,7 +27,7 @@ from pathlib import Path
 
 from sse_cli.launcher import running, serve_command
 
-HEAD = [
+HEAD: list[dict[str, object]] = [
     {"format": "sse-cli recording", "version": 1},
     {"type": "request", "method": "GET", "url": "", "headers": [], "body": None},
     {"type": "response", "status": 200, "reason": "OK", "headers": []},
@@ -36,9 +36,8 @@ HEAD = [
 
 def write_recording(path: Path, offsets_us: list[int]) -> None:
     """A recording of GET /<file stem>: one small event at each offset."""
-    head = [dict(r) for r in HEAD]
-    head[1]["url"] = f"http://bench/{path.stem}"
-    lines = [json.dumps(r) for r in head]
+    request = {**HEAD[1], "url": f"http://bench/{path.stem}"}
+    lines = [json.dumps(r) for r in (HEAD[0], request, HEAD[2])]
     for n, at in enumerate(offsets_us, 1):
         event = {"type": "event", "at_us": at, "event": "message", "data": str(n), "id": str(n)}
         lines.append(json.dumps({**event, "retry": None}))
