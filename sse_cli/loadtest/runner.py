@@ -83,7 +83,10 @@ def _shown(value: float | None) -> str:
 
 
 async def _main(options: BenchOptions, metrics: Metrics) -> float:
+    from sse_cli import process
     from sse_cli.loadtest.engine import run_load
+
+    process.settled()  # the stack is imported: cycle collection again, rarely (as listen)
 
     dashboard = None
     if options.live:
