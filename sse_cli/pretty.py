@@ -71,8 +71,9 @@ class PrettyRenderer(Renderer):
         head.append(event.event, style=_type_style(event.event))
         if event.id is not None:
             head.append(f" #{event.id}", style="dim")
-        body = _pretty_data(event.data, self.options.full)
-        if "\n" not in body.plain and len(body.plain) < 100:
+        room = self.console.width - head.cell_len - 2  # what fits beside the header
+        body = _pretty_data(event.data, self.options.full, room)
+        if "\n" not in body.plain and (len(body.plain) < 100 or len(body.plain) <= room):
             head.append("  ")
             head.append_text(body)
             self.console.print(head, soft_wrap=True)
@@ -100,7 +101,9 @@ def _type_style(event_type: str) -> str:
     return "bold " + _TYPE_STYLES[sum(event_type.encode()) % len(_TYPE_STYLES)]
 
 
-def _pretty_data(data: str, full: bool) -> Text:
+def _pretty_data(data: str, full: bool, room: int = 120) -> Text:
+    """Data as shown: JSON highlighted, on one line beside the header unless `full` (then
+    pretty-printed when long); other data folded past FOLD_LINES or FOLD_CHARS."""
     from rich.text import Text
 
     if data.lstrip()[:1] in ("{", "[") and len(data) < 1_000_000:
@@ -112,10 +115,22 @@ def _pretty_data(data: str, full: bool) -> Text:
             from rich.highlighter import JSONHighlighter
 
             text = json.dumps(value, ensure_ascii=False)
-            if len(text) > 80:
+            if full and len(text) > 80:
                 text = json.dumps(value, indent=2, ensure_ascii=False)
-            return JSONHighlighter()(Text(text if full else _fold(text)))
+            elif not full:
+                text = _one_line(text, room, len(data))
+            return JSONHighlighter()(Text(text))
     return Text(data if full else _fold(data))
+
+
+def _one_line(text: str, room: int, size: int) -> str:
+    """Compact JSON cut to `room` columns with an ellipsis and the data's size as it came,
+    as `kubectl logs` and `stern` show one event a line. Cut by characters: a wide
+    character may still push the line past the edge."""
+    if len(text) <= room:
+        return text
+    tail = f"… ({size:,} chars, --full shows all)"
+    return text[: max(room - len(tail), 20)] + tail
 
 
 def _fold(text: str) -> str:

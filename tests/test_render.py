@@ -305,8 +305,20 @@ def test_pretty_indents_data_of_many_lines_under_its_header(
     header, *body = pretty_output(capsys, "first\n\nthird").splitlines()
     assert header.endswith(" update #7")
     assert body == ["  first", "  ", "  third"]
-    json_body = pretty_output(capsys, json.dumps({"k": "v" * 100})).splitlines()[1:]
+    json_body = pretty_output(capsys, json.dumps({"k": "v" * 100}), full=True).splitlines()[1:]
     assert json_body and all(line.startswith("  ") for line in json_body)
+
+
+def test_pretty_json_that_fits_stays_on_one_line_and_longer_json_is_folded_to_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    short = pretty_output(capsys, '{"a": [1, 2], "b": "x"}').splitlines()
+    assert len(short) == 1 and short[0].endswith('update #7  {"a": [1, 2], "b": "x"}')
+    data = json.dumps({"k": "v" * 300})
+    (folded,) = pretty_output(capsys, data).splitlines()
+    assert folded.endswith(f"… ({len(data):,} chars, --full shows all)")
+    assert len(folded) <= 80  # capsys: rich's default width
+    assert len(pretty_output(capsys, data, full=True).splitlines()) == 4
 
 
 def test_pretty_folds_lines_and_characters_in_one_style(

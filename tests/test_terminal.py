@@ -212,3 +212,26 @@ def test_text_mode_grows_the_reply_in_place_on_a_terminal(name: str) -> None:
     screen = "".join(screen_of(output))
     assert re.sub(r"\s", "", reply) in re.sub(r"\s", "", screen)
     assert "{" not in screen  # the text alone, no JSON
+
+
+def test_an_openai_chunk_takes_one_line_at_120_columns_and_full_expands_it() -> None:
+    from pathlib import Path
+
+    sample = Path(__file__).parent / "samples" / "openai-chat-completions.sse"
+    chunk = next(b for b in sample.read_bytes().split(b"\n\n") if b.startswith(b"data: {"))
+    data = chunk.decode()[len("data: ") :]
+    assert len(data) > COLUMNS  # a real chunk: about 250 characters
+    screens = {}
+    for flag in ("", "--full"):
+        with StreamServer(Script([[chunk + b"\n\n"], 204])) as url:
+            child = spawn(url, "-f", "pretty", "-q", *([flag] if flag else []))
+            child.expect(pexpect.EOF)
+            screens[flag] = [line for line in screen_of(child.before) if line]
+            child.close()
+        assert child.exitstatus == 0
+    (line,) = screens[""]
+    assert " message  {" in line and line.endswith(f"… ({len(data):,} chars, --full shows all)")
+    assert len(line) <= COLUMNS
+    full = screens["--full"]
+    assert len(full) > 10  # pretty-printed, one key a line
+    assert any('"object": "chat.completion.chunk"' in row for row in full)
