@@ -31,7 +31,9 @@ class SseUser(HttpUser):
         try:
             data = False
             last = time.perf_counter()
-            for line in response.iter_lines(chunk_size=None):
+            # chunk_size=None: lines as the bytes arrive (requests documents it; the stubs
+            # do not).
+            for line in response.iter_lines(chunk_size=None):  # type: ignore[call-overload]
                 if line.startswith(b"data:"):
                     data = True
                 elif not line and data:
