@@ -97,7 +97,7 @@ def test_counts_and_times_match_the_schedule(serve_socket: Serve) -> None:
     assert ttfe["count"] == 4 and gap["count"] == 4 * (K - 1)
     assert FIRST * 1000 - 5 <= ttfe["p50"] <= FIRST * 1000 + 60
     assert GAP * 1000 - 5 <= gap["p50"] <= GAP * 1000 + 30
-    assert gap["p99"] <= gap["max"] < GAP * 1000 + 150
+    assert gap["p99"] <= gap["max"] < GAP * 1000 + 250
     assert report["resume"] == {"duplicates": 0, "gaps": 0}
     assert report["per_stream_events_per_s"]["min"] > 0
 
@@ -237,7 +237,9 @@ def test_publisher_measures_from_when_each_send_was_due(serve_socket: Serve, rat
         publish_rate=rate,
     )
     sent = report["publish"]
-    assert sent["sent"] == len(posts) == pytest.approx(rate * 1.0, abs=3)
+    # A send still in flight when the run ends is counted as sent, maybe not received.
+    assert len(posts) <= sent["sent"] <= len(posts) + 1
+    assert sent["sent"] == pytest.approx(rate * 1.0, abs=3)
     assert sent["errors"] == {}
     assert sent["latency_ms"]["max"] >= 250
     assert b'"t_ns": ' in posts[0]
