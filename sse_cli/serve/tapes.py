@@ -9,6 +9,7 @@ naming the file, the line and the problem (exit status 2). Stdlib only; it never
 from __future__ import annotations
 
 import json
+import posixpath
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -107,7 +108,7 @@ def _load(path: Path) -> Tape:
         tuple((n, v) for n, v in first_response.headers if n.lower() not in NOT_REPLAYED)
         or SSE_HEADERS
     )
-    tape = Tape(str(path), recording.method.upper(), urlsplit(recording.url).path or "/",
+    tape = Tape(str(path), recording.method.upper(), urlsplit(recording.url).path or posixpath.sep,
                 first_response.status, headers)  # fmt: skip
     _compile(tape, [r.entries for r in recording.responses])
     return tape
