@@ -1,0 +1,109 @@
+"""The relay's line framing (serve --exec, --stdin, --exec-per-client): bytes in, lines out."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sse_cli.serve.framing import LineFramer, split_long
+
+
+def lines_of(chunks: list[bytes], limit: int = 1 << 20) -> list[str]:
+    framer = LineFramer(limit)
+    lines: list[str] = []
+    for chunk in chunks:
+        lines += framer.feed(chunk)
+    return lines + framer.close()
+
+
+def test_lf_and_crlf_end_lines() -> None:
+    assert lines_of([b"one\ntwo\r\nthree\n"]) == ["one", "two", "three"]
+
+
+def test_bare_cr_ends_a_line_at_once() -> None:
+    framer = LineFramer()
+    assert framer.feed(b"10%\r20%\r") == ["10%", "20%"]
+    assert framer.partial == ""
+
+
+def test_crlf_split_between_chunks_ends_one_line() -> None:
+    assert lines_of([b"one\r", b"\ntwo\n"]) == ["one", "two"]
+
+
+def test_cr_then_blank_line_keeps_the_blank_line() -> None:
+    assert lines_of([b"a\r\r\n"]) == ["a", ""]
+
+
+def test_empty_lines_are_lines() -> None:
+    assert lines_of([b"\n\nx\n"]) == ["", "", "x"]
+
+
+def test_utf8_split_across_chunks_decodes_once() -> None:
+    raw = "héllo ✓\n".encode()
+    assert lines_of([raw[:2], raw[2:8], raw[8:]]) == ["héllo ✓"]
+
+
+def test_invalid_utf8_becomes_replacement_characters() -> None:
+    assert lines_of([b"a\xffb\n"]) == ["a\ufffdb"]
+
+
+def test_unfinished_character_at_end_of_input_is_replaced() -> None:
+    assert lines_of([b"ok\xe2\x9c"]) == ["ok\ufffd"]
+
+
+def test_line_separator_characters_do_not_end_lines() -> None:
+    assert lines_of(["a\u2028b\x85c\x1cd\n".encode()]) == ["a\u2028b\x85c\x1cd"]
+
+
+def test_partial_line_waits_and_flush_sends_it_as_it_stands() -> None:
+    framer = LineFramer()
+    assert framer.feed(b"Downloading", now=5.0) == []
+    assert framer.due(0.2) == 5.2
+    assert framer.feed(b"...", now=5.1) == []
+    assert framer.due(0.2) == 5.2  # the wait counts from when the partial began
+    assert framer.flush() == ["Downloading..."]
+    assert framer.due(0.2) is None
+    assert framer.feed(b" done\n", now=6.0) == [" done"]
+
+
+def test_partial_after_a_complete_line_starts_its_own_wait() -> None:
+    framer = LineFramer()
+    assert framer.feed(b"one\ntw", now=1.0) == ["one"]
+    assert framer.due(0.2) == 1.2
+    assert framer.feed(b"o\n", now=1.1) == ["two"]
+    assert framer.due(0.2) is None
+
+
+def test_long_line_is_split_at_the_limit_between_characters() -> None:
+    line = "é" * 10  # 20 bytes
+    pieces = lines_of([line.encode() + b"\n"], limit=7)
+    assert pieces == ["ééé", "ééé", "ééé", "é"]
+    assert all(len(p.encode()) <= 7 for p in pieces)
+
+
+def test_long_partial_line_is_not_held_whole() -> None:
+    framer = LineFramer(limit=8)
+    assert framer.feed(b"x" * 20) == ["x" * 8, "x" * 8]
+    assert framer.partial == "x" * 4
+
+
+def test_split_long_keeps_short_lines_whole() -> None:
+    assert split_long("short", 100) == ["short"]
+    assert split_long("ab✓", 5) == ["ab✓"]
+
+
+@given(
+    st.lists(st.sampled_from(["a", "é", "✓", "\n", "\r", "\r\n", "😀", " "]), max_size=40),
+    st.data(),
+)
+def test_any_split_of_the_bytes_gives_the_same_lines(
+    pieces: list[str], data: st.DataObject
+) -> None:
+    raw = "".join(pieces).encode()
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(raw)), max_size=6)))
+    chunks = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True)]
+    text = "".join(pieces).replace("\r\n", "\n").replace("\r", "\n")
+    expected = text.split("\n")
+    if expected[-1] == "":
+        expected.pop()
+    assert lines_of(chunks) == expected
