@@ -16,7 +16,7 @@ class ExitCode(IntEnum):
     OK = 0
     ERROR = 1  # anything unexpected: a bug, please report it
     USAGE = 2  # bad flag, bad value, unreadable @file
-    CONNECTION = 3  # DNS, refused, reset, TLS, connect or idle timeout
+    CONNECTION = 3  # DNS, refused, reset, TLS, connect or idle timeout; serve: cannot bind
     HTTP_4XX = 4
     HTTP_5XX = 5
     NOT_EVENT_STREAM = 6  # a 2xx other than 200 and 204, or a 200 that is not text/event-stream

@@ -332,7 +332,7 @@ BAD_REQUESTS = [
     Bad("subscribe-topic-too-long", build("GET", "/subscribe?topic=" + "a" * 65), 400, "topic"),
     Bad("subscribe-topic-newline", build("GET", "/subscribe?topic=a%0Ab"), 400, "topic"),
     Bad("publish-invalid-topic", build("POST", "/publish?topic=a%20b", b"hi"), 400, "topic"),
-    Bad("publish-unknown-topic", build("POST", "/publish?topic=nobody", b"hi"), 404, "subscribers"),
+    Bad("subscribe-history-not-a-number", build("GET", "/subscribe?history=all"), 400, "history"),
     Bad("publish-event-newline", build("POST", "/publish?event=a%0Ab", b"hi"), 422, "event"),
     Bad("publish-event-carriage-return", build("POST", "/publish?event=a%0D", b"hi"), 422, "event"),
     Bad("publish-event-nul", build("POST", "/publish?event=a%00", b"hi"), 422, "event"),
@@ -945,13 +945,37 @@ def test_cap_refusals_carry_security_headers(
 # ----------------------------------------------------------------------------- start-up
 
 
-def test_port_taken_exits_1_with_one_line_naming_it() -> None:
+def one_error_line(result: subprocess.CompletedProcess[bytes]) -> str:
+    assert b"Traceback" not in result.stderr
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("sse-cli: error: cannot listen on "), lines
+    return lines[0]
+
+
+def test_port_taken_exits_3_with_one_line_naming_it() -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
         result = run_cli("serve", "--port", str(port), timeout=WAIT)
-    assert result.returncode == 1
-    lines = result.stderr.decode().splitlines()
-    assert len(lines) == 1, lines
-    assert lines[0].startswith("sse-cli: error: ") and f":{port}" in lines[0], lines
-    assert "--port 0" in lines[0]  # the hint
-    assert b"Traceback" not in result.stderr
+    assert result.returncode == 3
+    line = one_error_line(result)
+    assert f"port {port} is already in use" in line, line
+    assert "--port 0" in line  # the hint
+
+
+@pytest.mark.parametrize(
+    ("host", "cause", "hint"),
+    [
+        ("192.0.2.1", "192.0.2.1 is not an address of this machine", "--host 127.0.0.1"),
+        ("no-such-host.invalid", "'no-such-host.invalid' does not resolve", "127.0.0.1"),
+    ],
+    ids=["not-this-machine", "does-not-resolve"],
+)
+def test_host_that_cannot_be_bound_exits_3_naming_the_host_not_the_port(
+    host: str, cause: str, hint: str
+) -> None:
+    result = run_cli("serve", "--host", host, "--port", "0", timeout=WAIT)
+    assert result.returncode == 3
+    line = one_error_line(result)
+    assert cause in line and hint in line, line
+    assert "--port" not in line, line  # the port is not the problem

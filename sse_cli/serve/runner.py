@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import importlib
 import os
 import signal
@@ -15,7 +16,7 @@ from typing import Any
 
 import uvicorn
 
-from sse_cli.errors import UsageError
+from sse_cli.errors import ExitCode, UsageError
 from sse_cli.serve import create_app
 from sse_cli.serve.routes import ROUTES
 from sse_cli.serve.settings import ServeError, ServeSettings
@@ -130,15 +131,38 @@ def bind(settings: ServeSettings) -> socket.socket:
         sock.listen(4096)
     except OSError as exc:
         sock.close()
-        reason = exc.strerror or str(exc)
-        raise ServeError(
-            f"cannot listen on {settings.host}:{settings.port}: {reason}",
-            "pick another --port, or --port 0 for a free one",
-        ) from None
+        raise bind_failure(settings, exc) from None
     except (UnicodeError, ValueError) as exc:
         sock.close()
-        raise ServeError(f"cannot listen on {settings.host}:{settings.port}: {exc}") from None
+        message = f"--host {settings.host!r} is not an address: {exc}"
+        raise UsageError(message, "give an address such as 127.0.0.1") from None
     return sock
+
+
+class BindError(ServeError):
+    """The address cannot be bound: exit status 3, as for any network failure (1 is for
+    bugs)."""
+
+    exit_code = ExitCode.CONNECTION
+
+
+def bind_failure(settings: ServeSettings, exc: OSError) -> BindError:
+    """The one line naming why binding failed: the port, the host, or the privilege."""
+    host, port = settings.host, settings.port
+    where = f"cannot listen on {f'[{host}]' if ':' in host else host}:{port}"
+    if isinstance(exc, socket.gaierror):
+        hint = "give an address such as 127.0.0.1, or a name this machine resolves"
+        return BindError(f"{where}: host {host!r} does not resolve", hint)
+    if exc.errno == errno.EADDRINUSE:
+        hint = "pick another --port, or --port 0 for a free one"
+        return BindError(f"{where}: port {port} is already in use", hint)
+    if exc.errno == errno.EADDRNOTAVAIL:
+        hint = "use --host 127.0.0.1, or --host 0.0.0.0 for every interface"
+        return BindError(f"{where}: {host} is not an address of this machine", hint)
+    if exc.errno == errno.EACCES and 0 < port < 1024:
+        hint = "pick --port 1024 or above, or --port 0 for a free one"
+        return BindError(f"{where}: ports below 1024 need privileges", hint)
+    return BindError(f"{where}: {exc.strerror or exc}")
 
 
 def serve(settings: ServeSettings) -> None:
