@@ -187,7 +187,7 @@ async def main() -> None:
 
 
 def run(main: Coroutine[Any, Any, None]) -> None:
-    """Run `main` on uvloop when it is installed (uvicorn's standard extra), else asyncio."""
+    """Run `main` on uvloop when it is installed (a default install has it), else asyncio."""
     try:
         uvloop = importlib.import_module("uvloop")
     except ImportError:
