@@ -68,7 +68,7 @@ def stats(base: str) -> dict[str, int]:
 
 
 def test_root_streams_the_message_one_character_per_event(base: str) -> None:
-    expected = [("message", c, None) for c in DEFAULT_MESSAGE]
+    expected = [("message", c, str(n)) for n, c in enumerate(DEFAULT_MESSAGE, 1)]
     events = listen(f"{base}/")
     assert records_of(events) == expected
     assert {e["retry"] for e in events} == {15000}
@@ -158,13 +158,51 @@ def test_showcase_has_one_of_every_wire_feature(base: str) -> None:
         ("multiline", "line one\nline two\nline three", "1"),
         ("json", '{"n": 1, "ok": true, "tags": ["a", "b"]}', "1"),
         ("message", "unicode survives: 七夕 ✓ 🎉", "1"),
-        ("error", "something went wrong (a demo error)", "1"),
+        ("error", "something went wrong (a demo error)", "2"),
     ]
     assert records_of(listen(f"{base}/showcase")) == expected
     assert read_httpx("GET", f"{base}/showcase") == expected
     raw = run_cli("listen", f"{base}/showcase", "-f", "raw", "--no-reconnect").stdout
     assert raw.startswith(b": sse-cli showcase")
     assert b"\nretry: 3000\n" in raw
+
+
+FINITE = {  # a finite demo stream -> its final event id
+    "/?message=abc": "3",
+    "/showcase": "2",
+    "/clock?interval=0.01&limit=2": "2",
+    "/counter?limit=3": "3",
+}
+
+
+@pytest.mark.parametrize("target", FINITE)
+def test_a_finite_stream_answers_a_reconnect_after_its_last_id_with_204(
+    base: str, target: str
+) -> None:
+    events = read_httpx("GET", f"{base}{target}")
+    assert events[-1][2] == FINITE[target]
+    after_last = httpx.get(f"{base}{target}", headers={"Last-Event-ID": FINITE[target]})
+    assert after_last.status_code == 204
+    at = next(i for i, (_, _, id) in enumerate(events) if id)  # the first id: resume there
+    resumed = read_httpx("GET", f"{base}{target}", headers={"Last-Event-ID": events[at][2]})
+    assert len(resumed) == len(events) - at - 1
+    assert resumed[-1] == events[-1] or target.startswith("/clock")  # a tick's time differs
+    assert resumed[-1][2] == FINITE[target]
+
+
+def test_listen_on_the_showcase_ends_by_itself(base: str) -> None:
+    """GET reconnects by default: after the showcase's `retry: 3000` the reconnect carries
+    its last id, gets 204, and listen exits 0 having printed every event once."""
+    done = run_cli("listen", f"{base}/showcase", "-f", "json", timeout=WAIT + 5)
+    assert done.returncode == 0, done.stderr.decode()
+    assert [json.loads(line)["event"] for line in done.stdout.decode().splitlines()] == [
+        "greeting",
+        "message",
+        "multiline",
+        "json",
+        "message",
+        "error",
+    ]
 
 
 CHAT = {"model": "m", "messages": [{"role": "user", "content": "hi there"}], "stream": True}

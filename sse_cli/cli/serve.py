@@ -1,6 +1,7 @@
 """`sse-cli serve`: its options, then one call that checks them and runs the server."""
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -12,6 +13,12 @@ from sse_cli.request import check_between
 
 if TYPE_CHECKING:
     from sse_cli.serve.tapes import Tape
+
+
+def unless_none(check: Callable[[float], float]) -> Callable[[float | None], float | None]:
+    """`check` for an option whose default, None, means "decided later"."""
+    return lambda value: value if value is None else check(value)
+
 
 SERVE_EPILOG = """\
 \b
@@ -84,16 +91,16 @@ def serve(
         ),
     ] = 1000,
     rate_limit: Annotated[
-        float,
+        float | None,
         typer.Option(
             "--rate-limit",
             metavar="N",
             help="Answer 429 past this many requests per second from one address "
-            "(default: 100; 0: no limit).",
-            callback=checked(check_between(0)),
+            "(default: none on loopback, 100 on any other address; 0: no limit).",
+            callback=checked(unless_none(check_between(0))),
             show_default=False,
         ),
-    ] = 100.0,
+    ] = None,
     max_body: Annotated[
         str,
         typer.Option(
@@ -162,7 +169,7 @@ def start(
     ping: float | None,
     cors_origins: tuple[str, ...],
     max_streams: int,
-    rate_limit: float,
+    rate_limit: float | None,
     max_body: str,
     queue_size: int,
     quiet: bool,

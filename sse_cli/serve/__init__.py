@@ -38,7 +38,7 @@ from sse_cli.serve.refusals import (
     refused,
 )
 from sse_cli.serve.routes import BARE_PATHS, STREAM_PATHS, install
-from sse_cli.serve.settings import ServeError, ServeSettings
+from sse_cli.serve.settings import ServeError, ServeSettings, rate_limit_for
 from sse_cli.serve.streams import Activity, Shared, shared
 from sse_cli.serve.ui import ui_page
 
@@ -72,7 +72,7 @@ def create_app(settings: ServeSettings, clock: Callable[[], float] = time.monoto
         )
     app.add_middleware(  # outermost
         Guard,
-        rate_limit=settings.rate_limit,
+        rate_limit=rate_limit_for(settings.host, settings.rate_limit),
         max_streams=settings.max_streams,
         stream_paths=STREAM_PATHS | {tape.path for tape in settings.replays},
         bare_paths=BARE_PATHS,

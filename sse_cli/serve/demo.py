@@ -24,31 +24,45 @@ MAX_LIMIT = 10**9
 
 Limit = Annotated[int | None, Query(ge=1, le=MAX_LIMIT)]
 
+ID_EVENT = encode_event("an event with an id", id="1")
+SHOWCASE_END = "2"  # the last event's id: a reconnect that carries it gets 204
 SHOWCASE = (
     encode_comment("sse-cli showcase: one of every wire feature"),
     b"retry: 3000\n\n",
     encode_event("hello", event="greeting"),
-    encode_event("an event with an id", id="1"),
+    ID_EVENT,
     encode_event("line one\nline two\nline three", event="multiline"),
     encode_event(json.dumps({"n": 1, "ok": True, "tags": ["a", "b"]}), event="json"),
     encode_comment("a comment: clients ignore it, proxies see traffic"),
     encode_event("unicode survives: 七夕 ✓ 🎉", event="message"),
-    encode_event("something went wrong (a demo error)", event="error"),
+    encode_event("something went wrong (a demo error)", event="error", id=SHOWCASE_END),
 )
+SHOWCASE_RESUME = {"1": SHOWCASE.index(ID_EVENT) + 1}  # Last-Event-ID -> where to go on
+
+LastEventId = Annotated[str | None, Header()]
+ENDED = 204  # a finite stream answers a reconnect after its last id so: EventSource stops
 
 
-def characters(message: str) -> Iterator[bytes]:
-    for character in message:
-        yield encode_event(character, event="message", retry=MESSAGE_RETRY_MS)
+def characters(message: str, start: int | None = None) -> Iterator[bytes]:
+    """The message from its `start`th character on, each event's id its position; with no
+    `start`, all of it without ids (POST /sse: a client would resend the POST to resume)."""
+    first = start or 1
+    for n, character in enumerate(message[first - 1 :], first):
+        ids = str(n) if start is not None else None
+        yield encode_event(character, event="message", id=ids, retry=MESSAGE_RETRY_MS)
 
 
 async def message_stream(
     request: Request,
     message: Annotated[str, Query(min_length=1, max_length=MAX_MESSAGE)] = DEFAULT_MESSAGE,
     delay: Delay = None,
+    last_event_id: LastEventId = None,
 ) -> Response:
-    """GET /: the message, one character per event."""
-    return stream(request, paced(characters(message), delay_of(request, delay)))
+    """GET /: the message, one character per event; resumes after Last-Event-ID."""
+    start = first_after(last_event_id)
+    if start > len(message):
+        return Response(status_code=ENDED)
+    return stream(request, paced(characters(message, start), delay_of(request, delay)))
 
 
 class EchoRequest(BaseModel):
@@ -87,12 +101,12 @@ async def counter(
     drop_after: Limit = None,
     delay: Delay = None,
     retry: Annotated[int | None, Query(ge=0, le=86_400_000)] = None,
-    last_event_id: Annotated[str | None, Header()] = None,
+    last_event_id: LastEventId = None,
 ) -> Response:
     """GET /counter: ids 1, 2, 3 ...; resumes after Last-Event-ID."""
     start = first_after(last_event_id)
     if limit is not None and start > limit:
-        return Response(status_code=204)  # all sent: tells EventSource to stop
+        return Response(status_code=ENDED)
     end = limit if limit is not None else MAX_LIMIT
     if drop_after is not None:
         end = min(end, start + drop_after - 1)
@@ -106,26 +120,34 @@ def rfc3339(ns: int) -> str:
     return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-async def ticks(interval: float, limit: int | None) -> AsyncIterator[bytes]:
+async def ticks(interval: float, limit: int | None, start: int = 1) -> AsyncIterator[bytes]:
     began = time.monotonic()
-    seq = 0
-    while limit is None or seq < limit:
-        seq += 1
+    for seq in range(start, (limit if limit is not None else MAX_LIMIT) + 1):
         now = time.time_ns()
         data = json.dumps({"seq": seq, "t_ns": now, "time": rfc3339(now)})
         yield encode_event(data, event="tick", id=str(seq))
-        await asyncio.sleep(max(0.0, began + seq * interval - time.monotonic()))
+        await asyncio.sleep(max(0.0, began + (seq - start + 1) * interval - time.monotonic()))
 
 
 async def clock_stream(
     request: Request,
     interval: Annotated[float, Query(ge=0.001, le=3600)] = 1.0,
     limit: Limit = None,
+    last_event_id: LastEventId = None,
 ) -> Response:
-    """GET /clock: a tick event every `interval` seconds, its time as JSON."""
-    return stream(request, ticks(interval, limit))
+    """GET /clock: a tick event every `interval` seconds, its time as JSON; resumes after
+    Last-Event-ID, and after the last of `limit` ticks answers 204."""
+    start = first_after(last_event_id)
+    if limit is not None and start > limit:
+        return Response(status_code=ENDED)
+    return stream(request, ticks(interval, limit, start))
 
 
-async def showcase(request: Request, delay: Delay = None) -> Response:
-    """GET /showcase: one of every wire feature."""
-    return stream(request, paced(SHOWCASE, delay_of(request, delay)))
+async def showcase(
+    request: Request, delay: Delay = None, last_event_id: LastEventId = None
+) -> Response:
+    """GET /showcase: one of every wire feature; a reconnect after its last id gets 204."""
+    if last_event_id == SHOWCASE_END:
+        return Response(status_code=ENDED)
+    blocks = SHOWCASE[SHOWCASE_RESUME.get(last_event_id or "", 0) :]
+    return stream(request, paced(blocks, delay_of(request, delay)))

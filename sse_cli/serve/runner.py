@@ -19,7 +19,7 @@ import uvicorn
 from sse_cli.errors import ExitCode, UsageError
 from sse_cli.serve import create_app
 from sse_cli.serve.routes import ROUTES
-from sse_cli.serve.settings import ServeError, ServeSettings
+from sse_cli.serve.settings import ServeError, ServeSettings, rate_limit_for
 
 LOG_CONFIG: dict[str, Any] = {
     "version": 1,
@@ -99,7 +99,7 @@ def banner(
     wildcard = host in ("0.0.0.0", "::", "")
     base = f"http://{shown}:{port}"
     local = f"http://127.0.0.1:{port}" if wildcard else base
-    lines = [f"sse-cli: serving on {base} (Ctrl-C to stop)"]
+    lines = [f"sse-cli: serving on {base} (Ctrl-C to stop)", rate_line(settings)]
     for route in ROUTES:
         if route.example is not None:
             example = route.command(local)
@@ -114,9 +114,19 @@ def banner(
     if wildcard:
         lines.append(
             "sse-cli: warning: listening on every interface: anyone who can reach this "
-            "machine can connect (use --host 127.0.0.1 to keep it local)"
+            "machine can connect (use --host 127.0.0.1 to keep it local); each address may "
+            f"make {rate_limit_for(host, settings.rate_limit):g} requests a second (--rate-limit)"
         )
     return lines
+
+
+def rate_line(settings: ServeSettings) -> str:
+    """Which rate limit is in force, and why."""
+    rate = rate_limit_for(settings.host, settings.rate_limit)
+    if rate > 0:
+        return f"sse-cli: rate limit: {rate:g} requests a second per address (--rate-limit)"
+    why = "--rate-limit 0" if settings.rate_limit is not None else "loopback: only this machine"
+    return f"sse-cli: rate limit: off ({why})"
 
 
 def bind(settings: ServeSettings) -> socket.socket:

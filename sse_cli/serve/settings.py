@@ -6,6 +6,7 @@ and `__init__` imports them all. Stdlib only.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,25 @@ class ServeError(SseCliError):
     """The server could not start (the address is taken, say)."""
 
 
+DEFAULT_RATE_LIMIT = 100.0  # requests a second per client address, off loopback
+
+
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can connect to `host`."""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def rate_limit_for(host: str, asked: float | None) -> float:
+    """The rate limit in force: the one asked for, else none on loopback (it would only
+    stop local load tests) and DEFAULT_RATE_LIMIT on any other address."""
+    if asked is not None:
+        return asked
+    return 0.0 if is_loopback(host) else DEFAULT_RATE_LIMIT
+
+
 @dataclass(frozen=True)
 class ServeSettings:
     """Everything `sse-cli serve` is told; defaults match the command's."""
@@ -29,7 +49,8 @@ class ServeSettings:
     ping: float | None = None  # seconds between heartbeat comments; None: none
     cors_origins: tuple[str, ...] = ()
     max_streams: int = 1000  # open streams at once; more get 503
-    rate_limit: float = 100.0  # requests per second per client address; 0: no limit
+    rate_limit: float | None = None  # requests a second per client address; 0: no limit;
+    # None: rate_limit_for(host) decides
     max_body: int = 1 << 20  # bytes in a request body; more get 413
     queue_size: int = 1000  # events a subscriber may fall behind before it is dropped
     access_log: bool = True
