@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from hypothesis import HealthCheck, settings
 from support.cli import WAIT, spawn_cli
+from support.redis import RedisServer
 from support.sockets import Handler, SocketServer
 
 # Hypothesis profiles. "ci" (the default) checks the same examples on every run, in bounded
@@ -78,3 +79,11 @@ def spawned() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
         for pipe in (proc.stdout, proc.stderr):
             if pipe is not None:
                 pipe.close()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A real redis-server on a free loopback port for the whole session, stopped by PID."""
+    server = RedisServer().start()
+    yield server
+    server.close()

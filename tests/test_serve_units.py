@@ -1,4 +1,4 @@
-"""`sse_cli.serve` in-process: the guard with an injected clock, the in-memory broker, and
+"""`sse_cli.serve` in-process: the guard with an injected clock, the brokers' local fan-out, and
 the route table (every stream counts against --max-streams and is in the banner and README).
 
 The guard's and broker's rules run against httpx's ASGI transport or no transport at all;
@@ -22,8 +22,9 @@ from starlette.types import Receive, Scope, Send
 from support.cli import WAIT
 
 from sse_cli.serve import ServeSettings, create_app
+from sse_cli.serve.brokers.fanout import Fanout
 from sse_cli.serve.guard import Guard, RateLimit
-from sse_cli.serve.pubsub import FAREWELL, MemoryBroker
+from sse_cli.serve.pubsub import FAREWELL
 from sse_cli.serve.routes import ROUTES, STREAM_PATHS
 from sse_cli.serve.runner import banner
 
@@ -163,7 +164,7 @@ def test_guard_leaves_a_bare_paths_writes_alone_but_still_counts_its_streams() -
 
 
 def test_broker_publishes_to_the_topics_subscribers_only() -> None:
-    broker = MemoryBroker(queue_size=10)
+    broker = Fanout(queue_size=10)
     news, also_news, other = (
         broker.subscribe("news"),
         broker.subscribe("news"),
@@ -178,7 +179,7 @@ def test_broker_publishes_to_the_topics_subscribers_only() -> None:
 
 
 def test_broker_unsubscribe_forgets_an_empty_topic() -> None:
-    broker = MemoryBroker(queue_size=10)
+    broker = Fanout(queue_size=10)
     first, second = broker.subscribe("t"), broker.subscribe("t")
     broker.unsubscribe("t", first)
     assert broker.publish("t", b"data: a\n\n") == 1
@@ -191,7 +192,7 @@ def test_broker_unsubscribe_forgets_an_empty_topic() -> None:
 
 
 def test_broker_drops_a_subscriber_that_falls_queue_size_behind() -> None:
-    broker = MemoryBroker(queue_size=2)
+    broker = Fanout(queue_size=2)
     slow, fast = broker.subscribe("t"), broker.subscribe("t")
     assert broker.publish("t", b"data: 1\n\n") == 2
     fast.pending.clear()  # the fast one's writer has caught up
@@ -205,7 +206,7 @@ def test_broker_drops_a_subscriber_that_falls_queue_size_behind() -> None:
 
 def test_a_publish_wakes_the_subscribers_writer() -> None:
     async def main() -> None:
-        broker = MemoryBroker(queue_size=10)
+        broker = Fanout(queue_size=10)
         subscriber = broker.subscribe("t")
         subscriber.wake = asyncio.get_running_loop().create_future()
         broker.publish("t", b"data: hi\n\n")

@@ -23,6 +23,7 @@ HEAVY = (
     "jmespath",
     "orjson",
     "hdrh",
+    "redis",
 )
 
 PROBE = """

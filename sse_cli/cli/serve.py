@@ -120,6 +120,36 @@ def serve(
             show_default=False,
         ),
     ] = 1000,
+    history: Annotated[
+        int,
+        typer.Option(
+            "--history",
+            metavar="N",
+            help="Keep each topic's last N events for resuming (default: 1000; 0: none).",
+            callback=checked(check_between(0, 1_000_000)),
+            show_default=False,
+        ),
+    ] = 1000,
+    broker: Annotated[
+        str | None,
+        typer.Option(
+            "--broker",
+            metavar="URL",
+            help="Keep topics in Redis (redis://HOST:PORT/DB), shared by every serve "
+            "process using it (default: in this process; needs sse-cli[redis]).",
+            show_default=False,
+        ),
+    ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            metavar="N",
+            help="Serve the port from N processes (default: 1; more needs --broker).",
+            callback=checked(check_between(1, 256)),
+            show_default=False,
+        ),
+    ] = 1,
     replay: Annotated[
         list[str] | None,
         typer.Option(
@@ -159,6 +189,7 @@ def serve(
         queue_size,
         quiet,
         replay=(tuple(replay or ()), speed),
+        scaling=(history, broker, workers),
     )
 
 
@@ -174,8 +205,10 @@ def start(
     queue_size: int,
     quiet: bool,
     replay: tuple[tuple[str, ...], float] = ((), 1.0),
+    scaling: tuple[int, str | None, int] = (1000, None, 1),
 ) -> None:
-    """Check the settings, then serve until Ctrl-C."""
+    """Check the settings, then serve until Ctrl-C. `scaling`: --history, --broker and
+    --workers."""
     from sse_cli import process
     from sse_cli.request import parse_size
 
@@ -194,6 +227,9 @@ def start(
             rate_limit=rate_limit,
             max_body=body_limit,
             queue_size=queue_size,
+            history=scaling[0],
+            broker=scaling[1],
+            workers=scaling[2],
             access_log=not quiet,
             replays=load_replays(replay[0]),
             speed=replay[1],

@@ -28,8 +28,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect
 
+from sse_cli.serve.brokers import make_broker
 from sse_cli.serve.guard import Guard
-from sse_cli.serve.pubsub import Hub, MemoryBroker
+from sse_cli.serve.pubsub import Hub
 from sse_cli.serve.refusals import (
     OPENAI_PREFIX,
     ApiError,
@@ -49,7 +50,7 @@ def create_app(settings: ServeSettings, clock: Callable[[], float] = time.monoto
     """A fresh app for `settings`: no state is shared between two apps."""
     app = FastAPI(title="sse-cli serve", docs_url=None, redoc_url=None, openapi_url=None)
     activity = Activity()
-    hub = Hub(MemoryBroker(settings.queue_size), activity, settings.ping)
+    hub = Hub(make_broker(settings), activity, settings.ping)
     app.state.shared = Shared(settings, activity, hub)
     ui_page()  # a missing page fails the start, not the first visit
     app.add_exception_handler(ApiError, api_error)  # type: ignore[arg-type]

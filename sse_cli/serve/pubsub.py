@@ -1,25 +1,30 @@
-"""Publish and subscribe: the broker behind a small interface, GET /subscribe and POST /publish.
+"""Publish and subscribe: GET /subscribe and POST /publish, over the app's broker.
 
-`MemoryBroker` keeps topics in this process: a publish encodes an event once and queues the
-bytes for each subscriber. GET /subscribe is a bare ASGI app, not a FastAPI endpoint with an
-EventSourceResponse: a stream is one coroutine asleep on one future plus a disconnect
-waiter, one heartbeat task serves every subscriber, and a publish wakes each writer once.
+The broker (`sse_cli.serve.brokers`: in memory, or Redis with --broker) gives each event an
+id, keeps each topic's history and fans events out to local inboxes. GET /subscribe is a
+bare ASGI app, not a FastAPI endpoint with an EventSourceResponse: a stream is one coroutine
+asleep on one future plus a disconnect waiter, one heartbeat task serves every subscriber,
+and a publish wakes each writer once.
+
+Resuming: `Last-Event-ID` (or `?last_event_id=` on a first connection) gets every kept event
+after that id, then live ones; `?history=N` without an id gets the last N kept events first.
+A resume from an id no longer kept is answered with `X-SSE-Resume: incomplete` and a comment.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Annotated, Protocol
+from typing import Annotated
 from urllib.parse import parse_qs
 
 from fastapi import Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from sse_cli.encode import encode_comment, encode_event
+from sse_cli.encode import encode_comment
+from sse_cli.serve.brokers import Broker, BrokerUnavailableError, Joined
+from sse_cli.serve.brokers.fanout import Subscriber
 from sse_cli.serve.streams import (
     SECURITY_HEADERS,
     Activity,
@@ -31,6 +36,9 @@ from sse_cli.serve.streams import (
 
 TOPIC = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 TOPIC_RULE = "topic must be 1 to 64 letters, digits or . _ : -"
+HISTORY_RULE = "history must be a whole number of events, at most 100000"
+RESUME_HEADER = b"x-sse-resume"
+MAX_ID = 256  # characters of a Last-Event-ID looked at; a longer one is unknown
 STREAM_HEAD = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache"),
@@ -42,90 +50,9 @@ BARE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Accel-Buffering": "no",
 }
+UNAVAILABLE_HEADERS = {**BARE_HEADERS, "Retry-After": "1"}
 PING = b": ping\n\n"
 FAREWELL = encode_comment("dropped: this client fell too far behind")
-
-
-class Subscriber:
-    """One /subscribe stream's inbox: encoded events waiting to be written, and the future
-    its writer sleeps on while there are none."""
-
-    __slots__ = ("dropped", "pending", "wake")
-
-    def __init__(self) -> None:
-        self.pending: list[bytes] = []
-        self.wake: asyncio.Future[None] | None = None
-        self.dropped = False
-
-    def notify(self) -> None:
-        wake = self.wake
-        if wake is not None and not wake.done():
-            wake.set_result(None)
-
-
-class Broker(Protocol):
-    """Topics and their subscribers, as /subscribe and /publish use them."""
-
-    def subscribe(self, topic: str) -> Subscriber: ...
-
-    def unsubscribe(self, topic: str, subscriber: Subscriber) -> None: ...
-
-    def publish(self, topic: str, block: bytes) -> int:
-        """Queue encoded events for every subscriber of `topic`; how many it reached."""
-        ...
-
-    def has_subscribers(self, topic: str) -> bool: ...
-
-    def everyone(self) -> Iterator[Subscriber]:
-        """Every subscriber of every topic (for the heartbeat and shutdown)."""
-        ...
-
-    @property
-    def subscribers(self) -> int: ...
-
-
-@dataclass
-class MemoryBroker:
-    """The broker in this process's memory; a subscriber `queue_size` blocks behind is
-    dropped."""
-
-    queue_size: int
-    topics: dict[str, set[Subscriber]] = field(default_factory=dict)
-
-    def subscribe(self, topic: str) -> Subscriber:
-        subscriber = Subscriber()
-        self.topics.setdefault(topic, set()).add(subscriber)
-        return subscriber
-
-    def unsubscribe(self, topic: str, subscriber: Subscriber) -> None:
-        subscribers = self.topics.get(topic)
-        if subscribers is not None:
-            subscribers.discard(subscriber)
-            if not subscribers:
-                del self.topics[topic]
-
-    def publish(self, topic: str, block: bytes) -> int:
-        reached = 0
-        for subscriber in list(self.topics.get(topic, ())):
-            if len(subscriber.pending) >= self.queue_size:
-                subscriber.dropped = True
-                self.unsubscribe(topic, subscriber)
-            else:
-                subscriber.pending.append(block)
-                reached += 1
-            subscriber.notify()
-        return reached
-
-    def has_subscribers(self, topic: str) -> bool:
-        return topic in self.topics
-
-    def everyone(self) -> Iterator[Subscriber]:
-        for subscribers in list(self.topics.values()):
-            yield from subscribers
-
-    @property
-    def subscribers(self) -> int:
-        return sum(len(s) for s in self.topics.values())
 
 
 class Hub:
@@ -145,18 +72,49 @@ class Hub:
     def close(self) -> None:
         """End every stream (the server is shutting down)."""
         self.closing = True
-        for subscriber in self.broker.everyone():
+        for subscriber in self.broker.fanout.everyone():
             subscriber.notify()
         if self.heartbeat is not None:
             self.heartbeat.cancel()
+        self.broker.close()
 
     async def _beat(self, interval: float) -> None:
         while True:
             await asyncio.sleep(interval)
-            for subscriber in self.broker.everyone():
+            for subscriber in self.broker.fanout.everyone():
                 if not subscriber.pending:
                     subscriber.pending.append(PING)
                     subscriber.notify()
+
+
+class Request_:
+    """What a /subscribe request asks for, or why it is refused."""
+
+    __slots__ = ("after", "problem", "recent", "topic")
+
+    def __init__(self, scope: Scope) -> None:
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        self.topic = query.get("topic", ["default"])[-1]
+        # A reconnecting EventSource sends the header with the URL of its first connection:
+        # the header is the newer id.
+        after = header(scope, b"last-event-id") or query.get("last_event_id", [""])[-1]
+        self.after = after[:MAX_ID] or None
+        recent = query.get("history", ["0"])[-1]
+        self.recent = int(recent) if recent.isascii() and recent.isdigit() else -1
+        self.problem: tuple[int, str] | None = None
+        if scope["method"] not in ("GET", "HEAD"):
+            self.problem = (405, "use GET to subscribe")
+        elif not TOPIC.fullmatch(self.topic):
+            self.problem = (400, TOPIC_RULE)
+        elif not 0 <= self.recent <= 100_000:
+            self.problem = (400, HISTORY_RULE)
+
+
+def header(scope: Scope, name: bytes) -> str:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return ""
 
 
 class SubscribeStream:
@@ -165,37 +123,60 @@ class SubscribeStream:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         hub: Hub = scope["app"].state.shared.hub
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
-        topic = query.get("topic", ["default"])[-1]
-        if scope["method"] not in ("GET", "HEAD"):
-            await error_response(405, "use GET to subscribe", BARE_HEADERS)(scope, receive, send)
+        asked = Request_(scope)
+        if asked.problem is not None:
+            status, message = asked.problem
+            await error_response(status, message, BARE_HEADERS)(scope, receive, send)
             return
-        if not TOPIC.fullmatch(topic):
-            await error_response(400, TOPIC_RULE, BARE_HEADERS)(scope, receive, send)
-            return
-        await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEAD})
         if scope["method"] == "HEAD" or hub.closing:
+            await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEAD})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
-        hub.start_heartbeat()
-        subscriber = hub.broker.subscribe(topic)
-        gone = asyncio.ensure_future(disconnected(receive))
-        gone.add_done_callback(lambda _: subscriber.notify())
         try:
-            with hub.activity.generator():
-                await feed(hub, topic, subscriber, gone, send)
+            joined = await hub.broker.join(asked.topic, asked.after, asked.recent)
+        except BrokerUnavailableError as exc:
+            await error_response(503, str(exc), UNAVAILABLE_HEADERS)(scope, receive, send)
+            return
+        subscriber = joined.subscriber
+        try:
+            head = STREAM_HEAD
+            if asked.after is not None:
+                resumed = b"complete" if joined.complete else b"incomplete"
+                head = [*STREAM_HEAD, (RESUME_HEADER, resumed)]
+            await send({"type": "http.response.start", "status": 200, "headers": head})
+            hub.start_heartbeat()
+            gone = asyncio.ensure_future(disconnected(receive))
+            gone.add_done_callback(lambda _: subscriber.notify())
+            try:
+                with hub.activity.generator():
+                    await feed(hub, opening(asked, joined), subscriber, gone, send)
+            finally:
+                gone.cancel()
         finally:
-            hub.broker.unsubscribe(topic, subscriber)
-            gone.cancel()
+            hub.broker.leave(asked.topic, subscriber)
+
+
+def opening(asked: Request_, joined: Joined) -> bytes:
+    """The first write: a comment naming the topic, one saying a resume was incomplete, and
+    the history."""
+    parts = [encode_comment(f"subscribed to topic {asked.topic}")]
+    if not joined.complete:
+        parts.append(
+            encode_comment(
+                f"resume incomplete: id {asked.after} is no longer in the topic's history or "
+                f"was never given; sending the {len(joined.history)} events kept"
+            )
+        )
+    return b"".join(parts + joined.history)
 
 
 async def feed(
-    hub: Hub, topic: str, subscriber: Subscriber, gone: asyncio.Future[None], send: Send
+    hub: Hub, body: bytes, subscriber: Subscriber, gone: asyncio.Future[None], send: Send
 ) -> None:
-    """Write what the subscriber's inbox holds each time it is woken, until the client goes,
-    the server closes, or the subscriber is dropped for falling behind."""
+    """Write `body`, then what the subscriber's inbox holds each time it is woken, until the
+    client goes, the server closes, or the subscriber is dropped for falling behind."""
     loop = asyncio.get_running_loop()
-    body = encode_comment(f"subscribed to topic {topic}")
+    hub.activity.events_sent += body.count(b"\n\n") - 1
     while True:
         await send({"type": "http.response.body", "body": body, "more_body": True})
         if body is FAREWELL:
@@ -233,7 +214,8 @@ async def publish(
     topic: str = "default",
     event: Annotated[str | None, Query(max_length=256)] = None,
 ) -> Response:
-    """POST /publish: the body as one event to every subscriber of the topic."""
+    """POST /publish: the body as one event of the topic; answers its id and how many
+    subscribers in this process it reached."""
     if not TOPIC.fullmatch(topic):
         raise ApiError(400, TOPIC_RULE)
     if event is not None and (not event or any(c in event for c in "\r\n\0")):
@@ -244,8 +226,12 @@ async def publish(
     except UnicodeDecodeError:
         raise ApiError(400, "request body is not UTF-8") from None
     broker = shared(request).hub.broker
-    if not broker.has_subscribers(topic):
+    if not broker.keeps_unsubscribed and not broker.fanout.has_subscribers(topic):
         message = f"topic {topic!r} has no subscribers; subscribe first with GET /subscribe"
         return JSONResponse({"error": message, "subscribers": 0}, status_code=404)
-    reached = broker.publish(topic, encode_event(data, event=event))
-    return JSONResponse({"subscribers": reached, "topic": topic})
+    try:
+        published = await broker.publish(topic, event, data)
+    except BrokerUnavailableError as exc:
+        raise ApiError(503, str(exc), {"Retry-After": "1"}) from None
+    body = {"id": published.id, "subscribers": published.subscribers, "topic": topic}
+    return JSONResponse(body)

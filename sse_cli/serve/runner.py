@@ -176,10 +176,54 @@ def bind_failure(settings: ServeSettings, exc: OSError) -> BindError:
 
 
 def serve(settings: ServeSettings) -> None:
-    """Bind, print the banner, run a fresh app until Ctrl-C or SIGTERM."""
+    """Reach the broker if there is one, bind, print the banner, run a fresh app (in each
+    of --workers processes) until Ctrl-C or SIGTERM."""
+    if settings.workers > 1 and settings.broker is None:
+        raise UsageError(
+            f"--workers {settings.workers} needs --broker: without one, topics would split "
+            "between processes and a publish would reach only one worker's subscribers",
+            "add --broker redis://HOST:PORT/DB, or run one worker",
+        )
+    if settings.broker is not None:
+        from sse_cli.serve.brokers import check_broker
+
+        check_broker(settings.broker)  # exit 2 or 3 before binding
     loop, parser = stack()
     sock = bind(settings)
     port = int(sock.getsockname()[1])
+    lines = banner(settings, port, (loop, parser))
+    if settings.broker is not None:
+        from sse_cli.serve.brokers.urls import shown_url
+
+        lines.append(
+            f"sse-cli: {settings.workers} worker(s), topics in {shown_url(settings.broker)}"
+        )
+
+    def announce() -> None:
+        sys.stderr.write("\n".join(lines) + "\n")
+        sys.stderr.flush()
+
+    if settings.workers == 1:
+        run_worker(settings, sock, loop, parser, announce)
+        return
+    from sse_cli.serve.workers import supervise
+
+    def work() -> None:
+        run_worker(settings, sock, loop, parser, None)
+
+    if supervise(settings.workers, work, announce):
+        raise ServeError("a worker failed; the others were stopped")
+
+
+def run_worker(
+    settings: ServeSettings,
+    sock: socket.socket,
+    loop: str,
+    parser: str,
+    announce: Callable[[], None] | None,
+) -> None:
+    """One process serving a fresh app on `sock` until Ctrl-C or SIGTERM; `announce` prints
+    the banner once the app exists (a Ctrl-C after the banner then ends `serve` cleanly)."""
     app = create_app(settings)
     config = uvicorn.Config(
         app,
@@ -191,6 +235,6 @@ def serve(settings: ServeSettings) -> None:
         loop=loop,
         http=parser,
     )
-    sys.stderr.write("\n".join(banner(settings, port, (loop, parser))) + "\n")
-    sys.stderr.flush()
+    if announce is not None:
+        announce()
     _Server(config, on_exit=app.state.shared.hub.close).run(sockets=[sock])

@@ -53,6 +53,9 @@ class ServeSettings:
     # None: rate_limit_for(host) decides
     max_body: int = 1 << 20  # bytes in a request body; more get 413
     queue_size: int = 1000  # events a subscriber may fall behind before it is dropped
+    history: int = 1000  # events each topic keeps for resuming; 0: none
+    broker: str | None = None  # a redis:// URL; None: topics live in this process
+    workers: int = 1  # processes serving the one port (more than 1 needs a broker)
     access_log: bool = True
     shutdown_timeout: int = 1  # seconds open streams get to end on Ctrl-C
     replays: tuple[Tape, ...] = ()  # --replay: recorded streams, read before binding

@@ -1,0 +1,334 @@
+"""Resumable pub/sub through real `sse-cli serve` processes: in memory, across two processes
+sharing a real redis-server, through a Redis restart, and with --workers on one port.
+
+Subscribers are httpx streams decoded by sse-cli's own parser; a subscriber is "cut" by
+closing its connection and resumes with `Last-Event-ID`, as EventSource does. Every wait is
+bounded; publishing is bounded in count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import subprocess
+import uuid
+from collections.abc import Iterator
+from contextlib import suppress
+from typing import TypeAlias
+
+import httpx
+import pytest
+from support.cli import WAIT, run_cli
+from support.redis import RedisServer, free_port
+
+from sse_cli.launcher import Launched, launch, serve_command
+from sse_cli.parser import Comment, Decoder, Event, Item
+
+RUN_BOUND = 60.0  # seconds any one test's publishing and reading may take in all
+
+
+Until: TypeAlias = "str | asyncio.Future[str] | None"
+
+
+def reached(until: Until, got: str) -> bool:
+    if isinstance(until, asyncio.Future):
+        return until.done() and str(until.result()) == got
+    return until == got
+
+
+class Subscriber:
+    """One subscriber across its connections: the event ids it got, in order."""
+
+    def __init__(self, client: httpx.AsyncClient, topic: str) -> None:
+        self.client = client
+        self.topic = topic
+        self.ids: list[str] = []
+        self.resumes: list[str | None] = []  # each resumed connection's X-SSE-Resume
+        self.comments: list[str] = []
+        self.opened = asyncio.Event()
+
+    async def connect(self, base: str, until: Until, cut_after: int | None) -> bool:
+        """Read events from `base` (resuming after the last id got) until id `until` (or
+        the id the future `until` comes to hold: then the server must send heartbeats)
+        (True) or `cut_after` events (False: the connection is cut)."""
+        last = self.ids[-1] if self.ids else None
+        headers = {"Last-Event-ID": last} if last else {}
+        url = f"{base}/subscribe?topic={self.topic}"
+        count = 0
+        async with self.client.stream("GET", url, headers=headers) as response:
+            assert response.status_code == 200, response.status_code
+            if last:
+                self.resumes.append(response.headers.get("x-sse-resume"))
+            decoder = Decoder(last or "")
+            async for chunk in response.aiter_raw():
+                for item in decoder.feed(chunk):
+                    if isinstance(item, Comment):
+                        self.comments.append(item.text)
+                        self.opened.set()
+                    elif isinstance(item, Event):
+                        assert item.id is not None
+                        self.ids.append(item.id)
+                        count += 1
+                        if cut_after is not None and count >= cut_after:
+                            return reached(until, item.id)
+                    # Checked at heartbeats too: `until` may be learnt after its event came.
+                    if self.ids and reached(until, self.ids[-1]):
+                        return True
+        raise AssertionError("the stream ended")
+
+    async def follow(self, bases: list[str], until: Until, cuts: list[int]) -> None:
+        """Read until `until`, cut after each count in `cuts`, each time resuming on the next
+        server of `bases`."""
+        for turn, cut in enumerate([*cuts, None]):
+            if await self.connect(bases[turn % len(bases)], until, cut):
+                return
+        raise AssertionError(f"never got {until}")
+
+
+def stats(base: str) -> dict[str, int]:
+    return dict(httpx.get(f"{base}/stats", timeout=WAIT).json())
+
+
+async def wait_subscribed(subscribers: list[Subscriber]) -> None:
+    await asyncio.wait_for(asyncio.gather(*(s.opened.wait() for s in subscribers)), WAIT)
+
+
+def new_topic() -> str:
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def servers() -> Iterator[list[Launched]]:
+    """`sse-cli serve` children started by a test with `start(args)`; stopped at its end."""
+    started: list[Launched] = []
+    yield started
+    for child in started:
+        with suppress(subprocess.TimeoutExpired):  # then it was killed
+            child.stop()
+
+
+def start(started: list[Launched], *args: str) -> Launched:
+    child = launch(serve_command(["--rate-limit", "0", "-q", *args]), timeout=WAIT)
+    started.append(child)
+    return child
+
+
+# ------------------------------------------------------------------------------- in memory
+
+
+def test_memory_resume_under_concurrent_publishing_gets_every_event_once_in_order(
+    servers: list[Launched],
+) -> None:
+    """2,000 events published while 20 subscribers are cut at random points and resume with
+    Last-Event-ID: each receives every event exactly once, in order."""
+    base = start(servers, "--history", "2000").url
+    topic, total, rng = new_topic(), 2000, random.Random(2000)
+
+    async def main() -> None:
+        async with httpx.AsyncClient(timeout=WAIT) as client:
+            subscribers = [Subscriber(client, topic) for _ in range(20)]
+            readers = [
+                asyncio.ensure_future(
+                    s.follow([base], str(total), [rng.randrange(1, 400) for _ in range(3)])
+                )
+                for s in subscribers
+            ]
+            await wait_subscribed(subscribers)
+            for n in range(1, total + 1):
+                reply = await client.post(f"{base}/publish?topic={topic}", content=f"e{n}")
+                assert reply.json()["id"] == str(n)
+            await asyncio.gather(*readers)
+        expected = [str(n) for n in range(1, total + 1)]
+        for subscriber in subscribers:
+            assert subscriber.ids == expected
+            assert subscriber.resumes == ["complete"] * 3
+
+    asyncio.run(asyncio.wait_for(main(), RUN_BOUND))
+
+
+def test_publish_answers_the_id_and_the_local_subscribers(servers: list[Launched]) -> None:
+    base = start(servers).url
+    first = httpx.post(f"{base}/publish?topic=ids", content="a", timeout=WAIT)
+    assert first.status_code == 200
+    assert first.json() == {"id": "1", "subscribers": 0, "topic": "ids"}
+    quiet = start(servers, "--history", "0").url
+    nowhere = httpx.post(f"{quiet}/publish?topic=ids", content="a", timeout=WAIT)
+    assert nowhere.status_code == 404, "with no history and no subscriber it goes nowhere"
+
+
+def test_a_first_connection_asks_for_recent_history_and_a_stale_id_is_told_incomplete(
+    servers: list[Launched],
+) -> None:
+    base = start(servers, "--history", "3").url
+    for n in range(1, 6):
+        httpx.post(f"{base}/publish?topic=h", content=f"e{n}", timeout=WAIT)
+
+    def opening(query: str, headers: dict[str, str]) -> tuple[str | None, list[Item]]:
+        with httpx.stream("GET", f"{base}/subscribe?topic=h&{query}", headers=headers) as reply:
+            decoder, items = Decoder(), list[Item]()
+            for chunk in reply.iter_raw():
+                items += decoder.feed(chunk)
+                if any(isinstance(i, Event) and i.id == "5" for i in items):
+                    return reply.headers.get("x-sse-resume"), items
+        raise AssertionError("no event 5")
+
+    header, items = opening("history=2", {})
+    assert header is None and [i.id for i in items if isinstance(i, Event)] == ["4", "5"]
+    header, items = opening("last_event_id=1", {})
+    assert header == "incomplete"
+    assert any(isinstance(i, Comment) and "resume incomplete" in i.text for i in items)
+    assert [i.id for i in items if isinstance(i, Event)] == ["3", "4", "5"]
+    header, items = opening("last_event_id=1", {"Last-Event-ID": "3"})
+    assert header == "complete", "the header, newer than the first URL's id, wins"
+    assert [i.id for i in items if isinstance(i, Event)] == ["4", "5"]
+
+
+# ----------------------------------------------------------------------------- with Redis
+
+
+def test_two_processes_sharing_redis_resume_on_either_with_no_gap_or_duplicate(
+    servers: list[Launched], redis_server: RedisServer
+) -> None:
+    """1,000 events published alternately on A and B; subscribers on both, each cut at
+    random points and resumed on the other process with its last id."""
+    a = start(servers, "--broker", redis_server.url).url
+    b = start(servers, "--broker", redis_server.url).url
+    topic, total, rng = new_topic(), 1000, random.Random(1000)
+
+    async def main() -> None:
+        async with httpx.AsyncClient(timeout=WAIT) as client:
+            subscribers = [Subscriber(client, topic) for _ in range(12)]
+            published: list[str] = []
+            last = asyncio.get_running_loop().create_future()
+
+            async def follow(n: int, subscriber: Subscriber) -> None:
+                first = subscriber.connect([a, b][n % 2], None, rng.randrange(1, 250))
+                assert not await first
+                until = await last
+                cuts = [rng.randrange(1, 250) for _ in range(2)]
+                await subscriber.follow([[b, a], [a, b]][n % 2], until, cuts)
+
+            readers = [asyncio.ensure_future(follow(n, s)) for n, s in enumerate(subscribers)]
+            await wait_subscribed(subscribers)
+            for n in range(total):
+                reply = await client.post(f"{[a, b][n % 2]}/publish?topic={topic}", content=str(n))
+                assert reply.status_code == 200, reply.text
+                published.append(reply.json()["id"])
+            last.set_result(published[-1])
+            await asyncio.gather(*readers)
+        for subscriber in subscribers:
+            assert len(set(subscriber.ids)) == len(subscriber.ids), "a duplicate"
+            assert subscriber.ids == published, "a gap"
+            assert subscriber.resumes == ["complete"] * len(subscriber.resumes)
+
+    asyncio.run(asyncio.wait_for(main(), RUN_BOUND))
+
+
+def test_redis_restart_keeps_subscribers_open_and_delivery_goes_on(
+    servers: list[Launched],
+) -> None:
+    """Redis stops while subscribers are connected: publishing answers 503, the streams stay
+    open with heartbeats, serve says once that the broker is lost and once that it is back,
+    and events published after the restart (append-only, so the stream survives) reach every
+    subscriber."""
+    redis = RedisServer().start()
+    try:
+        child = start(servers, "--broker", redis.url, "--ping", "0.2")
+        base, topic = child.url, new_topic()
+
+        async def main() -> None:
+            async with httpx.AsyncClient(timeout=WAIT) as client:
+                subscribers = [Subscriber(client, topic) for _ in range(3)]
+                published: list[str] = []
+                last: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+                readers = [asyncio.ensure_future(s.connect(base, None, 1)) for s in subscribers]
+                await wait_subscribed(subscribers)
+                reply = await client.post(f"{base}/publish?topic={topic}", content="before")
+                published.append(reply.json()["id"])
+                await asyncio.wait_for(asyncio.gather(*readers), WAIT)
+                for subscriber in subscribers:
+                    subscriber.opened.clear()
+                following = [asyncio.ensure_future(s.follow([base], last, [])) for s in subscribers]
+                await wait_subscribed(subscribers)  # resumed, and open
+                pings = [len(s.comments) for s in subscribers]
+                await asyncio.to_thread(redis.stop)
+                down = await client.post(f"{base}/publish?topic={topic}", content="lost")
+                assert down.status_code == 503 and "error" in down.json()
+                for _ in range(int(WAIT / 0.1)):  # heartbeats reach the open streams
+                    if all(
+                        len(s.comments) > n + 1 for s, n in zip(subscribers, pings, strict=True)
+                    ):
+                        break
+                    await asyncio.sleep(0.1)
+                assert all(len(s.comments) > n + 1 for s, n in zip(subscribers, pings, strict=True))
+                await asyncio.to_thread(redis.start)
+                for _ in range(int(WAIT / 0.1)):
+                    reply = await client.post(f"{base}/publish?topic={topic}", content="after")
+                    if reply.status_code == 200:
+                        break
+                    await asyncio.sleep(0.1)
+                assert reply.status_code == 200, reply.text
+                published.append(reply.json()["id"])
+                last.set_result(published[-1])
+                await asyncio.gather(*following)
+                for subscriber in subscribers:
+                    assert subscriber.ids == published
+
+        asyncio.run(asyncio.wait_for(main(), RUN_BOUND))
+        stderr = child.stderr
+        assert stderr.count("broker lost") == 1 and stderr.count("broker back") == 1, stderr
+        assert "Traceback" not in stderr
+    finally:
+        redis.close()
+
+
+def test_workers_share_one_port_and_a_publish_reaches_both(
+    servers: list[Launched], redis_server: RedisServer
+) -> None:
+    """`--workers 2 --broker`: subscribers spread over both workers' processes, and each
+    publish, through whichever worker takes it, reaches all of them."""
+    base = start(servers, "--workers", "2", "--broker", redis_server.url, "--ping", "0.2").url
+    topic, count = new_topic(), 16
+
+    async def main() -> None:
+        async with httpx.AsyncClient(timeout=WAIT, limits=httpx.Limits(max_connections=40)) as c:
+            subscribers = [Subscriber(c, topic) for _ in range(count)]
+            last: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+            readers = [asyncio.ensure_future(s.connect(base, last, None)) for s in subscribers]
+            await wait_subscribed(subscribers)
+            published, local = [], set()
+            for n in range(20):
+                reply = await c.post(f"{base}/publish?topic={topic}", content=str(n))
+                assert reply.status_code == 200, reply.text
+                published.append(reply.json()["id"])
+                local.add(reply.json()["subscribers"])
+            last.set_result(published[-1])
+            await asyncio.wait_for(asyncio.gather(*readers), WAIT)
+            for subscriber in subscribers:
+                assert subscriber.ids == published
+            assert min(local) < count, f"every subscriber was on one worker: {local}"
+
+    asyncio.run(asyncio.wait_for(main(), RUN_BOUND))
+
+
+# ------------------------------------------------------------------------------ start-up
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "words"),
+    [
+        (["--broker", "redis://127.0.0.1:{free}/0"], 3, "cannot reach the broker"),
+        (["--broker", "http://127.0.0.1:6379/0"], 2, "not a Redis URL"),
+        (["--broker", "redis://127.0.0.1:x/0"], 2, "malformed"),
+        (["--workers", "2"], 2, "topics would split"),
+    ],
+)
+def test_serve_refuses_a_broker_or_workers_it_cannot_use_before_binding(
+    args: list[str], status: int, words: str
+) -> None:
+    argv = [a.replace("{free}", str(free_port())) for a in args]
+    done = run_cli("serve", "--port", "0", *argv)
+    stderr = done.stderr.decode()
+    assert done.returncode == status, stderr
+    assert words in stderr and "serving on" not in stderr
+    assert len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr
