@@ -244,3 +244,20 @@ def test_an_unreachable_broker_is_a_connection_error() -> None:
     with pytest.raises(ConnectError) as caught:
         check_broker(f"redis://127.0.0.1:{free_port()}/0")
     assert "cannot reach the broker" in caught.value.message
+
+
+def test_the_memory_broker_forgets_its_oldest_idle_topic_past_its_topic_bound() -> None:
+    """Publishing to ever new topics cannot grow memory without bound."""
+
+    async def main() -> None:
+        broker = MemoryBroker(history=10, queue_size=10)
+        broker.max_topics = 3
+        held = await broker.join("held", None, 0)  # a topic with a subscriber stays
+        for name in ["held", "a", "b", "c", "d"]:
+            await broker.publish(name, None, "x")
+        assert list(broker.topics) == ["held", "c", "d"]
+        again = await broker.join("a", "1", 0)
+        assert not again.complete, "a forgotten topic's ids are unknown"
+        broker.leave("held", held.subscriber)
+
+    asyncio.run(main())

@@ -14,6 +14,8 @@ from sse_cli.encode import encode_event
 from sse_cli.serve.brokers import Joined, Published
 from sse_cli.serve.brokers.fanout import Fanout, Subscriber
 
+MAX_TOPICS = 10_000  # topics whose ids and history are kept; then the oldest idle one goes
+
 
 class Topic:
     __slots__ = ("kept", "last")
@@ -27,7 +29,8 @@ class MemoryBroker:
     def __init__(self, history: int, queue_size: int) -> None:
         self.history = history
         self.fanout = Fanout(queue_size)
-        self.topics: dict[str, Topic] = {}
+        self.topics: dict[str, Topic] = {}  # oldest first
+        self.max_topics = MAX_TOPICS
 
     @property
     def keeps_unsubscribed(self) -> bool:
@@ -39,6 +42,8 @@ class MemoryBroker:
     def publish_now(self, topic: str, event: str | None, data: str) -> Published:
         state = self.topics.get(topic)
         if state is None:
+            if len(self.topics) >= self.max_topics:
+                self.forget_a_topic()
             state = self.topics[topic] = Topic(self.history)
         state.last += 1
         name = str(state.last)
@@ -46,6 +51,14 @@ class MemoryBroker:
         if self.history:
             state.kept.append(block)
         return Published(name, self.fanout.publish(topic, block))
+
+    def forget_a_topic(self) -> None:
+        """Make room: forget the oldest topic that nobody here subscribes to (its history
+        and ids; a resume from them is then incomplete). Topics with subscribers stay."""
+        for name in list(self.topics)[: self.max_topics]:
+            if not self.fanout.has_subscribers(name):
+                del self.topics[name]
+                return
 
     async def join(self, topic: str, after: str | None, recent: int) -> Joined:
         return self.join_now(topic, after, recent)
