@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import socket
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,6 +26,7 @@ from sse_cli.serve import ServeSettings, create_app
 from sse_cli.serve.brokers.fanout import Fanout
 from sse_cli.serve.guard import Guard, RateLimit
 from sse_cli.serve.pubsub import FAREWELL
+from sse_cli.serve.relay_settings import RelaySettings
 from sse_cli.serve.routes import ROUTES, STREAM_PATHS
 from sse_cli.serve.runner import banner
 
@@ -232,7 +234,9 @@ HOLD: dict[str, tuple[str, str, dict[str, Any] | None]] = {
         {"messages": [{"role": "user", "content": "hi there"}], "stream": True},
     ),
     "/subscribe": ("GET", "/subscribe?topic=held", None),
+    "/exec": ("GET", "/exec", None),  # with HELD_COMMAND, a process that runs for 30 s
 }
+HELD_COMMAND = (sys.executable, "-c", "import time; print('held'); time.sleep(30)")
 
 
 @asynccontextmanager
@@ -264,7 +268,8 @@ def test_every_stream_route_has_a_way_to_hold_it_open_here() -> None:
 @pytest.mark.parametrize("path", sorted(STREAM_PATHS))
 def test_every_stream_route_counts_against_max_streams(path: str) -> None:
     method, target, body = HOLD[path]
-    settings = ServeSettings(max_streams=1, rate_limit=0, delay=0, access_log=False)
+    relay = RelaySettings(per_client=HELD_COMMAND)
+    settings = ServeSettings(max_streams=1, rate_limit=0, delay=0, access_log=False, relay=relay)
 
     async def main() -> None:
         async with (

@@ -26,10 +26,11 @@ Examples:
   sse-cli serve
   sse-cli serve --port 0 --delay 0
   sse-cli serve --host 0.0.0.0 --cors-origin http://localhost:5173
+  sse-cli serve --exec 'tail -n 100 -F app.log'
 """
 
 
-@app.command(epilog=SERVE_EPILOG)
+@app.command(epilog=SERVE_EPILOG, help="Run the demo and mock event-stream server.")
 def serve(
     host: Annotated[
         str,
@@ -171,18 +172,76 @@ def serve(
             show_default=False,
         ),
     ] = 1.0,
+    exec_: Annotated[
+        str | None,
+        typer.Option(
+            "--exec",
+            metavar="CMD",
+            help="Run CMD once (split as a shell would, run without one) and publish each "
+            "line it writes on topic exec, for /subscribe (default: off).",
+            show_default=False,
+        ),
+    ] = None,
+    exec_topic: Annotated[
+        str | None,
+        typer.Option(
+            "--exec-topic",
+            metavar="NAME",
+            help="Publish --exec's or --stdin's lines on this topic (default: exec or stdin).",
+            show_default=False,
+        ),
+    ] = None,
+    exec_restart: Annotated[
+        bool,
+        typer.Option(
+            "--exec-restart", help="Run the --exec command again when it ends, after a backoff."
+        ),
+    ] = False,
+    stdin: Annotated[
+        bool,
+        typer.Option("--stdin", help="Publish each line of standard input on topic stdin."),
+    ] = False,
+    lines: Annotated[
+        str,
+        typer.Option(
+            "--lines",
+            metavar="FORMAT",
+            help="Read relayed lines as text, or as json events as listen -f json writes "
+            "them (default: text).",
+            show_default=False,
+        ),
+    ] = "text",
+    flush_after: Annotated[
+        float,
+        typer.Option(
+            "--flush-after",
+            metavar="SECONDS",
+            help="Send a relayed line that has waited this long without its end as it "
+            "stands (default: 0.2).",
+            callback=checked(check_between(0.001, 3600)),
+            show_default=False,
+        ),
+    ] = 0.2,
+    exec_per_client: Annotated[
+        str | None,
+        typer.Option(
+            "--exec-per-client",
+            metavar="CMD",
+            help="Serve GET /exec: run CMD for each client, its lines as that client's "
+            "stream (default: off).",
+            show_default=False,
+        ),
+    ] = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Do not log each request on stderr.")
     ] = False,
 ) -> None:
-    """Run the demo and mock event-stream server."""
-    origins = tuple(cors_origin or ())
     start(
         host,
         port,
         delay,
         ping,
-        origins,
+        tuple(cors_origin or ()),
         max_streams,
         rate_limit,
         max_body,
@@ -190,6 +249,7 @@ def serve(
         quiet,
         replay=(tuple(replay or ()), speed),
         scaling=(history, broker, workers),
+        relay=(exec_, stdin, exec_topic, exec_restart, lines, flush_after, exec_per_client),
     )
 
 
@@ -206,9 +266,11 @@ def start(
     quiet: bool,
     replay: tuple[tuple[str, ...], float] = ((), 1.0),
     scaling: tuple[int, str | None, int] = (1000, None, 1),
+    relay: tuple[str | None, bool, str | None, bool, str, float, str | None] | None = None,
 ) -> None:
     """Check the settings, then serve until Ctrl-C. `scaling`: --history, --broker and
-    --workers."""
+    --workers; `relay`: --exec, --stdin, --exec-topic, --exec-restart, --lines, --flush-after
+    and --exec-per-client."""
     from sse_cli import process
     from sse_cli.request import parse_size
 
@@ -216,6 +278,7 @@ def start(
         origins = tuple(parse_cors_origin(origin) for origin in cors_origins)
         body_limit = parse_size(max_body, "--max-body")
         from sse_cli.serve import ServeSettings, run_server
+        from sse_cli.serve.relay_settings import relay_settings
 
         settings = ServeSettings(
             host=host,
@@ -233,6 +296,7 @@ def start(
             access_log=not quiet,
             replays=load_replays(replay[0]),
             speed=replay[1],
+            relay=relay_settings(*relay, workers=scaling[2]) if relay is not None else None,
         )
         process.settled()
         run_server(settings)

@@ -11,14 +11,16 @@ exists. Most endpoints are generators behind sse-starlette's `EventSourceRespons
 that leaves stops its stream at once.
 
 The package: `routes` (the one table of endpoints), `guard` (caps and headers), `streams`
-(what endpoints share), `demo`, `openai`, `pubsub`, `ui` (the endpoints), `runner` (uvicorn,
-binding, banner, shutdown). It never imports `sse_cli.client`.
+(what endpoints share), `demo`, `openai`, `pubsub`, `exec_client`, `ui` (the endpoints),
+`relay` (--exec and --stdin, run by the app's lifespan; with `relay_settings`, `framing` and
+`children`), `runner` (uvicorn, binding, banner, shutdown). It never imports `sse_cli.client`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -29,6 +31,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect
 
 from sse_cli.serve.brokers import make_broker
+from sse_cli.serve.exec_client import Clients
 from sse_cli.serve.guard import Guard
 from sse_cli.serve.pubsub import Hub
 from sse_cli.serve.refusals import (
@@ -38,6 +41,7 @@ from sse_cli.serve.refusals import (
     invalid_field,
     refused,
 )
+from sse_cli.serve.relay import relaying
 from sse_cli.serve.routes import BARE_PATHS, STREAM_PATHS, install
 from sse_cli.serve.settings import ServeError, ServeSettings, rate_limit_for
 from sse_cli.serve.streams import Activity, Shared, shared
@@ -48,10 +52,13 @@ __all__ = ["ServeError", "ServeSettings", "create_app", "run_server"]
 
 def create_app(settings: ServeSettings, clock: Callable[[], float] = time.monotonic) -> FastAPI:
     """A fresh app for `settings`: no state is shared between two apps."""
-    app = FastAPI(title="sse-cli serve", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="sse-cli serve", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+    )
     activity = Activity()
     hub = Hub(make_broker(settings), activity, settings.ping)
     app.state.shared = Shared(settings, activity, hub)
+    app.state.exec_clients = Clients()
     ui_page()  # a missing page fails the start, not the first visit
     app.add_exception_handler(ApiError, api_error)  # type: ignore[arg-type]
     app.add_exception_handler(ClientDisconnect, client_gone)  # type: ignore[arg-type]
@@ -80,6 +87,24 @@ def create_app(settings: ServeSettings, clock: Callable[[], float] = time.monoto
         clock=clock,
     )
     return app
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """While the app runs: the shared relay (--exec, --stdin); at its end, the per-client
+    processes (--exec-per-client) are stopped too."""
+    state: Shared = app.state.shared
+    async with relaying(state.hub.broker, state.settings.relay, state.settings.max_body):
+        try:
+            yield
+        finally:
+            await app.state.exec_clients.close()
+
+
+def stop_streams(app: FastAPI) -> None:
+    """Ctrl-C or SIGTERM: end every open stream now (the server then stops)."""
+    app.state.shared.hub.close()
+    app.state.exec_clients.closing.set()
 
 
 async def api_error(request: Request, exc: ApiError) -> Response:

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import Response
 
-from sse_cli.serve import demo, openai, pubsub, streams, ui
+from sse_cli.serve import demo, exec_client, openai, pubsub, streams, ui
 
 CHAT_EXAMPLE = '{"messages": [{"role": "user", "content": "hi"}], "stream": true}'
 MESSAGE_EXAMPLE = '{"message": "hello"}'
@@ -117,6 +117,14 @@ ROUTES = (
         pubsub.publish,
         "one event to every subscriber",
         "curl -d hello {u}/publish",
+    ),
+    Route(
+        "GET",
+        "/exec",
+        exec_client.exec_stream,
+        "a process per client (--exec-per-client)",
+        "sse-cli listen {u}/exec",
+        stream=True,
     ),
     Route("GET", "/ui", ui.ui, "a page that shows the streams live", "open {u}/ui in a browser"),
     Route("GET", "/stats", streams.stats, "JSON: generators, streams, events, subscribers"),

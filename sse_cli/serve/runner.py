@@ -17,7 +17,8 @@ from typing import Any
 import uvicorn
 
 from sse_cli.errors import ExitCode, UsageError
-from sse_cli.serve import create_app
+from sse_cli.serve import create_app, stop_streams
+from sse_cli.serve.relay_settings import public_warnings
 from sse_cli.serve.routes import ROUTES
 from sse_cli.serve.settings import ServeError, ServeSettings, rate_limit_for
 
@@ -117,7 +118,7 @@ def banner(
             "machine can connect (use --host 127.0.0.1 to keep it local); each address may "
             f"make {rate_limit_for(host, settings.rate_limit):g} requests a second (--rate-limit)"
         )
-    return lines
+    return lines + public_warnings(settings.relay, host)
 
 
 def rate_line(settings: ServeSettings) -> str:
@@ -229,7 +230,7 @@ def run_worker(
         app,
         log_config=LOG_CONFIG,
         access_log=settings.access_log,
-        lifespan="off",
+        lifespan="on",  # the shared relay (--exec, --stdin) runs in it
         timeout_graceful_shutdown=settings.shutdown_timeout,
         server_header=False,
         loop=loop,
@@ -237,4 +238,4 @@ def run_worker(
     )
     if announce is not None:
         announce()
-    _Server(config, on_exit=app.state.shared.hub.close).run(sockets=[sock])
+    _Server(config, on_exit=lambda: stop_streams(app)).run(sockets=[sock])

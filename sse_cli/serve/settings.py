@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from sse_cli.errors import SseCliError
 
 if TYPE_CHECKING:
+    from sse_cli.serve.relay_settings import RelaySettings
     from sse_cli.serve.tapes import Tape
 
 
@@ -60,3 +61,4 @@ class ServeSettings:
     shutdown_timeout: int = 1  # seconds open streams get to end on Ctrl-C
     replays: tuple[Tape, ...] = ()  # --replay: recorded streams, read before binding
     speed: float = 1.0  # --speed: replayed gaps are divided by this; 0: no waiting
+    relay: RelaySettings | None = None  # --exec, --stdin, --exec-per-client and their options

@@ -1,0 +1,310 @@
+"""`serve --exec` and `serve --stdin` (issue 15): a command or a pipe relayed as events on a
+topic, with real child processes (small Python scripts written here) and real subscribers."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.cli import WAIT, run_cli
+from support.redis import RedisServer
+from support.relays import descendants, relay_server, running_now, script, wait_for_file
+from support.sse_reader import StreamReader, close_all
+
+from sse_cli.launcher import running, serve_command
+
+SAMPLES = Path(__file__).parent / "samples"
+
+
+@pytest.fixture(autouse=True)
+def readers_closed() -> Iterator[None]:
+    yield
+    close_all()
+
+
+def subscribe(url: str, query: str = "", **kwargs: object) -> StreamReader:
+    reader = StreamReader(f"{url}/subscribe?topic=exec{query}", **kwargs)  # type: ignore[arg-type]
+    reader.wait(lambda r: bool(r.comments))  # ": subscribed to topic exec": it is in
+    return reader
+
+
+def outputs(reader: StreamReader, event: str = "stdout") -> list[str]:
+    return [e.data for e in reader.events if e.event == event]
+
+
+def test_a_fast_writer_reaches_two_subscribers_every_line_once_in_order(tmp_path: Path) -> None:
+    go = tmp_path / "go"
+    writer = script(
+        tmp_path,
+        "fast",
+        wait_for_file(go)
+        + "import sys\nsys.stdout.write(''.join(f'line {i}\\n' for i in range(10000)))\n",
+    )
+    with relay_server(["--exec", writer]) as server:
+        readers = [subscribe(server.url), subscribe(server.url)]
+        go.touch()
+        for reader in readers:
+            reader.wait(lambda r: any(e.event == "exit" for e in r.events))
+            assert outputs(reader) == [f"line {i}" for i in range(10000)]
+            ids = [int(e.id or 0) for e in reader.events]
+            assert ids == list(range(1, 10002))
+            assert json.loads(reader.events[-1].data) == {"status": 0}
+
+
+def test_a_subscriber_cut_midway_resumes_with_last_event_id_and_misses_nothing(
+    tmp_path: Path,
+) -> None:
+    go = tmp_path / "go"
+    writer = script(
+        tmp_path,
+        "steady",
+        wait_for_file(go)
+        + "import time\n"
+        + "for i in range(3000):\n    print(i)\n    if i % 50 == 0: time.sleep(0.01)\n",
+    )
+    with relay_server(["--exec", writer]) as server:
+        first = subscribe(server.url)
+        go.touch()
+        first.wait(lambda r: len(r.events) >= 500)
+        first.cut()
+        seen = list(first.events)
+        assert seen[-1].event == "stdout" and not any(e.event == "exit" for e in seen)
+        second = StreamReader(
+            f"{server.url}/subscribe?topic=exec", headers={"Last-Event-ID": seen[-1].id or ""}
+        )
+        second.wait(lambda r: any(e.event == "exit" for e in r.events))
+        assert second.response_headers.get("x-sse-resume") == "complete"
+        lines = [e.data for e in seen + second.events if e.event == "stdout"]
+        assert lines == [str(i) for i in range(3000)]
+
+
+def test_a_partial_line_arrives_after_about_200_ms(tmp_path: Path) -> None:
+    go = tmp_path / "go"
+    writer = script(
+        tmp_path,
+        "partial",
+        "import sys, time\n"
+        "sys.stdout.write(f'Downloading {time.monotonic()!r}')\n"
+        "sys.stdout.flush()\n" + wait_for_file(go) + "print(' done')\n",
+    )
+    with relay_server(["--exec", writer]) as server:
+        reader = subscribe(server.url, "&history=10")
+        reader.wait(lambda r: len(outputs(r)) >= 1)
+        arrived = time.monotonic()
+        written = float(outputs(reader)[0].split()[1])
+        go.touch()
+        reader.wait(lambda r: any(e.event == "exit" for e in r.events))
+    assert 0.15 <= arrived - written <= 0.6, arrived - written
+    assert outputs(reader)[1] == " done"
+
+
+def test_progress_lines_stderr_lines_and_exit_arrive_with_their_event_types(
+    tmp_path: Path,
+) -> None:
+    writer = script(
+        tmp_path,
+        "progress",
+        """\
+        import sys
+        sys.stdout.write("10%\\r20%\\r30%\\r\\n")
+        sys.stdout.flush()
+        print("warning: disk almost full", file=sys.stderr)
+        sys.stdout.write("done\\r\\n")
+        sys.exit(3)
+        """,
+    )
+    with relay_server(["--exec", writer, "--exec-topic", "build"]) as server:
+        reader = StreamReader(f"{server.url}/subscribe?topic=build&history=100")
+        reader.wait(lambda r: any(e.event == "exit" for e in r.events))
+    assert outputs(reader) == ["10%", "20%", "30%", "done"]
+    assert outputs(reader, "stderr") == ["warning: disk almost full"]
+    assert json.loads(outputs(reader, "exit")[0]) == {"status": 3}
+    assert reader.events[-1].event == "exit"
+
+
+def test_a_command_ended_by_a_signal_exits_with_the_signal_named(tmp_path: Path) -> None:
+    writer = script(tmp_path, "killed", "import os, signal\nos.kill(os.getpid(), signal.SIGTERM)\n")
+    with relay_server(["--exec", writer]) as server:
+        reader = subscribe(server.url, "&history=10")
+        exit_event = reader.wait_for_event("exit")
+    assert json.loads(exit_event.data) == {"status": 143, "signal": "SIGTERM"}
+
+
+def test_exec_restart_runs_the_command_again_after_a_backoff(tmp_path: Path) -> None:
+    writer = script(tmp_path, "once", "print('ran')\n")
+    with relay_server(["--exec", writer, "--exec-restart"]) as server:
+        reader = subscribe(server.url, "&history=10")
+        reader.wait(lambda r: len(outputs(r, "exit")) >= 2)
+    assert outputs(reader)[:2] == ["ran", "ran"]
+
+
+def test_stdin_lines_are_published_and_the_end_is_an_event() -> None:
+    with relay_server(["--stdin"], stdin=subprocess.PIPE) as server:
+        reader = StreamReader(f"{server.url}/subscribe?topic=stdin")
+        reader.wait(lambda r: bool(r.comments))
+        assert server.proc.stdin is not None
+        server.proc.stdin.write("one\ntwo\r\nthree")
+        server.proc.stdin.close()
+        end = reader.wait_for_event("end")
+    assert [e.data for e in reader.events if e.event == "message"] == ["one", "two", "three"]
+    assert json.loads(end.data) == {"lines": 3, "invalid": 0}
+
+
+def test_stdin_lines_json_reserves_listen_output_of_the_samples_event_for_event() -> None:
+    samples = sorted(SAMPLES.glob("*.sse"))
+    expected = []
+    for sample in samples:
+        lines = sample.with_suffix(".expected.ndjson").read_text().splitlines()
+        expected += [(json.loads(line)["event"], json.loads(line)["data"]) for line in lines]
+    source_args = ["--delay", "0", "-q", *(f"--replay={sample}" for sample in samples)]
+    with (
+        running(serve_command(source_args)) as source,
+        relay_server(["--stdin", "--lines", "json"], stdin=subprocess.PIPE) as server,
+    ):
+        reader = StreamReader(f"{server.url}/subscribe?topic=stdin")
+        reader.wait(lambda r: bool(r.comments))
+        assert server.proc.stdin is not None
+        for sample in samples:
+            count = len(sample.with_suffix(".expected.ndjson").read_text().splitlines())
+            done = run_cli(
+                "listen", f"{source.url}/replay/{sample.stem}", "-f", "json", "-n", str(count)
+            )
+            assert done.returncode == 0, done.stderr.decode()
+            server.proc.stdin.write(done.stdout.decode())
+            server.proc.stdin.flush()
+        server.proc.stdin.close()
+        end = reader.wait_for_event("end")
+    got = [(e.event, e.data) for e in reader.events if e.event != "end"]
+    assert got == expected
+    assert json.loads(end.data)["invalid"] == 0
+
+
+def test_an_invalid_json_line_is_a_counted_warning_event_not_the_end() -> None:
+    with relay_server(["--stdin", "--lines", "json"], stdin=subprocess.PIPE) as server:
+        reader = StreamReader(f"{server.url}/subscribe?topic=stdin")
+        reader.wait(lambda r: bool(r.comments))
+        assert server.proc.stdin is not None
+        server.proc.stdin.write(
+            'not json\n{"data": 5}\n{"event": "tick", "data": "ok", "id": "9"}\n'
+        )
+        server.proc.stdin.close()
+        end = reader.wait_for_event("end")
+    warnings = [e.data for e in reader.events if e.event == "stderr"]
+    assert len(warnings) == 2 and "line 1" in warnings[0] and "line 2" in warnings[1]
+    assert [(e.event, e.data) for e in reader.events if e.event == "tick"] == [("tick", "ok")]
+    assert json.loads(end.data) == {"lines": 3, "invalid": 2}
+
+
+def test_a_slow_subscriber_is_dropped_and_the_others_and_the_child_are_not(
+    tmp_path: Path,
+) -> None:
+    go = tmp_path / "go"
+    writer = script(
+        tmp_path,
+        "flood",
+        wait_for_file(go)
+        + "import sys\n"
+        + "for i in range(20000):\n    sys.stdout.write(f'{i:06} ' + 'x' * 200 + '\\n')\n",
+    )
+    with relay_server(["--exec", writer, "--queue-size", "50"]) as server:
+        fast = subscribe(server.url)
+        slow = subscribe(server.url, read_delay=0.05, read_size=512)
+        go.touch()
+        fast.wait(lambda r: any(e.event == "exit" for e in r.events))
+        slow.read_delay = 0.0  # now read what the server did send, to its end
+        slow.wait(lambda r: r.ended)
+    assert [line[:6] for line in outputs(fast)] == [f"{i:06}" for i in range(20000)]
+    assert json.loads(outputs(fast, "exit")[0]) == {"status": 0}
+    assert any("dropped: this client fell too far behind" in c for c in slow.comments)
+    assert len(slow.events) < 20000
+
+
+def test_ctrl_c_with_children_running_exits_0_within_2_s_and_leaves_no_child(
+    tmp_path: Path,
+) -> None:
+    forever = script(
+        tmp_path,
+        "forever",
+        "import os, time\nprint(os.getpid(), flush=True)\n"
+        "for _ in range(6000):\n    time.sleep(0.01)\n",
+    )
+    pipeline = f"sh -c '{forever} | cat'"  # a shell, the script and cat: a process group
+    with relay_server(["--exec", pipeline, "--exec-per-client", forever]) as server:
+        shared = subscribe(server.url, "&history=10")
+        shared.wait(lambda r: bool(outputs(r)))
+        own = StreamReader(f"{server.url}/exec")
+        own.wait(lambda r: bool(outputs(r)))
+        pids = descendants(server.pid)
+        assert {int(outputs(shared)[0]), int(outputs(own)[0])} <= pids
+        assert len(pids) == 4  # sh, its script and cat; the client's script
+        began = time.monotonic()
+        status = server.stop(signal.SIGINT, timeout=WAIT)
+        took = time.monotonic() - began
+    assert status == 0, server.stderr
+    assert took < 2.0, took
+    # serve reaped its children; the rest of the pipeline, orphaned, is init's to reap
+    assert not [pid for pid in pids if running_now(pid)]
+    assert "Traceback" not in server.stderr
+
+
+def test_a_relay_on_one_serve_reaches_subscribers_of_another_through_the_broker(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    url = redis_server.url
+    go = tmp_path / "go"
+    writer = script(tmp_path, "shared", wait_for_file(go) + "for i in range(500):\n    print(i)\n")
+    topic = f"exec-{time.monotonic_ns()}"
+    relay_args = ["--broker", url, "--exec", writer, "--exec-topic", topic]
+    with relay_server(relay_args) as relay, relay_server(["--broker", url]) as other:
+        reader = StreamReader(f"{other.url}/subscribe?topic={topic}")
+        reader.wait(lambda r: bool(r.comments))
+        go.touch()
+        reader.wait(lambda r: any(e.event == "exit" for e in r.events))
+        assert relay.proc.poll() is None
+        status = relay.stop()
+    assert [e.data for e in reader.events if e.event == "stdout"] == [str(i) for i in range(500)]
+    assert status == 0 and "Traceback" not in relay.stderr, relay.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--exec", "no-such-program-for-sse-cli"], "is not a program this machine can run"),
+        (["--exec", "echo 'unclosed"], "No closing quotation"),
+        (["--exec", ""], "--exec needs a command"),
+        (["--exec", "echo", "--stdin"], "--exec and --stdin both publish"),
+        (["--exec-restart"], "--exec-restart needs --exec"),
+        (["--stdin", "--exec-topic", "a b"], "--exec-topic 'a b'"),
+        (["--stdin", "--lines", "xml"], "--lines 'xml'"),
+        (["--stdin", "--workers", "2", "--broker", "redis://127.0.0.1:1/0"], "--workers 2"),
+        (["--exec-per-client", "no-such-program-for-sse-cli"], "--exec-per-client"),
+    ],
+)
+def test_a_bad_relay_option_is_one_line_and_exit_2_before_binding(
+    args: list[str], words: str
+) -> None:
+    done = run_cli("serve", "--port", "0", *args)
+    assert done.returncode == 2, done.stderr
+    err = done.stderr.decode()
+    assert words in err and "Traceback" not in err and "serving on" not in err, err
+
+
+def test_relaying_on_every_interface_warns_that_the_output_is_public() -> None:
+    from sse_cli.serve import ServeSettings
+    from sse_cli.serve.relay_settings import RelaySettings
+    from sse_cli.serve.runner import banner
+
+    for relay, words in [
+        (RelaySettings(command=("echo",)), "the --exec command's output is public"),
+        (RelaySettings(stdin=True), "standard input is public"),
+        (RelaySettings(per_client=("echo",)), "starts a --exec-per-client process"),
+    ]:
+        public = banner(ServeSettings(host="0.0.0.0", port=0, relay=relay), 8000)
+        assert any(words in line for line in public), public
+        local = banner(ServeSettings(port=0, relay=relay), 8000)
+        assert not any("public" in line or "starts a" in line for line in local)
