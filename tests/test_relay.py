@@ -15,6 +15,7 @@ from support.cli import WAIT, run_cli
 from support.redis import RedisServer
 from support.relays import descendants, relay_server, running_now, script, wait_for_file
 from support.sse_reader import StreamReader, close_all
+from support.waiting import wait_until
 
 from sse_cli.launcher import running, serve_command
 
@@ -101,6 +102,21 @@ def test_a_partial_line_arrives_after_about_200_ms(tmp_path: Path) -> None:
         reader.wait(lambda r: any(e.event == "exit" for e in r.events))
     assert 0.15 <= arrived - written <= 0.6, arrived - written
     assert outputs(reader)[1] == " done"
+
+
+def test_a_python_command_runs_unbuffered_so_each_line_arrives_as_printed(
+    tmp_path: Path,
+) -> None:
+    go = tmp_path / "go"
+    writer = script(
+        tmp_path, "chatty", "print('first')\n" + wait_for_file(go) + "print('second')\n"
+    )
+    with relay_server(["--exec", writer]) as server:  # serve's own environment lacks it
+        reader = subscribe(server.url, "&history=10")
+        reader.wait(lambda r: outputs(r) == ["first"])  # before the script goes on, or ends
+        go.touch()
+        reader.wait_for_event("exit")
+    assert outputs(reader) == ["first", "second"]
 
 
 def test_progress_lines_stderr_lines_and_exit_arrive_with_their_event_types(
@@ -308,3 +324,36 @@ def test_relaying_on_every_interface_warns_that_the_output_is_public() -> None:
         assert any(words in line for line in public), public
         local = banner(ServeSettings(port=0, relay=relay), 8000)
         assert not any("public" in line or "starts a" in line for line in local)
+
+
+def test_while_the_broker_is_down_lines_are_dropped_and_the_command_is_not_held_back(
+    tmp_path: Path,
+) -> None:
+    redis = RedisServer().start()
+    go, went, again = tmp_path / "go", tmp_path / "went", tmp_path / "again"
+    writer = script(
+        tmp_path,
+        "outage",
+        wait_for_file(go)
+        + "import pathlib, sys\n"
+        + "sys.stdout.write(''.join(f'lost {i}\\n' for i in range(10000)))\n"
+        + "sys.stdout.flush()\n"
+        + f"pathlib.Path({str(went)!r}).touch()\n"
+        + wait_for_file(again)
+        + "print('after')\n",
+    )
+    try:
+        with relay_server(["--broker", redis.url, "--exec", writer]) as server:
+            redis.stop()
+            go.touch()
+            server.wait_line("the relay is dropping lines", WAIT)
+            wait_until(went.exists, what="the command wrote past a full pipe")
+            redis.start()
+            again.touch()
+            server.wait_line("the relay publishes again", WAIT)
+            reader = subscribe(server.url, "&history=10")
+            exit_event = reader.wait_for_event("exit")
+        assert "after" in outputs(reader)
+        assert json.loads(exit_event.data) == {"status": 0}
+    finally:
+        redis.close()

@@ -61,6 +61,7 @@ class Relay:
         self.max_line = max_line
         self.lines = 0
         self.invalid = 0
+        self.lost = 0  # lines dropped while the broker could not be reached
         self.proc: asyncio.subprocess.Process | None = None
         self.stopping = False
         self.task: asyncio.Task[None] | None = None
@@ -86,19 +87,30 @@ class Relay:
                 say(f"the relay stopped: {exc}")
 
     async def run(self) -> None:
+        if self.settings.stdin:
+            await self.relay_stdin()
+        else:
+            await self.relay_command()
+
+    async def publish(self, event: str | None, data: str) -> None:
+        """Publish one event; while the broker cannot be reached, lines are dropped (the
+        command is never held back), counted, and the outage and its end are logged."""
         try:
-            if self.settings.stdin:
-                await self.relay_stdin()
-            else:
-                await self.relay_command()
+            await self.broker.publish(self.topic, event, data)
         except BrokerUnavailableError as exc:
-            say(f"the relay stopped: {exc}")
+            if not self.lost:
+                say(f"the relay is dropping lines: {exc}")
+            self.lost += 1
+            return
+        if self.lost:
+            say(f"the relay publishes again; {self.lost} lines were dropped")
+            self.lost = 0
 
     async def relay_stdin(self) -> None:
         source = ThreadedStdin()
         await pump(source, LineFramer(self.max_line), self.settings.flush_after, self.emit_input)
         counts = {"lines": self.lines, "invalid": self.invalid}
-        await self.broker.publish(self.topic, "end", json.dumps(counts))
+        await self.publish("end", json.dumps(counts))
         say(f"standard input ended after {self.lines} lines ({self.invalid} invalid)")
 
     async def relay_command(self) -> None:
@@ -118,10 +130,8 @@ class Relay:
         try:
             self.proc = proc = await start(self.settings.command, child_environment())
         except OSError as exc:
-            await self.broker.publish(
-                self.topic, "stderr", f"sse-cli: cannot run the command: {exc}"
-            )
-            await self.broker.publish(self.topic, "exit", json.dumps({"status": 127}))
+            await self.publish("stderr", f"sse-cli: cannot run the command: {exc}")
+            await self.publish("exit", json.dumps({"status": 127}))
             return
         assert proc.stdout is not None and proc.stderr is not None
         limit, wait = self.max_line, self.settings.flush_after
@@ -130,7 +140,7 @@ class Relay:
             pump(proc.stderr, LineFramer(limit), wait, self.emit_errors),
         )
         status = await proc.wait()
-        await self.broker.publish(self.topic, "exit", exit_data(status))
+        await self.publish("exit", exit_data(status))
 
     async def emit_output(self, lines: list[str]) -> None:
         if self.settings.lines == "json":
@@ -146,7 +156,7 @@ class Relay:
         lines: one read can hold thousands of lines, and a subscriber's inbox counts them
         against --queue-size until its writer runs."""
         for n, line in enumerate(lines, 1):
-            await self.broker.publish(self.topic, event, line)
+            await self.publish(event, line)
             if n % self.batch == 0:
                 await asyncio.sleep(0)
 
@@ -170,9 +180,9 @@ class Relay:
                     f"sse-cli: line {self.lines} is not an event in listen -f json's form "
                     f"({exc}); skipped ({self.invalid} so far)"
                 )
-                await self.broker.publish(self.topic, "stderr", warning)
+                await self.publish("stderr", warning)
                 continue
-            await self.broker.publish(self.topic, event, data)
+            await self.publish(event, data)
 
 
 class ThreadedStdin:
