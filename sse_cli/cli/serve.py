@@ -166,8 +166,8 @@ def serve(
         float,
         typer.Option(
             "--speed",
-            min=0,
-            max=1e6,
+            metavar="FACTOR",
+            callback=checked(check_between(0, 1e6)),
             help="Replay recorded gaps this many times faster (default: 1; 0: no waiting).",
             show_default=False,
         ),
