@@ -24,6 +24,7 @@ from support.redis import RedisServer, free_port
 from sse_cli.launcher import Launched, launch, serve_command
 from sse_cli.parser import Comment, Decoder, Event, Item
 
+CLOSE = {"Connection": "close"}
 RUN_BOUND = 60.0  # seconds any one test's publishing and reading may take in all
 
 
@@ -297,11 +298,15 @@ def test_workers_share_one_port_and_a_publish_reaches_both(
             readers = [asyncio.ensure_future(s.connect(base, last, None)) for s in subscribers]
             await wait_subscribed(subscribers)
             published, local = [], set()
-            for n in range(20):
-                reply = await c.post(f"{base}/publish?topic={topic}", content=str(n))
+            # Each publish on a new connection, so either worker may take it; a worker
+            # with fewer than all subscribers answering proves events cross processes.
+            for n in range(60):
+                reply = await c.post(f"{base}/publish?topic={topic}", content=str(n), headers=CLOSE)
                 assert reply.status_code == 200, reply.text
                 published.append(reply.json()["id"])
                 local.add(reply.json()["subscribers"])
+                if n >= 10 and min(local) < count:
+                    break
             last.set_result(published[-1])
             await asyncio.wait_for(asyncio.gather(*readers), WAIT)
             for subscriber in subscribers:
