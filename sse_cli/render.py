@@ -3,10 +3,10 @@
 Machine formats (`json`, `data`, `raw`, and `text` in a pipe) write UTF-8 bytes straight to
 stdout's buffer, all the events of one network chunk in one `write` (JSON lines in batches
 of bounded size) and one `flush`, so `| jq` sees each event the moment it exists and the
-output is UTF-8 whatever the locale. `pretty` (in `sse_cli.pretty`) draws with rich, with a
-status line pinned at the bottom of the terminal (stderr) that one object owns (here) and
-redraws at a capped rate. Nothing here imports aiohttp: a renderer
-is fed values, whatever their source.
+output is UTF-8 whatever the locale. `pretty` (in `sse_cli.pretty`, which builds on this
+module) draws with rich, with a status line pinned at the bottom of the terminal (stderr)
+that one object owns (here) and redraws at a capped rate. Nothing here imports aiohttp: a
+renderer is fed values, whatever their source.
 """
 
 from __future__ import annotations
@@ -376,21 +376,10 @@ class TextRenderer(Renderer):
         super().close()
 
 
-_RENDERERS: dict[str, type[Renderer]] = {
+#: The machine formats; `pretty` is `sse_cli.pretty.PrettyRenderer`, imported only when used.
+MACHINE_RENDERERS: dict[str, type[Renderer]] = {
     "json": JsonRenderer,
     "data": DataRenderer,
     "raw": RawRenderer,
     "text": TextRenderer,
 }
-
-
-def make_renderer(
-    options: RenderOptions, messages: Messages | None = None, stats: Stats | None = None
-) -> Renderer:
-    """The renderer for `options.format`, writing to this process's stdout."""
-    messages = messages or Messages(quiet=options.quiet)
-    if options.format == "pretty":
-        from sse_cli.pretty import PrettyRenderer
-
-        return PrettyRenderer(options, messages, sys.stdout.buffer, stats or Stats())
-    return _RENDERERS[options.format](options, messages, sys.stdout.buffer, stats or Stats())

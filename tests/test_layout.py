@@ -50,6 +50,26 @@ def imported(path: Path) -> set[str]:
     return {name for name in found if name in MODULES}
 
 
+def imported_at_load(path: Path) -> set[str]:
+    """What a module imports when it is loaded (its top level, `if TYPE_CHECKING:` included;
+    not the imports inside functions, which are how a heavy or upper module is reached late).
+    `from package import module` counts as importing the module, not the package."""
+    found: set[str] = set()
+    statements = list(ast.parse(path.read_text()).body)
+    while statements:
+        node = statements.pop()
+        if isinstance(node, ast.If | ast.Try):
+            statements.extend(node.body + node.orelse)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            submodules = {f"{node.module}.{a.name}" for a in node.names} & set(MODULES)
+            found |= submodules
+            if len(submodules) < len(node.names):
+                found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {name for name in found if name in MODULES}
+
+
 def in_cli(name: str) -> bool:
     return name == "sse_cli.cli" or name.startswith("sse_cli.cli.")
 
@@ -95,6 +115,27 @@ def test_imports_flow_one_way(name: str) -> None:
         assert targets <= set(BOTTOM), f"{name} imports {sorted(targets - set(BOTTOM))}"
     if not (in_cli(name) or name == "sse_cli.__main__"):
         assert not {t for t in targets if in_cli(t)}, f"{name} imports the cli"
+
+
+def test_no_import_circle_at_load() -> None:
+    graph = {name: sorted(imported_at_load(path) - {name}) for name, path in MODULES.items()}
+    done: set[str] = set()
+
+    def circle_from(name: str, trail: list[str]) -> list[str] | None:
+        """Depth first; each module is left once, so this is linear in the imports."""
+        for target in graph[name]:
+            if target in trail:
+                return [*trail[trail.index(target) :], target]
+            if target not in done:
+                found = circle_from(target, [*trail, target])
+                if found:
+                    return found
+        done.add(name)
+        return None
+
+    for start in sorted(graph):
+        circle = None if start in done else circle_from(start, [start])
+        assert circle is None, f"an import circle: {' -> '.join(circle)}"
 
 
 def test_the_checks_see_the_whole_package() -> None:

@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from sse_cli.cli import Command, app, fail
+from sse_cli.cli.app import Command, app, fail
 from sse_cli.cli.options import (
     CacertOption,
     ConnectTimeoutOption,

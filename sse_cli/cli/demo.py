@@ -2,7 +2,7 @@
 
 import sys
 
-from sse_cli.cli import app, fail, run_async
+from sse_cli.cli.app import app, fail, run_async
 from sse_cli.cli.options import FormatOption
 from sse_cli.errors import SseCliError
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sse_cli.cli import Command, app, fail, run_async
+from sse_cli.cli.app import Command, app, fail, run_async
 from sse_cli.cli.options import (
     CacertOption,
     ConnectTimeoutOption,
@@ -32,7 +32,7 @@ from sse_cli.request import RequestFlags, check_seconds
 
 if TYPE_CHECKING:
     from sse_cli.recording.writer import Recorder
-    from sse_cli.render import Messages, RenderOptions
+    from sse_cli.render import Messages, Renderer, RenderOptions
     from sse_cli.request import ListenOptions
     from sse_cli.session import Limits
 
@@ -277,10 +277,9 @@ async def session(
 
     from sse_cli import process
     from sse_cli.client import listen as client_listen
-    from sse_cli.render import make_renderer
     from sse_cli.session import run
 
-    renderer = make_renderer(render_options, messages)
+    renderer = _renderer(render_options, messages)
     process.settled()
     try:
         source = client_listen(options)
@@ -292,6 +291,19 @@ async def session(
     finally:
         if report_stats:
             messages.raw("sse-cli: stats\n" + "\n".join("  " + s for s in renderer.stats.summary()))
+
+
+def _renderer(options: "RenderOptions", messages: "Messages") -> "Renderer":
+    """The sink for `options.format`, writing to this process's stdout."""
+    from sse_cli.stats import Stats
+
+    if options.format == "pretty":
+        from sse_cli.pretty import PrettyRenderer
+
+        return PrettyRenderer(options, messages, sys.stdout.buffer, Stats())
+    from sse_cli.render import MACHINE_RENDERERS
+
+    return MACHINE_RENDERERS[options.format](options, messages, sys.stdout.buffer, Stats())
 
 
 __all__ = ["OutputFlags", "listen", "plan", "start"]

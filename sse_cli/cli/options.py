@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from sse_cli.cli import checked
+from sse_cli.cli.app import checked
 from sse_cli.request import check_choice, check_count, check_seconds
 
 

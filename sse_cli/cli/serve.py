@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sse_cli.cli import app, checked, fail
+from sse_cli.cli.app import app, checked, fail
 from sse_cli.cli.options import Seconds
 from sse_cli.errors import SseCliError, UsageError
 from sse_cli.request import check_between

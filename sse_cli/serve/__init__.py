@@ -33,7 +33,6 @@ from starlette.requests import ClientDisconnect
 from sse_cli.serve.brokers import make_broker
 from sse_cli.serve.exec_client import Clients
 from sse_cli.serve.guard import Guard
-from sse_cli.serve.pubsub import Hub
 from sse_cli.serve.refusals import (
     OPENAI_PREFIX,
     ApiError,
@@ -44,7 +43,7 @@ from sse_cli.serve.refusals import (
 from sse_cli.serve.relay import relaying
 from sse_cli.serve.routes import BARE_PATHS, STREAM_PATHS, install
 from sse_cli.serve.settings import ServeError, ServeSettings, rate_limit_for
-from sse_cli.serve.streams import Activity, Shared, shared
+from sse_cli.serve.state import Activity, Hub, Shared, shared
 from sse_cli.serve.ui import ui_page
 
 __all__ = ["ServeError", "ServeSettings", "create_app", "run_server"]

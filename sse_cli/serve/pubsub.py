@@ -23,16 +23,10 @@ from fastapi.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from sse_cli.encode import encode_comment
-from sse_cli.serve.brokers import Broker, BrokerUnavailableError, Joined
+from sse_cli.serve.brokers import BrokerUnavailableError, Joined
 from sse_cli.serve.brokers.fanout import Subscriber
-from sse_cli.serve.streams import (
-    SECURITY_HEADERS,
-    Activity,
-    ApiError,
-    error_response,
-    read_body,
-    shared,
-)
+from sse_cli.serve.state import Hub
+from sse_cli.serve.streams import SECURITY_HEADERS, ApiError, error_response, read_body, shared
 
 TOPIC = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 TOPIC_RULE = "topic must be 1 to 64 letters, digits or . _ : -"
@@ -51,40 +45,7 @@ BARE_HEADERS = {
     "X-Accel-Buffering": "no",
 }
 UNAVAILABLE_HEADERS = {**BARE_HEADERS, "Retry-After": "1"}
-PING = b": ping\n\n"
 FAREWELL = encode_comment("dropped: this client fell too far behind")
-
-
-class Hub:
-    """One app's /subscribe state: its broker, the heartbeat task and whether it is closing."""
-
-    def __init__(self, broker: Broker, activity: Activity, ping: float | None) -> None:
-        self.broker = broker
-        self.activity = activity
-        self.ping = ping
-        self.closing = False
-        self.heartbeat: asyncio.Task[None] | None = None
-
-    def start_heartbeat(self) -> None:
-        if self.ping and self.heartbeat is None:
-            self.heartbeat = asyncio.ensure_future(self._beat(self.ping))
-
-    def close(self) -> None:
-        """End every stream (the server is shutting down)."""
-        self.closing = True
-        for subscriber in self.broker.fanout.everyone():
-            subscriber.notify()
-        if self.heartbeat is not None:
-            self.heartbeat.cancel()
-        self.broker.close()
-
-    async def _beat(self, interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            for subscriber in self.broker.fanout.everyone():
-                if not subscriber.pending:
-                    subscriber.pending.append(PING)
-                    subscriber.notify()
 
 
 class Request_:

@@ -1,4 +1,4 @@
-"""What every endpoint shares: the app's shared state, activity counters, pacing, the
+"""What every endpoint shares: the app's state (`sse_cli.serve.state`), pacing, the
 event-stream response, and the one way a request body is read and validated (refusals.py
 holds the error shapes).
 
@@ -8,11 +8,9 @@ Endpoint modules import from here; this module imports no endpoint module.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator, Iterable, Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from collections.abc import AsyncIterator, Iterable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -20,10 +18,7 @@ from pydantic import BaseModel, ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from sse_cli.serve.refusals import ApiError, error_response, invalid_field, kind_of
-from sse_cli.serve.settings import ServeSettings
-
-if TYPE_CHECKING:
-    from sse_cli.serve.pubsub import Hub
+from sse_cli.serve.state import shared
 
 MAX_DELAY = 60.0  # seconds: the largest pause a query may ask for
 BATCH_BYTES = 16384  # events ready together are written in pieces of about this size
@@ -33,43 +28,10 @@ SECURITY_HEADERS = (
     (b"x-accel-buffering", b"no"),
 )
 
-__all__ = ["ApiError", "error_response"]  # for the endpoint modules, from one place
+__all__ = ["ApiError", "error_response", "shared"]  # for the endpoint modules, from one place
 
 Model = TypeVar("Model", bound=BaseModel)
 Delay = Annotated[float | None, Query(ge=0, le=MAX_DELAY, description="seconds between events")]
-
-
-@dataclass
-class Activity:
-    """What the server is doing, for `/stats` and the leak tests."""
-
-    generators: int = 0  # stream generators running now
-    streams_started: int = 0
-    events_sent: int = 0
-    abandoned: int = 0  # requests whose client left before its body was complete
-
-    @contextlib.contextmanager
-    def generator(self) -> Iterator[None]:
-        self.generators += 1
-        self.streams_started += 1
-        try:
-            yield
-        finally:
-            self.generators -= 1
-
-
-@dataclass
-class Shared:
-    """One app's state, reached from a handler as `shared(request)`: no two apps share any."""
-
-    settings: ServeSettings
-    activity: Activity
-    hub: Hub  # the broker and the /subscribe streams
-
-
-def shared(request: Request) -> Shared:
-    state: Shared = request.app.state.shared
-    return state
 
 
 def delay_of(request: Request, value: float | None) -> float:
