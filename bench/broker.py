@@ -90,7 +90,7 @@ def _fan_out(name: str, config: Config, url: str, subscribers: int, publishes: i
     """One fresh server, N subscribers, K publishes timed by bench/loadclient.py."""
     with service(_argv(name, config, url), name, timeout=config.timeout) as server:
         argv = [
-            PYTHON, str(BENCH / "loadclient.py"), server.url, "--pid", str(server.pid),
+            PYTHON, "-m", "bench.loadclient", server.url, "--pid", str(server.pid),
             "--subscribers", str(subscribers), "--batch", str(config.batch),
             "--idle", "0.5", "--publishes", str(publishes), "--timeout", str(config.timeout),
             "--first-comment",

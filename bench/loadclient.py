@@ -1,6 +1,6 @@
 """The pub/sub load client: many idle subscribers on raw asyncio protocols, then publishes.
 
-    python bench/loadclient.py URL --pid PID --subscribers N --batch B --idle S \
+    python -m bench.loadclient URL --pid PID --subscribers N --batch B --idle S \
         --publishes K --timeout T
 
 1. Warm the server up (one subscriber, one publish), then read its RSS (the baseline).
@@ -10,8 +10,8 @@
 4. Publish K times: from just before each `POST /publish` is sent to the moment each stream
    received the event; every stream must receive every event, and `subscribers` must be N.
 
-One JSON object on stdout. Stdlib only (uvloop when installed: a faster client measures the
-server, not itself). Every wait is bounded by the deadline.
+One JSON object on stdout. Stdlib and bench.common only (uvloop when installed: a faster
+client measures the server, not itself). Every wait is bounded by the deadline.
 """
 
 from __future__ import annotations
@@ -20,16 +20,16 @@ import argparse
 import asyncio
 import importlib
 import json
-import math
 import resource
 import socket
 import struct
 import sys
 import time
 from collections.abc import Callable, Coroutine
-from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit
+
+from bench.common import memory_kib, percentile
 
 
 class Stream(asyncio.Protocol):
@@ -108,18 +108,6 @@ def _factory(stream: Stream) -> Callable[[], Stream]:
     return lambda: stream
 
 
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for pid {pid}")
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
-
-
 class Load:
     def __init__(self, args: argparse.Namespace) -> None:
         parts = urlsplit(args.url)
@@ -195,7 +183,7 @@ class Load:
         await self.fan_out([warm], 0)
         warm.abort()
         await asyncio.sleep(0.2)
-        baseline = rss_kib(args.pid)
+        baseline = memory_kib(args.pid)
 
         began = time.monotonic()
         streams = await self.connect(args.subscribers)
@@ -203,7 +191,7 @@ class Load:
         before = [s.comments for s in streams]
         await asyncio.sleep(min(args.idle, self.left()))
         heartbeats = [s.comments - b for s, b in zip(streams, before, strict=True)]
-        loaded = rss_kib(args.pid)
+        loaded = memory_kib(args.pid)
 
         publishes = []
         for k in range(1, args.publishes + 1):

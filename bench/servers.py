@@ -189,7 +189,8 @@ def _load(name: str, config: Config, subscribers: int, publishes: int, idle: flo
     with service(_argv(name, config), name, timeout=config.timeout) as server:
         argv = [
             PYTHON,
-            str(BENCH / "loadclient.py"),
+            "-m",
+            "bench.loadclient",
             server.url,
             "--pid",
             str(server.pid),

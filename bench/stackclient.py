@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import loadclient
+from bench.common import memory_kib
 
 
 def cpu_seconds(pid: int) -> float:
@@ -33,7 +34,7 @@ class StackLoad(loadclient.Load):
         await self.fan_out([warm], 0)
         warm.abort()
         await asyncio.sleep(0.2)
-        baseline = loadclient.rss_kib(args.pid)
+        baseline = memory_kib(args.pid)
 
         began, cpu_began = time.monotonic(), cpu_seconds(args.pid)
         streams = await self.connect(args.subscribers)
@@ -45,7 +46,7 @@ class StackLoad(loadclient.Load):
         idle = time.monotonic() - idle_began
         idle_cpu = cpu_seconds(args.pid) - cpu_before
         heartbeats = [s.comments - b for s, b in zip(streams, before, strict=True)]
-        loaded = loadclient.rss_kib(args.pid)
+        loaded = memory_kib(args.pid)
 
         publishes = []
         for k in range(1, args.publishes + 1):

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 from support.cli import WAIT
-from support.relays import alive, descendants, relay_server, script, stats
+from support.relays import alive, descendants, relay_server, script
+from support.serve import stats
 from support.sse_reader import StreamReader, close_all
 from support.waiting import wait_until
 

@@ -86,10 +86,6 @@ class Subscriber:
         raise AssertionError(f"never got {until}")
 
 
-def stats(base: str) -> dict[str, int]:
-    return dict(httpx.get(f"{base}/stats", timeout=WAIT).json())
-
-
 async def wait_subscribed(subscribers: list[Subscriber]) -> None:
     await asyncio.wait_for(asyncio.gather(*(s.opened.wait() for s in subscribers)), WAIT)
 

@@ -20,6 +20,7 @@ import httpx
 import pytest
 from httpx_sse import connect_sse
 from support.cli import WAIT, run_cli, spawn_cli
+from support.serve import stats
 from support.waiting import wait_until
 
 from sse_cli.launcher import running_server
@@ -59,12 +60,6 @@ def read_httpx(method: str, url: str, **kwargs: Any) -> list[Record]:
     with httpx.Client(timeout=WAIT) as client, connect_sse(client, method, url, **kwargs) as src:
         assert src.response.status_code == 200
         return [(e.event, e.data, e.id or None) for e in src.iter_sse() if e.data]
-
-
-def stats(base: str) -> dict[str, int]:
-    reply = httpx.get(f"{base}/stats", timeout=WAIT).json()
-    assert isinstance(reply, dict)
-    return reply
 
 
 def test_root_streams_the_message_one_character_per_event(base: str) -> None:

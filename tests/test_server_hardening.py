@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import pytest
 from support.cli import WAIT, cli_env, run_cli
 from support.measure import memory_kib, open_fds
+from support.serve import stats as serve_stats
 from support.waiting import wait_until
 
 from sse_cli.launcher import Launched, LaunchError, launch, serve_command
@@ -233,9 +234,7 @@ def get(server: Server, target: str, headers: Sequence[tuple[str, bytes | str]] 
 
 
 def stats(server: Server) -> dict[str, int]:
-    reply = get(server, "/stats")
-    assert reply.status == 200, reply
-    return {k: v for k, v in reply.json().items() if isinstance(v, int)}
+    return serve_stats(server.url)
 
 
 def events_of(body: bytes) -> list[str]:

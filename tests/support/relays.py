@@ -3,12 +3,10 @@ scripts for it to run, and process checks by PID."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import textwrap
-import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -85,12 +83,6 @@ def running_now(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def stats(url: str) -> dict[str, object]:
-    with urllib.request.urlopen(f"{url}/stats", timeout=WAIT) as response:
-        value: dict[str, object] = json.loads(response.read())
-    return value
 
 
 def descendants(pid: int) -> set[int]:
