@@ -1,7 +1,7 @@
 """Replay timing fidelity and replay speed (issue 12), on loopback.
 
-    .venv/bin/python -m bench.replay            # the full measurement (about 40 s)
-    .venv/bin/python -m bench.replay --smoke    # tiny sizes: proves it still runs
+    bench/run --only replay                     # in the suite, with its targets
+    .venv/bin/python -m bench.replay [--smoke]  # alone
 
 1. Gaps: a recording whose events are 1 ms to 500 ms apart (log-uniform, seeded) is replayed
    at speed 1; each gap the client sees is compared with the recorded one. Target: p99 of
@@ -10,7 +10,7 @@
    the same server, same event shape, read by the same raw aiohttp loop. Target: replay at
    no less than half the counter's rate.
 
-Prints Markdown on stdout (the section for RESULTS.md); exit status 1 when a target is missed.
+Alone, it prints its table on stdout; exit status 1 when a target is missed.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.common import Report, Table, Target, percentile, progress
+from bench.config import FULL, SMOKE, Config
 from sse_cli.launcher import running, serve_command
 
 HEAD: list[dict[str, object]] = [
@@ -84,17 +86,9 @@ async def rate(url: str, events: int) -> float:
     return events / elapsed
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1)]
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--smoke", action="store_true")
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
-    gaps_count, big, runs = (20, 2_000, 1) if args.smoke else (300, 100_000, args.runs)
+def measure(smoke: bool, runs: int) -> tuple[list[float], list[float], list[float], int]:
+    """Gap errors in ms, then the counter's and the replay's rates (events/s), and the size."""
+    gaps_count, big = (20, 2_000) if smoke else (300, 100_000)
     with tempfile.TemporaryDirectory() as folder:
         gaps = irregular_gaps(gaps_count)
         offsets = [sum(gaps[:i]) for i in range(gaps_count + 1)]
@@ -109,25 +103,56 @@ def main() -> int:
             counter_url = f"{child.url}/counter?delay=0&limit={big}"
             counter = [asyncio.run(rate(counter_url, big)) for _ in range(runs)]
             replayed = [asyncio.run(rate(child.url + "/bulk?speed=0", big)) for _ in range(runs)]
+    return errors, counter, replayed, big
+
+
+def replay(config: Config, report: Report) -> None:
+    """`bench/run --only replay`: timing fidelity at speed 1 and the rate at speed 0."""
+    progress("replay: gaps at speed 1, and the rate at speed 0 against /counter")
+    errors, counter, replayed, big = measure(config.smoke, config.runs)
     p50, p99, worst = (percentile(errors, p) for p in (50, 99, 100))
     best_counter, best_replay = max(counter), max(replayed)
-    ratio = best_replay / best_counter
-    gap_ok, rate_ok = p99 <= 2.0, ratio >= 0.5
-    print("## Replay (issue 12)\n")
-    print(f"`python -m bench.replay{' --smoke' if args.smoke else ''}`, best of {runs} runs "
-          "for the rates; loopback.\n")  # fmt: skip
-    print("| target | figure | verdict |")
-    print("| --- | ---: | --- |")
-    print(f"| gap error at speed 1, p99 (within 2 ms) | {p99:.2f} ms | "
-          f"{'met' if gap_ok else 'MISSED'} |")  # fmt: skip
-    print(f"| --speed 0 vs /counter?delay=0 (at least 0.5x) | {ratio:.2f}x | "
-          f"{'met' if rate_ok else 'MISSED'} |")  # fmt: skip
-    print()
-    print(f"- gaps: {len(errors)} gaps of 1 to 500 ms (log-uniform); absolute error p50 "
-          f"{p50:.2f} ms, p99 {p99:.2f} ms, max {worst:.2f} ms")  # fmt: skip
-    print(f"- rate: {big:,} events; replay {best_replay:,.0f} events/s, /counter "
-          f"{best_counter:,.0f} events/s")  # fmt: skip
-    return 0 if gap_ok and rate_ok else 1
+    table = Table(
+        "Replay: recorded gaps at speed 1, and a recording at speed 0",
+        ["figure", "value"],
+    )
+    table.rows += [
+        ["gaps replayed", f"{len(errors)} (1 to 500 ms, log-uniform, seeded)"],
+        ["gap error p50 / p99 / max", f"{p50:.2f} / {p99:.2f} / {worst:.2f} ms"],
+        [f"{big:,} events at ?speed=0", f"{best_replay:,.0f} events/s"],
+        [f"/counter?delay=0&limit={big:,}", f"{best_counter:,.0f} events/s"],
+    ]
+    table.notes.append(
+        "One `serve --replay` child; each gap as a raw aiohttp loop saw it against the recorded "
+        f"one; rates are the best of {config.runs} runs, the same reader for both."
+    )
+    report.tables.append(table)
+    report.targets.append(
+        Target("replay: gap error at speed 1, p99", p99, 2.0, at_least=False, unit=" ms")
+    )
+    report.targets.append(
+        Target(
+            "replay: --speed 0 vs /counter?delay=0",
+            best_replay / best_counter,
+            0.5,
+            at_least=True,
+            detail=f"{best_replay:,.0f} vs {best_counter:,.0f} events/s",
+        )
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    config = (SMOKE if args.smoke else FULL).with_runs(1 if args.smoke else args.runs)
+    report = Report()
+    replay(config, report)
+    sys.stdout.write("\n".join(t.markdown() for t in report.tables))
+    for target in report.targets:
+        sys.stdout.write(f"- {target.name}: {target.figure:.2f}{target.unit}, {target.verdict()}\n")
+    return 0 if all(t.met for t in report.targets) else 1
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from bench import broker, clients, servers, stacks
+from bench import broker, clients, replay, servers, stacks
 from bench import load as load_test
 from bench.common import (
     PYTHON,
@@ -37,7 +37,7 @@ from bench.common import (
 from bench.config import FULL, SMOKE, Config
 
 CLIENT_BENCHMARKS = ("startup", "throughput", "latency", "memory")
-SERVER_BENCHMARKS = ("counter", "clock", "pubsub", "stacks", "broker")
+SERVER_BENCHMARKS = ("counter", "clock", "pubsub", "stacks", "broker", "replay")
 BENCHMARKS = CLIENT_BENCHMARKS + SERVER_BENCHMARKS + ("load",)
 
 
@@ -101,6 +101,8 @@ def run(config: Config, selected: list[str], report: Report) -> None:
         stacks.stacks(config, report)
     if "broker" in selected:
         broker.broker(config, report)
+    if "replay" in selected:
+        replay.replay(config, report)
     if "load" in selected:
         load_test.count(config, report)
         load_test.scale(config, report)
