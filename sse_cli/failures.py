@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import time
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING
@@ -36,7 +37,8 @@ class Retryable(Exception):
         self.retry_after = retry_after
 
 
-def _retry_after(value: str | None) -> float | None:
+def retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds: a count of seconds, or an HTTP date (None if neither)."""
     if not value:
         return None
     value = value.strip()
@@ -46,10 +48,7 @@ def _retry_after(value: str | None) -> float | None:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    import datetime
-
-    now = datetime.datetime.now(datetime.timezone.utc)
-    return max(0.0, (when - now).total_seconds())
+    return max(0.0, when.timestamp() - time.time())
 
 
 def _is_event_stream(content_type: str | None) -> bool:
@@ -81,7 +80,7 @@ async def check_response(response: aiohttp.ClientResponse, options: ListenOption
             _status_hint(status),
         )
         if status >= 500 or status == 429:
-            raise Retryable(error, _retry_after(response.headers.get("Retry-After")))
+            raise Retryable(error, retry_after(response.headers.get("Retry-After")))
         raise error
     if status != 200:
         # WHATWG "fail the connection": only 200 announces an event stream; any other 2xx

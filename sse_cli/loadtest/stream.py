@@ -19,7 +19,8 @@ import time
 from sse_cli.backoff import Backoff
 from sse_cli.client import SAFE_METHODS
 from sse_cli.errors import EventTooLargeError
-from sse_cli.loadtest.target import Target, connect_error_kind, error_note, retry_after
+from sse_cli.failures import retry_after
+from sse_cli.loadtest.target import Target, connect_error_kind, error_note
 from sse_cli.loadtest.wire import HeadError, Response, StreamProtocol, build_request
 from sse_cli.parser import Decoder, Diagnostic, Event, Item
 from sse_cli.request import CONTROL

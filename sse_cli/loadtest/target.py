@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import ssl
-import time
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -107,21 +106,6 @@ def error_note(body: bytes) -> str:
     if isinstance(doc, dict) and isinstance(doc.get("error"), str):
         return str(doc["error"])
     return " ".join(body.decode("utf-8", "replace").split())
-
-
-def retry_after(value: str | None) -> float | None:
-    """Retry-After in seconds: a count of seconds, or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isascii() and value.isdigit():
-        return float(value)
-    from email.utils import parsedate_to_datetime
-
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
 
 
 def connect_error_kind(exc: BaseException) -> str:
