@@ -68,8 +68,23 @@ class ListenOptions:
     possible, which needs the last event ID and the server's retry."""
 
 
+_Flags = TypeVar("_Flags", bound="Flags")
+
+
+class Flags:
+    """A dataclass of a command's flags as given on the command line."""
+
+    __slots__ = ()
+
+    @classmethod
+    def pick(cls: type[_Flags], values: Mapping[str, Any]) -> _Flags:
+        """The flags among a command's parameters (its `locals()`), by name."""
+        names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+        return cls(**{name: values[name] for name in names if name in values})
+
+
 @dataclass(frozen=True, slots=True)
-class RequestFlags:
+class RequestFlags(Flags):
     """The request flags as given on the command line (`listen`, and commands like it)."""
 
     url: str
@@ -85,11 +100,6 @@ class RequestFlags:
     insecure: bool = False
     cacert: Path | None = None
     max_event_size: str = "16M"
-
-    @classmethod
-    def pick(cls, values: Mapping[str, Any]) -> RequestFlags:
-        """The flags among a command's parameters (its `locals()`), by name."""
-        return cls(**{f.name: values[f.name] for f in dataclasses.fields(cls) if f.name in values})
 
 
 def build_options(flags: RequestFlags, stdin: IO[bytes] | None = None) -> ListenOptions:

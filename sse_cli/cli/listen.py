@@ -1,10 +1,8 @@
 """`sse-cli listen`: its options, then one call that checks them and runs the session."""
 
-import dataclasses
 import sys
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -28,7 +26,7 @@ from sse_cli.cli.options import (
     UrlArgument,
 )
 from sse_cli.errors import ExitCode, SseCliError
-from sse_cli.request import RequestFlags, check_seconds
+from sse_cli.request import Flags, RequestFlags, check_seconds
 
 if TYPE_CHECKING:
     from sse_cli.recording.writer import Recorder
@@ -167,7 +165,7 @@ def listen(
 
 
 @dataclass(frozen=True, slots=True)
-class OutputFlags:
+class OutputFlags(Flags):
     """What to keep, when to stop and how to write it: `listen`'s flags besides the request."""
 
     event: list[str] | None = None
@@ -186,11 +184,6 @@ class OutputFlags:
     quiet: bool = False
     record: str | None = None
     force: bool = False
-
-    @classmethod
-    def pick(cls, values: Mapping[str, Any]) -> "OutputFlags":
-        """The flags among a command's parameters (its `locals()`), by name."""
-        return cls(**{f.name: values[f.name] for f in dataclasses.fields(cls) if f.name in values})
 
 
 def start(request: RequestFlags, output: OutputFlags) -> None:

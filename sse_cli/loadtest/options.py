@@ -7,13 +7,12 @@ them with the same meaning and fail on them with the same messages. Stdlib only.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sse_cli.errors import UsageError
 from sse_cli.loadtest.thresholds import Threshold, parse_threshold
-from sse_cli.request import ListenOptions, check_choice, parse_url
+from sse_cli.request import Flags, ListenOptions, check_choice, parse_url
 
 #: How long a run lasts when neither --duration nor --events-per-stream is given.
 DEFAULT_DURATION = 10.0
@@ -21,7 +20,7 @@ FORMATS = ("table", "json")
 
 
 @dataclass(frozen=True)
-class LoadFlags:
+class LoadFlags(Flags):
     """`bench`'s flags besides the request flags, as given on the command line."""
 
     connections: int = 10
@@ -35,11 +34,6 @@ class LoadFlags:
     threshold: list[str] | None = None
     output_format: str | None = None
     quiet: bool = False
-
-    @classmethod
-    def pick(cls, values: Mapping[str, Any]) -> LoadFlags:
-        """The flags among a command's parameters (its `locals()`), by name."""
-        return cls(**{f.name: values[f.name] for f in dataclasses.fields(cls) if f.name in values})
 
 
 def from_flags(
