@@ -21,9 +21,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from sse_starlette import EventSourceResponse
 
-from sse_cli.serve.streams import BATCH_BYTES, SEND_TIMEOUT, ApiError, error_response, shared
+from sse_cli.serve.streams import BATCH_BYTES, ApiError, error_response, shared, stream
 from sse_cli.serve.tapes import Tape
 
 __all__ = ["banner_lines", "install", "replay", "stream_paths"]
@@ -162,21 +161,8 @@ def _endpoint(rotation: _Rotation) -> Any:
             source = _prefixed(DROP_RETRY, source)
         if start == 0 and request.headers.get("last-event-id"):
             source = _prefixed(b"id\n\n", source)  # restarting: the client's id is reset
-        activity = state.activity
-
-        async def tracked() -> AsyncIterator[bytes]:
-            with activity.generator():
-                async for chunk in source:
-                    activity.events_sent += chunk.count(b"\n\n")
-                    yield chunk
-
-        return EventSourceResponse(
-            tracked(),
-            status_code=tape.status,
-            headers=dict(tape.headers),
-            ping=0,
-            sep="\n",
-            send_timeout=SEND_TIMEOUT,
+        return stream(
+            request, source, status=tape.status, headers=dict(tape.headers), heartbeat=False
         )
 
     return replayed

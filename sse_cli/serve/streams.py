@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Query, Request
@@ -61,9 +61,17 @@ async def paced(blocks: Iterable[bytes], delay: float) -> AsyncIterator[bytes]:
         yield b"".join(batch)
 
 
-def stream(request: Request, source: AsyncIterator[bytes]) -> EventSourceResponse:
+def stream(
+    request: Request,
+    source: AsyncIterator[bytes],
+    *,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+    heartbeat: bool = True,
+) -> EventSourceResponse:
     """The event-stream response for encoded events from `source`, counted in the activity
-    and with the server's heartbeat comments."""
+    and with the server's heartbeat comments (none with `heartbeat=False`); a replay gives
+    its recording's status and headers."""
     state = shared(request)
     activity = state.activity
 
@@ -76,8 +84,9 @@ def stream(request: Request, source: AsyncIterator[bytes]) -> EventSourceRespons
 
     return EventSourceResponse(
         tracked(),
-        headers={"Cache-Control": "no-cache"},
-        ping=state.settings.ping or 0,
+        status_code=status,
+        headers={"Cache-Control": "no-cache"} if headers is None else dict(headers),
+        ping=(state.settings.ping or 0) if heartbeat else 0,
         ping_message_factory=lambda: ServerSentEvent(comment="ping", sep="\n"),
         sep="\n",
         send_timeout=SEND_TIMEOUT,
