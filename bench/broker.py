@@ -26,7 +26,6 @@ from typing import Any
 
 from bench import servers
 from bench.common import (
-    BENCH,
     PYTHON,
     BenchError,
     Report,
@@ -113,7 +112,7 @@ def _throughput(name: str, config: Config, url: str, redis_pid: int) -> dict[str
     with service(_argv(name, config, url), name, timeout=config.timeout) as server:
         pids = [server.pid] + ([redis_pid] if name == REDIS else [])
         argv = [
-            PYTHON, str(BENCH / "brokerclient.py"), server.url,
+            PYTHON, "-m", "bench.brokerclient", server.url,
             "--subscribers", str(subscribers), "--publishes", str(publishes),
             "--publishers", "4", "--pids", ",".join(map(str, pids)),
             "--timeout", str(config.timeout),

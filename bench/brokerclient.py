@@ -1,11 +1,11 @@
 """The broker throughput client: S subscribers, then M publishes from P connections at once.
 
-    python bench/brokerclient.py URL --topic T --subscribers S --publishes M \
+    python -m bench.brokerclient URL --topic T --subscribers S --publishes M \
         --publishers P --pids PID,PID --timeout SECONDS
 
 Counts every event each subscriber receives until all have all M; reads the CPU time of the
 given processes (the server, the broker) over the publishing. One JSON object on stdout.
-Stdlib only; every wait is bounded by the deadline.
+Stdlib and bench.common only; every wait is bounded by the deadline.
 """
 
 from __future__ import annotations
@@ -13,17 +13,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import time
-from pathlib import Path
 from urllib.parse import urlsplit
 
+from bench.common import cpu_seconds
+
 MARK = b"data: "
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def subscriber(

@@ -161,6 +161,12 @@ def service(
             child.stop(stop)  # killed if it does not exit
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (10 ms resolution), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def memory_kib(pid: int, key: str = "VmRSS") -> int:
     """A process's resident set size (or VmHWM, its peak) in KiB, from /proc."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

@@ -10,6 +10,11 @@
 4. Publish K times: from just before each `POST /publish` is sent to the moment each stream
    received the event; every stream must receive every event, and `subscribers` must be N.
 
+Beside each wall-clock figure, the server's user + system CPU time (from /proc/PID/stat,
+10 ms resolution): while the streams connect (`connect_cpu_s`), over the idle phase divided
+by its length (`idle_cpu_percent`, one core being 100) and per publish (`cpu_ms` of each).
+CPU time moves far less than wall time when the machine is shared.
+
 One JSON object on stdout. Stdlib and bench.common only (uvloop when installed: a faster
 client measures the server, not itself). Every wait is bounded by the deadline.
 """
@@ -29,7 +34,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from bench.common import memory_kib, percentile
+from bench.common import cpu_seconds, memory_kib, percentile
 
 
 class Stream(asyncio.Protocol):
@@ -185,17 +190,24 @@ class Load:
         await asyncio.sleep(0.2)
         baseline = memory_kib(args.pid)
 
-        began = time.monotonic()
+        began, cpu_began = time.monotonic(), cpu_seconds(args.pid)
         streams = await self.connect(args.subscribers)
         connected = time.monotonic() - began
+        connect_cpu = cpu_seconds(args.pid) - cpu_began
         before = [s.comments for s in streams]
+        cpu_before, idle_began = cpu_seconds(args.pid), time.monotonic()
         await asyncio.sleep(min(args.idle, self.left()))
+        idle = time.monotonic() - idle_began
+        idle_cpu = cpu_seconds(args.pid) - cpu_before
         heartbeats = [s.comments - b for s, b in zip(streams, before, strict=True)]
         loaded = memory_kib(args.pid)
 
         publishes = []
         for k in range(1, args.publishes + 1):
-            publishes.append(await self.fan_out(streams, k))
+            cpu_began = cpu_seconds(args.pid)
+            publish = await self.fan_out(streams, k)
+            publish["cpu_ms"] = (cpu_seconds(args.pid) - cpu_began) * 1000
+            publishes.append(publish)
             await asyncio.sleep(0.1)
         lost = sum(s.lost for s in streams)
         for s in streams:
@@ -203,6 +215,8 @@ class Load:
         return {
             "subscribers": len(streams),
             "connect_s": connected,
+            "connect_cpu_s": connect_cpu,
+            "idle_cpu_percent": idle_cpu / idle * 100,
             "baseline_kib": baseline,
             "loaded_kib": loaded,
             "per_stream_kib": (loaded - baseline) / len(streams),

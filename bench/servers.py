@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import subprocess
 import tempfile
-from pathlib import Path
 from typing import Any
 
 from bench import clients
@@ -26,6 +25,7 @@ from bench.common import (
     Table,
     Target,
     child_env,
+    cpu_seconds,
     median,
     ms,
     percentile,
@@ -61,14 +61,6 @@ def _argv(name: str, config: Config) -> list[str]:
             "--quiet",
         ]
     return [PYTHON, str(BENCH / "peer_starlette.py"), "--ping", str(config.ping)]
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process so far (10 ms resolution)."""
-    import os
-
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _check_counter(name: str, body: bytes, n: int) -> None:

@@ -1,9 +1,9 @@
 """`sse-cli serve` on its two stacks in one run: uvloop + httptools (the default where they
 import) against asyncio + h11 (`SSE_CLI_SERVE_STACK=asyncio`).
 
-A fresh server per run, the stacks in rotation. bench/stackclient.py (loadclient.py plus the
-server's idle CPU) opens N idle `/subscribe` streams with heartbeats every `--ping` seconds,
-then publishes to all of them. Each figure is a median over runs; the per-run values are
+A fresh server per run, the stacks in rotation. bench/loadclient.py opens N idle `/subscribe`
+streams with heartbeats every `--ping` seconds, then publishes to all of them, and reads the
+server's CPU time beside each figure. Each figure is a median over runs; the per-run values are
 shown too, since the machine may be shared. The stack that runs is checked against the
 server's /proc/PID/maps, not only taken from its banner.
 """
@@ -77,7 +77,7 @@ def _load(name: str, config: Config, subscribers: int, publishes: int, idle: flo
         argv = [
             PYTHON,
             "-m",
-            "bench.stackclient",
+            "bench.loadclient",
             server.url,
             "--pid",
             str(server.pid),
