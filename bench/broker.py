@@ -14,7 +14,6 @@ with its own directory and no persistence, stopped by its PID.
 from __future__ import annotations
 
 import contextlib
-import json
 import shutil
 import signal
 import socket
@@ -24,17 +23,18 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from bench import servers
 from bench.common import (
     PYTHON,
     BenchError,
     Report,
     Table,
     Target,
-    child_env,
     median,
     progress,
+    pubsub_load,
     rotation,
+    run_json,
+    serve_argv,
     service,
 )
 from bench.config import Config
@@ -81,30 +81,16 @@ def redis_server(timeout: float) -> Iterator[tuple[str, int]]:
 
 
 def _argv(name: str, config: Config, url: str) -> list[str]:
-    argv = servers._argv(servers.SERVE, config)
+    argv = serve_argv(config.subscribers, config.ping)
     return argv + (["--broker", url] if name == REDIS else [])
 
 
 def _fan_out(name: str, config: Config, url: str, subscribers: int, publishes: int) -> Any:
     """One fresh server, N subscribers, K publishes timed by bench/loadclient.py."""
     with service(_argv(name, config, url), name, timeout=config.timeout) as server:
-        argv = [
-            PYTHON, "-m", "bench.loadclient", server.url, "--pid", str(server.pid),
-            "--subscribers", str(subscribers), "--batch", str(config.batch),
-            "--idle", "0.5", "--publishes", str(publishes), "--timeout", str(config.timeout),
-            "--first-comment",
-        ]  # fmt: skip
-        done = subprocess.run(
-            argv, stdin=subprocess.DEVNULL, capture_output=True, env=child_env(),
-            timeout=config.timeout + 10, check=False,
-        )  # fmt: skip
-    if done.returncode:
-        tail = done.stderr[-1500:].decode("utf-8", "replace").strip()
-        raise BenchError(f"the load client against {name} failed: {tail}")
-    result: dict[str, Any] = json.loads(done.stdout)
-    if result["lost"] or any(p["reached"] != subscribers for p in result["publishes"]):
-        raise BenchError(f"{name}: a subscriber was lost or missed an event: {result}")
-    return result
+        return pubsub_load(
+            server, name, config, subscribers=subscribers, publishes=publishes, idle=0.5
+        )
 
 
 def _throughput(name: str, config: Config, url: str, redis_pid: int) -> dict[str, Any]:
@@ -117,14 +103,8 @@ def _throughput(name: str, config: Config, url: str, redis_pid: int) -> dict[str
             "--publishers", "4", "--pids", ",".join(map(str, pids)),
             "--timeout", str(config.timeout),
         ]  # fmt: skip
-        done = subprocess.run(
-            argv, stdin=subprocess.DEVNULL, capture_output=True, env=child_env(),
-            timeout=config.timeout + 10, check=False,
-        )  # fmt: skip
-    if done.returncode:
-        tail = done.stderr[-1500:].decode("utf-8", "replace").strip()
-        raise BenchError(f"the throughput client against {name} failed: {tail}")
-    result: dict[str, Any] = json.loads(done.stdout)
+        what = f"the throughput client against {name}"
+        result = run_json(argv, what, timeout=config.timeout + 10)
     if result["failed"] or result["delivered"] != subscribers * result["published"]:
         raise BenchError(f"{name}: a publish failed or an event was not delivered: {result}")
     result["subscribers"] = subscribers

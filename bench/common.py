@@ -9,6 +9,7 @@ so it never competes with what it measures.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import signal
@@ -22,8 +23,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
+from bench.config import Config
 from sse_cli.launcher import LaunchError, launch
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,6 +128,38 @@ def run_timed(
     return Finished(seconds, usage.ru_utime + usage.ru_stime, stderr)
 
 
+def run_json(argv: Sequence[str], what: str, *, timeout: float) -> dict[str, Any]:
+    """Run a measuring child to its end and read the one JSON object it prints; BenchError
+    ("WHAT failed: " and the tail of its stderr) if it fails."""
+    with tempfile.TemporaryFile() as out:
+        done = subprocess.run(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.PIPE,
+            env=child_env(),
+            cwd=ROOT,
+            timeout=timeout,
+            check=False,
+        )
+        out.seek(0)
+        text = out.read()
+    if done.returncode:
+        tail = done.stderr[-1500:].decode("utf-8", "replace").strip()
+        raise BenchError(f"{what} failed: {tail}")
+    result: dict[str, Any] = json.loads(text)
+    return result
+
+
+def serve_argv(streams: int, ping: int | None = None) -> list[str]:
+    """`sse-cli serve` on a free loopback port, quiet and without a rate limit, with room for
+    `streams` subscribers (and heartbeats every `ping` seconds where given)."""
+    argv = [SSE_CLI, "serve", "--host", "127.0.0.1", "--port", "0"]
+    if ping is not None:
+        argv += ["--ping", str(ping)]
+    return argv + ["--max-streams", str(streams + 64), "--rate-limit", "0", "--quiet"]
+
+
 @dataclass(frozen=True, slots=True)
 class Service:
     """A server child process: its base URL and pid (for memory readings)."""
@@ -159,6 +193,33 @@ def service(
     finally:
         with contextlib.suppress(subprocess.TimeoutExpired):
             child.stop(stop)  # killed if it does not exit
+
+
+def pubsub_load(
+    server: Service,
+    name: str,
+    config: Config,
+    *,
+    subscribers: int,
+    publishes: int,
+    idle: float,
+    first_comment: bool = True,
+) -> dict[str, Any]:
+    """bench/loadclient.py against `server`: its figures, once every subscriber stayed and
+    got every event (and a heartbeat, when idle for longer than one --ping)."""
+    argv = [
+        PYTHON, "-m", "bench.loadclient", server.url, "--pid", str(server.pid),
+        "--subscribers", str(subscribers), "--batch", str(config.batch), "--idle", str(idle),
+        "--publishes", str(publishes), "--timeout", str(config.timeout),
+    ]  # fmt: skip
+    if first_comment:  # "Each stream starts with a comment at once", sent once subscribed
+        argv.append("--first-comment")
+    result = run_json(argv, f"the load client against {name}", timeout=config.timeout + 10)
+    if result["lost"] or any(p["reached"] != subscribers for p in result["publishes"]):
+        raise BenchError(f"{name}: a subscriber was lost or missed an event: {result}")
+    if idle > config.ping * 1.2 and result["heartbeats_min"] < 1:
+        raise BenchError(f"{name}: a subscriber saw no heartbeat in {idle:g} s idle")
+    return result
 
 
 def cpu_seconds(pid: int) -> float:

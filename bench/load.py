@@ -36,6 +36,7 @@ from bench.common import (
     rate,
     rotation,
     run_timed,
+    serve_argv,
     service,
 )
 from bench.config import Config
@@ -43,20 +44,6 @@ from bench.config import Config
 LOCUST = os.path.join(os.path.dirname(PYTHON), "locust")
 #: Streams one `sse-cli bench` process holds in a full run (the issue's scale target).
 STREAMS = 10_000
-
-
-def _serve(streams: int) -> list[str]:
-    return [
-        SSE_CLI,
-        "serve",
-        "--port",
-        "0",
-        "--max-streams",
-        str(streams + 64),
-        "--rate-limit",
-        "0",
-        "--quiet",
-    ]
 
 
 def _subscribers(url: str) -> int:
@@ -135,7 +122,7 @@ def scale(config: Config, report: Report) -> None:
         ],
     )
     figures: dict[str, float] = {}
-    with service(_serve(many), "sse-cli serve", timeout=config.timeout) as srv:
+    with service(serve_argv(many), "sse-cli serve", timeout=config.timeout) as srv:
         url = f"{srv.url}/subscribe"
         os.environ["SSE_PATH"] = "/subscribe"  # the Locust user reads it; sse-cli ignores it
         holders: list[tuple[str, Callable[[int], list[str]], int]] = [

@@ -10,8 +10,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 import tempfile
 from typing import Any
 
@@ -19,20 +17,20 @@ from bench import clients
 from bench.common import (
     BENCH,
     PYTHON,
-    SSE_CLI,
     BenchError,
     Report,
     Table,
     Target,
-    child_env,
     cpu_seconds,
     median,
     ms,
     percentile,
     progress,
+    pubsub_load,
     rate,
     rotation,
     run_timed,
+    serve_argv,
     service,
 )
 from bench.config import Config
@@ -45,21 +43,7 @@ SERVERS = [SERVE, PEER]
 
 def _argv(name: str, config: Config) -> list[str]:
     if name == SERVE:
-        return [
-            SSE_CLI,
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--ping",
-            str(config.ping),
-            "--max-streams",
-            str(config.subscribers + 64),
-            "--rate-limit",
-            "0",
-            "--quiet",
-        ]
+        return serve_argv(config.subscribers, config.ping)
     return [PYTHON, str(BENCH / "peer_starlette.py"), "--ping", str(config.ping)]
 
 
@@ -179,47 +163,15 @@ def clock(config: Config, report: Report) -> None:
 
 def _load(name: str, config: Config, subscribers: int, publishes: int, idle: float) -> Any:
     with service(_argv(name, config), name, timeout=config.timeout) as server:
-        argv = [
-            PYTHON,
-            "-m",
-            "bench.loadclient",
-            server.url,
-            "--pid",
-            str(server.pid),
-            "--subscribers",
-            str(subscribers),
-            "--batch",
-            str(config.batch),
-            "--idle",
-            str(idle),
-            "--publishes",
-            str(publishes),
-            "--timeout",
-            str(config.timeout),
-        ]
-        if name == SERVE:  # "Each stream starts with a comment at once", sent once subscribed
-            argv.append("--first-comment")
-        with tempfile.TemporaryFile() as out:
-            done = subprocess.run(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.PIPE,
-                env=child_env(),
-                timeout=config.timeout + 10,
-                check=False,
-            )
-            out.seek(0)
-            text = out.read()
-    if done.returncode:
-        tail = done.stderr[-1500:].decode("utf-8", "replace").strip()
-        raise BenchError(f"the load client against {name} failed: {tail}")
-    result: dict[str, Any] = json.loads(text)
-    if result["lost"] or any(p["reached"] != subscribers for p in result["publishes"]):
-        raise BenchError(f"{name}: a subscriber was lost or missed an event: {result}")
-    if idle > config.ping * 1.2 and result["heartbeats_min"] < 1:
-        raise BenchError(f"{name}: a subscriber saw no heartbeat in {idle:g} s idle")
-    return result
+        return pubsub_load(
+            server,
+            name,
+            config,
+            subscribers=subscribers,
+            publishes=publishes,
+            idle=idle,
+            first_comment=name == SERVE,
+        )
 
 
 def pubsub(config: Config, report: Report) -> None:

@@ -10,24 +10,19 @@ server's /proc/PID/maps, not only taken from its banner.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from bench.common import (
-    PYTHON,
-    ROOT,
-    SSE_CLI,
     BenchError,
     Report,
     Table,
     Target,
-    child_env,
     median,
     progress,
+    pubsub_load,
     rotation,
+    serve_argv,
     service,
 )
 from bench.config import Config
@@ -43,19 +38,7 @@ def _argv(name: str, config: Config) -> list[str]:
     return [
         "env",
         f"SSE_CLI_SERVE_STACK={FORCED[name]}",
-        SSE_CLI,
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--ping",
-        str(config.ping),
-        "--max-streams",
-        str(config.subscribers + 64),
-        "--rate-limit",
-        "0",
-        "--quiet",
+        *serve_argv(config.subscribers, config.ping),
     ]
 
 
@@ -74,47 +57,14 @@ def _check_stack(name: str, pid: int) -> None:
 def _load(name: str, config: Config, subscribers: int, publishes: int, idle: float) -> Any:
     with service(_argv(name, config), name, timeout=config.timeout) as server:
         _check_stack(name, server.pid)
-        argv = [
-            PYTHON,
-            "-m",
-            "bench.loadclient",
-            server.url,
-            "--pid",
-            str(server.pid),
-            "--subscribers",
-            str(subscribers),
-            "--batch",
-            str(config.batch),
-            "--idle",
-            str(idle),
-            "--publishes",
-            str(publishes),
-            "--timeout",
-            str(config.timeout),
-            "--first-comment",
-        ]
-        with tempfile.TemporaryFile() as out:
-            done = subprocess.run(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.PIPE,
-                env=child_env(),
-                cwd=ROOT,
-                timeout=config.timeout + 10,
-                check=False,
-            )
-            out.seek(0)
-            text = out.read()
-    if done.returncode:
-        tail = done.stderr[-1500:].decode("utf-8", "replace").strip()
-        raise BenchError(f"the load client against serve on {name} failed: {tail}")
-    result: dict[str, Any] = json.loads(text)
-    if result["lost"] or any(p["reached"] != subscribers for p in result["publishes"]):
-        raise BenchError(f"serve on {name}: a subscriber was lost or missed an event: {result}")
-    if idle > config.ping * 1.2 and result["heartbeats_min"] < 1:
-        raise BenchError(f"serve on {name}: a subscriber saw no heartbeat in {idle:g} s idle")
-    return result
+        return pubsub_load(
+            server,
+            f"serve on {name}",
+            config,
+            subscribers=subscribers,
+            publishes=publishes,
+            idle=idle,
+        )
 
 
 def stacks(config: Config, report: Report) -> None:
