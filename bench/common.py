@@ -19,7 +19,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -220,6 +220,23 @@ def pubsub_load(
     if idle > config.ping * 1.2 and result["heartbeats_min"] < 1:
         raise BenchError(f"{name}: a subscriber saw no heartbeat in {idle:g} s idle")
     return result
+
+
+def pubsub_runs(
+    names: Sequence[str], config: Config, load: Callable[[str, Config, int, int, float], Any]
+) -> dict[str, list[Any]]:
+    """`load(name, config, subscribers, publishes, idle)` of each server: a verification run
+    (up to 100 subscribers, one publish, a heartbeat round) unless smoke, then
+    `config.runs` timed runs of each, in rotation; the timed runs' results by name."""
+    n = config.subscribers
+    if not config.smoke:
+        for name in names:
+            load(name, config, min(n, 100), 1, config.ping + 0.5)
+    runs: dict[str, list[Any]] = {name: [] for name in names}
+    for run in range(config.runs):
+        for name in rotation(names, run):
+            runs[name].append(load(name, config, n, config.publishes, config.idle))
+    return runs
 
 
 def cpu_seconds(pid: int) -> float:

@@ -27,6 +27,7 @@ from bench.common import (
     percentile,
     progress,
     pubsub_load,
+    pubsub_runs,
     rate,
     rotation,
     run_timed,
@@ -180,13 +181,7 @@ def pubsub(config: Config, report: Report) -> None:
         f"server pub/sub: {n:,} subscribers, {config.publishes} publishes each run; "
         f"{'' if config.smoke else 'a verification run, '}{config.runs} runs, a fresh server each"
     )
-    if not config.smoke:
-        for name in SERVERS:
-            _load(name, config, min(n, 100), 1, config.ping + 0.5)
-    runs: dict[str, list[Any]] = {name: [] for name in SERVERS}
-    for run in range(config.runs):
-        for name in rotation(SERVERS, run):
-            runs[name].append(_load(name, config, n, config.publishes, config.idle))
+    runs = pubsub_runs(SERVERS, config, _load)
 
     def per_run(name: str, key: str) -> float:
         return median([median([p[key] for p in r["publishes"]]) for r in runs[name]])

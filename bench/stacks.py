@@ -21,7 +21,7 @@ from bench.common import (
     median,
     progress,
     pubsub_load,
-    rotation,
+    pubsub_runs,
     serve_argv,
     service,
 )
@@ -73,13 +73,7 @@ def stacks(config: Config, report: Report) -> None:
         f"serve's stack: {n:,} subscribers on {FAST} and on {PLAIN}; "
         f"{'' if config.smoke else 'a verification run, '}{config.runs} runs, a fresh server each"
     )
-    if not config.smoke:
-        for name in STACKS:
-            _load(name, config, min(n, 100), 1, config.ping + 0.5)
-    runs: dict[str, list[Any]] = {name: [] for name in STACKS}
-    for run in range(config.runs):
-        for name in rotation(STACKS, run):
-            runs[name].append(_load(name, config, n, config.publishes, config.idle))
+    runs = pubsub_runs(STACKS, config, _load)
     # The idle phase holds 2 or 3 heartbeat rounds, by chance of the streams' timers: scale
     # its CPU to the idle/ping rounds of the steady state, so a stack is not charged for an
     # extra round.
