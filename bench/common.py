@@ -223,11 +223,17 @@ def pubsub_load(
 
 
 def pubsub_runs(
-    names: Sequence[str], config: Config, load: Callable[[str, Config, int, int, float], Any]
+    what: str,
+    names: Sequence[str],
+    config: Config,
+    load: Callable[[str, Config, int, int, float], Any],
 ) -> dict[str, list[Any]]:
     """`load(name, config, subscribers, publishes, idle)` of each server: a verification run
     (up to 100 subscribers, one publish, a heartbeat round) unless smoke, then
-    `config.runs` timed runs of each, in rotation; the timed runs' results by name."""
+    `config.runs` timed runs of each, in rotation; the timed runs' results by name. The
+    progress note starts with `what`."""
+    verify = "" if config.smoke else "a verification run, "
+    progress(f"{what}; {verify}{config.runs} runs, a fresh server each")
     n = config.subscribers
     if not config.smoke:
         for name in names:

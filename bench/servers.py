@@ -177,11 +177,8 @@ def _load(name: str, config: Config, subscribers: int, publishes: int, idle: flo
 
 def pubsub(config: Config, report: Report) -> None:
     n = config.subscribers
-    progress(
-        f"server pub/sub: {n:,} subscribers, {config.publishes} publishes each run; "
-        f"{'' if config.smoke else 'a verification run, '}{config.runs} runs, a fresh server each"
-    )
-    runs = pubsub_runs(SERVERS, config, _load)
+    what = f"server pub/sub: {n:,} subscribers, {config.publishes} publishes each run"
+    runs = pubsub_runs(what, SERVERS, config, _load)
 
     def per_run(name: str, key: str) -> float:
         return median([median([p[key] for p in r["publishes"]]) for r in runs[name]])

@@ -19,7 +19,6 @@ from bench.common import (
     Table,
     Target,
     median,
-    progress,
     pubsub_load,
     pubsub_runs,
     serve_argv,
@@ -69,11 +68,8 @@ def _load(name: str, config: Config, subscribers: int, publishes: int, idle: flo
 
 def stacks(config: Config, report: Report) -> None:
     n = config.subscribers
-    progress(
-        f"serve's stack: {n:,} subscribers on {FAST} and on {PLAIN}; "
-        f"{'' if config.smoke else 'a verification run, '}{config.runs} runs, a fresh server each"
-    )
-    runs = pubsub_runs(STACKS, config, _load)
+    what = f"serve's stack: {n:,} subscribers on {FAST} and on {PLAIN}"
+    runs = pubsub_runs(what, STACKS, config, _load)
     # The idle phase holds 2 or 3 heartbeat rounds, by chance of the streams' timers: scale
     # its CPU to the idle/ping rounds of the steady state, so a stack is not charged for an
     # extra round.
