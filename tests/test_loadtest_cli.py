@@ -181,3 +181,15 @@ def test_thresholds_read_the_report(text: str, report: dict[str, Any], ok: bool)
 def test_a_malformed_threshold_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="not 'METRIC"):
         parse_threshold("p99 of ttfe under 5")
+
+
+def test_publish_takes_a_short_url_as_the_stream_url_does(serve: str) -> None:
+    port = serve.rsplit(":", 1)[1].rstrip("/")
+    status, report, _ = bench(
+        f":{port}/subscribe",
+        *("-c", "1", "--duration", "1"),
+        *("--publish", f":{port}/publish", "--publish-rate", "20"),
+    )
+    assert status == 0, report
+    assert report["publish"]["errors"] == {} and report["publish"]["sent"] >= 1
+    assert report["events"]["total"] >= 1

@@ -118,7 +118,7 @@ def bench_options(
     if events_per_stream is not None and events_per_stream < 1:
         raise UsageError(f"--events-per-stream must be 1 or more, not {events_per_stream}")
     if publish is not None:
-        parse_url(publish)
+        publish = parse_url(publish)
     if latency_field is not None:
         from sse_cli.loadtest.latency import extractor
 
