@@ -209,3 +209,17 @@ def test_events_with_ids_keep_their_ids_when_resumed_in_process() -> None:
     _compile(tape, [[Entry(0, Event("message", "a", "1")), Entry(1, Event("message", "b", "1"))]])
     assert tape.resume_index("1") == 1
     assert tape.steps[1].wire == b"data: b\n\n"
+
+
+def test_timestamped_json_keeps_a_line_separator_inside_its_data(tmp_path: Path) -> None:
+    # `listen -f json` writes U+2028 and U+0085 unescaped: they are not line ends there.
+    stamped = tmp_path / "seps.jsonl"
+    stamped.write_text(
+        '{"event": "message", "data": "a\u2028b\u0085c", "id": "1", '
+        '"ts": "2026-01-01T00:00:00.000000Z"}\n',
+        encoding="utf-8",
+    )
+    with replaying("--replay", str(stamped), "--delay", "0") as (base, _):
+        done = run_cli("listen", base + "/replay/seps", "-f", "json", "--no-reconnect")
+    assert done.returncode == 0, done.stderr
+    assert events_of(done.stdout) == [{"event": "message", "data": "a\u2028b\u0085c", "id": "1"}]

@@ -136,7 +136,8 @@ def _timestamped(path: Path) -> Tape:
     """`listen -f json --timestamps` lines: the gaps come from each event's `ts`."""
     entries: list[Entry] = []
     start: datetime | None = None
-    for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+    # Split at line feeds only: JSON lines keep U+2028, U+0085 and the like unescaped.
+    for number, line in enumerate(path.read_text(errors="replace").split("\n"), 1):
         where = f"{path}:{number}"
         if not line.strip():
             continue
