@@ -125,3 +125,14 @@ def test_an_interrupted_recording_is_valid_up_to_the_last_event(
     events = [e.item for r in recording.responses for e in r.entries]
     assert events[0] == Event("message", "one", "1")
     assert all(type(e) is not Event or e.data != "tw" for e in events)
+
+
+def test_a_recording_that_cannot_be_written_ends_in_one_line_not_a_traceback(
+    serve_socket: Callable[[Handler], SocketServer],
+) -> None:
+    server = serve_socket(stream(SAMPLE))
+    done = run_cli("listen", server.url, "--record", "/dev/full", "--force", "--no-reconnect")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count(b"\n") == 1, done.stderr
+    assert b"cannot write --record file '/dev/full'" in done.stderr
+    assert b"Traceback" not in done.stderr and b"bug" not in done.stderr

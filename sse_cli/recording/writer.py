@@ -54,9 +54,16 @@ class Recorder:
     """
 
     def __init__(
-        self, fd: int, method: str, url: str, headers: Iterable[tuple[str, str]], body: bytes | None
+        self,
+        fd: int,
+        method: str,
+        url: str,
+        headers: Iterable[tuple[str, str]],
+        body: bytes | None,
+        path: str = "",
     ) -> None:
         self._fd = fd
+        self._path = path
         self._reader: WireReader | None = None
         self._start = 0
         self._last_id = ""
@@ -98,7 +105,11 @@ class Recorder:
             raise UsageError(
                 f"cannot write --record file {path!r}: {exc.strerror or exc}"
             ) from None
-        return cls(fd, method, url, headers, body)
+        try:
+            return cls(fd, method, url, headers, body, path)
+        except BaseException:
+            os.close(fd)
+            raise
 
     def write(self, action: Action, at_us: int) -> None:
         """Record one action that happened `at_us` microseconds into listening."""
@@ -149,7 +160,8 @@ class Recorder:
         try:
             self._write([{"type": "end", "at_us": max(0, at_us - self._start), "reason": reason}])
         finally:
-            os.close(self._fd)
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
 
     def _end_response(self) -> None:
         if self._reader is not None:
@@ -159,8 +171,13 @@ class Recorder:
     def _write(self, records: list[dict[str, Any]]) -> None:
         if records:
             data = b"".join(_line(r) for r in records)
-            while data:
-                data = data[os.write(self._fd, data) :]
+            try:
+                while data:
+                    data = data[os.write(self._fd, data) :]
+            except OSError as exc:  # a full disk, an I/O error: the recording stops here
+                raise UsageError(
+                    f"cannot write --record file {self._path!r}: {exc.strerror or exc}"
+                ) from None
 
 
 def now_us() -> int:
