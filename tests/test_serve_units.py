@@ -298,9 +298,25 @@ def test_every_stream_route_counts_against_max_streams(path: str) -> None:
 
 
 def test_every_stream_route_is_in_the_banner() -> None:
-    lines = banner(ServeSettings(port=0), 8000)
+    relay = RelaySettings(per_client=("echo",))
+    lines = banner(ServeSettings(port=0, relay=relay), 8000)
     for path in STREAM_PATHS:
         assert any(f" {path} " in line for line in lines[1:]), path
+
+
+def test_the_banner_lists_a_route_only_when_its_flag_serves_it() -> None:
+    def listed(settings: ServeSettings) -> set[str]:
+        return {
+            route.path
+            for route in ROUTES
+            if any(f" {route.path} " in line for line in banner(settings, 8000)[1:])
+        }
+
+    per_client = {r.path for r in ROUTES if r.shown is not None}
+    assert per_client, "a route shown only with its flag"
+    assert not listed(ServeSettings(port=0)) & per_client
+    with_flag = ServeSettings(port=0, relay=RelaySettings(per_client=("echo",)))
+    assert listed(with_flag) >= per_client
 
 
 def test_every_documented_route_is_in_the_readme_endpoint_table() -> None:

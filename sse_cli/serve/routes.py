@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 
 from sse_cli.serve import demo, exec_client, openai, pubsub, streams, ui
+from sse_cli.serve.settings import ServeSettings
 
 CHAT_EXAMPLE = '{"messages": [{"role": "user", "content": "hi"}], "stream": true}'
 MESSAGE_EXAMPLE = '{"message": "hello"}'
@@ -35,6 +36,8 @@ class Route:
     """An event stream: it counts against --max-streams."""
     documented: bool = True
     """Listed in the README's endpoint table."""
+    shown: Callable[[ServeSettings], bool] | None = None
+    """When the banner lists it; None: always (if it has an example)."""
 
     @property
     def bare(self) -> bool:
@@ -125,6 +128,7 @@ ROUTES = (
         "a process per client (--exec-per-client)",
         "sse-cli listen {u}/exec",
         stream=True,
+        shown=lambda settings: settings.relay is not None and bool(settings.relay.per_client),
     ),
     Route("GET", "/ui", ui.ui, "a page that shows the streams live", "open {u}/ui in a browser"),
     Route("GET", "/stats", streams.stats, "JSON: generators, streams, events, subscribers"),

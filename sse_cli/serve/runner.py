@@ -102,7 +102,7 @@ def banner(
     local = f"http://127.0.0.1:{port}" if wildcard else base
     lines = [f"sse-cli: serving on {base} (Ctrl-C to stop)", rate_line(settings)]
     for route in ROUTES:
-        if route.example is not None:
+        if route.example is not None and (route.shown is None or route.shown(settings)):
             example = route.command(local)
             lines.append(f"  {route.method:<4} {route.path:<21} {route.description:<45} {example}")
     if settings.replays:
