@@ -426,3 +426,29 @@ def test_ping_sends_heartbeat_comments_on_idle_streams(path: str) -> None:
         done = run_cli("listen", f"{url}{path}", "-f", "raw", "--duration", "0.8")
     assert done.returncode == 0, done.stderr.decode()
     assert done.stdout.count(b": ping\n\n") >= 3
+
+
+def test_events_sent_counts_published_events_not_heartbeats() -> None:
+    with running_server([*SERVE, "--ping", "0.05"]) as url:
+        topic = "counted"
+        with httpx.Client(timeout=WAIT) as client:
+            with client.stream("GET", f"{url}/subscribe?topic={topic}") as response:
+                lines = response.iter_lines()
+                assert next(lines).startswith(": subscribed")
+                heartbeats = 0
+                for line in lines:  # bounded by WAIT: heartbeats come every 0.05 s
+                    heartbeats += line == ": ping"
+                    if heartbeats == 2:
+                        break
+                before = stats(url)["events_sent"]
+                for n in range(3):
+                    client.post(f"{url}/publish?topic={topic}", content=f"event {n}")
+                data = []
+                for line in lines:
+                    if line.startswith("data: "):
+                        data.append(line[6:])
+                        if len(data) == 3:
+                            break
+        assert data == ["event 0", "event 1", "event 2"]
+        wait_until(lambda: stats(url)["events_sent"] - before == 3, what="3 events counted")
+        assert stats(url)["events_sent"] - before == 3

@@ -25,7 +25,7 @@ from starlette.types import Receive, Scope, Send
 from sse_cli.encode import encode_comment
 from sse_cli.serve.brokers import BrokerUnavailableError, Joined
 from sse_cli.serve.brokers.fanout import Subscriber
-from sse_cli.serve.state import Hub
+from sse_cli.serve.state import PING, Hub
 from sse_cli.serve.streams import SECURITY_HEADERS, ApiError, error_response, read_body, shared
 
 TOPIC = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
@@ -110,6 +110,7 @@ class SubscribeStream:
             gone.add_done_callback(lambda _: subscriber.notify())
             try:
                 with hub.activity.generator():
+                    hub.activity.events_sent += len(joined.history)
                     await feed(hub, opening(asked, joined), subscriber, gone, send)
             finally:
                 gone.cancel()
@@ -137,7 +138,6 @@ async def feed(
     """Write `body`, then what the subscriber's inbox holds each time it is woken, until the
     client goes, the server closes, or the subscriber is dropped for falling behind."""
     loop = asyncio.get_running_loop()
-    hub.activity.events_sent += body.count(b"\n\n") - 1
     while True:
         await send({"type": "http.response.body", "body": body, "more_body": True})
         if body is FAREWELL:
@@ -155,9 +155,11 @@ async def feed(
         if subscriber.dropped:
             body = FAREWELL  # what was still pending is not sent: the client is too slow
         else:
+            # A heartbeat is queued only into an empty inbox, so it can only come first.
+            pending = subscriber.pending
+            hub.activity.events_sent += len(pending) - (pending[0] is PING)
             body = b"".join(subscriber.pending)
             subscriber.pending.clear()
-            hub.activity.events_sent += body.count(b"\n\n")
     await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
