@@ -261,3 +261,35 @@ def test_the_memory_broker_forgets_its_oldest_idle_topic_past_its_topic_bound() 
         broker.leave("held", held.subscriber)
 
     asyncio.run(main())
+
+
+def test_a_resume_on_a_process_whose_reader_is_behind_waits_for_it(
+    redis_server: RedisServer,
+) -> None:
+    """A client resumes on process B with an id process A gave it, while B's reader of the
+    topic has not yet read that far: B's join waits for its reader, so the client gets
+    neither the history again nor, live, events it already has."""
+
+    async def main() -> None:
+        async with (
+            opened("redis", redis_server) as a,
+            opened("redis", redis_server) as b,
+        ):
+            assert isinstance(b, RedisBroker)
+            name = topic()
+            first = await b.join(name, None, 0)  # B's reader of the topic starts
+            reader = b.readers[name]
+            reader.task.cancel()  # ...and stops where it stands: B is behind from here
+            await asyncio.gather(reader.task, return_exceptions=True)
+            seen = [(await a.publish(name, None, str(n))).id for n in range(3)]
+            reader.task = asyncio.ensure_future(reader.run())  # it reads on, but not yet
+            b.tasks.add(reader.task)
+            resumed = await b.join(name, seen[-1], 0)
+            assert resumed.complete and resumed.history == []
+            last = (await a.publish(name, None, "after")).id
+            assert await take(resumed.subscriber, last, []) == [last]
+            assert await take(first.subscriber, last, []) == [*seen, last]
+            b.leave(name, first.subscriber)
+            b.leave(name, resumed.subscriber)
+
+    asyncio.run(main())

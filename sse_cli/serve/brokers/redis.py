@@ -39,6 +39,7 @@ CONNECT_TIMEOUT = 3.0
 COMMAND_TIMEOUT = 10.0
 RETRY_SECONDS = 0.5  # between attempts to reach a lost broker
 STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
+CATCH_UP_SECONDS = 1.0  # how long a resume waits for this process's reader to reach its id
 FAILURES = (RedisError, OSError)
 KEEPALIVE = {  # a broker that vanishes without a reset is noticed within about 20 s
     getattr(socket, name): value
@@ -113,6 +114,7 @@ class Reader:
         self.users = 0  # joins under way and subscribers; at 0 the reader stops
         self.last_id: str | None = None  # where live delivery stands; None: not known yet
         self.ready = asyncio.Event()  # set once last_id is known, or the first try failed
+        self.advanced = asyncio.Event()  # set (and replaced) each time last_id moves on
         self.task: asyncio.Task[None] = asyncio.ensure_future(self.run())
 
     async def run(self) -> None:
@@ -152,6 +154,37 @@ class Reader:
             for entry_id, fields in entries_of(reply):
                 self.last_id = entry_id  # with the fan-out below, in one step: see `join`
                 fanout.publish(self.topic, encode_entry(entry_id, fields))
+            self.advanced.set()
+            self.advanced = asyncio.Event()
+
+    async def catch_up(self, after: str) -> None:
+        """Wait, bounded, until live delivery here stands at `after` or beyond.
+
+        A client may resume here with an id another process gave it while this process's
+        reader is still behind it: joining then would send it, live, events it has. An id
+        this reader never reaches (one Redis never gave) waits CATCH_UP_SECONDS, then the
+        resume goes on as one from an unknown id."""
+        target = stream_position(after)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CATCH_UP_SECONDS
+        while target is not None and self.last_id is not None:
+            position = stream_position(self.last_id)
+            remaining = deadline - loop.time()
+            if position is None or position >= target or remaining <= 0:
+                return
+            advanced = self.advanced
+            try:
+                await asyncio.wait_for(advanced.wait(), remaining)
+            except asyncio.TimeoutError:
+                return
+
+
+def stream_position(entry_id: str) -> tuple[int, int] | None:
+    """A Redis Stream entry id as numbers, to compare ("10-2" comes after "9-7")."""
+    if not STREAM_ID.fullmatch(entry_id):
+        return None
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq)
 
 
 class RedisBroker:
@@ -209,6 +242,8 @@ class RedisBroker:
             await reader.ready.wait()
             if reader.last_id is None:
                 raise BrokerUnavailableError("the broker is unreachable")
+            if after is not None:
+                await reader.catch_up(after)
             subscriber = self.fanout.subscribe(topic)
             seam = reader.last_id
             try:
