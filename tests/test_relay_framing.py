@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sse_cli.serve.children import pump
 from sse_cli.serve.framing import LineFramer, split_long
 
 
@@ -107,3 +110,54 @@ def test_any_split_of_the_bytes_gives_the_same_lines(
     if expected[-1] == "":
         expected.pop()
     assert lines_of(chunks) == expected
+
+
+def test_a_slow_emit_does_not_cut_a_line_whose_rest_is_already_there() -> None:
+    """Time spent handing lines on is not time the source was silent: the rest of a line
+    that is already waiting to be read joins it, however long the emit took."""
+
+    class Source:
+        def __init__(self, *chunks: bytes) -> None:
+            self.chunks = list(chunks)
+
+        async def read(self, n: int) -> bytes:
+            return self.chunks.pop(0) if self.chunks else b""
+
+    async def main() -> list[list[str]]:
+        emitted: list[list[str]] = []
+
+        async def slow_emit(lines: list[str]) -> None:
+            emitted.append(lines)
+            await asyncio.sleep(0.3)  # longer than flush_after: a busy publisher
+
+        source = Source(b"line 1\nline 2\npar", b"tial\n")
+        await pump(source, LineFramer(1000), 0.2, slow_emit)
+        return emitted
+
+    assert asyncio.run(main()) == [["line 1", "line 2"], ["partial"]]
+
+
+def test_a_partial_line_is_flushed_once_the_source_is_silent() -> None:
+    class Source:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        async def read(self, n: int) -> bytes:
+            self.calls += 1
+            if self.calls == 1:
+                return b"50%"
+            if self.calls == 2:
+                await asyncio.sleep(0.3)  # silent for longer than flush_after
+                return b" done\n"
+            return b""
+
+    async def main() -> list[list[str]]:
+        emitted: list[list[str]] = []
+
+        async def emit(lines: list[str]) -> None:
+            emitted.append(lines)
+
+        await pump(Source(), LineFramer(1000), 0.1, emit)
+        return emitted
+
+    assert asyncio.run(main()) == [["50%"], [" done"]]

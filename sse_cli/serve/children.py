@@ -22,6 +22,7 @@ from sse_cli.serve.framing import LineFramer
 
 KILL_AFTER = 2.0  # seconds between SIGTERM and SIGKILL
 READ_SIZE = 1 << 16
+MIN_WAIT = 0.02  # seconds a read gets before a partial line is flushed, whatever its age
 
 
 class ByteSource(Protocol):
@@ -133,23 +134,33 @@ async def pump(
     emit: Callable[[list[str]], Awaitable[None]],
 ) -> None:
     """Read `source` to its end, handing `emit` each batch of lines as it completes; a
-    partial line is handed over once it has waited `flush_after` seconds."""
+    partial line is handed over once the source has been silent `flush_after` seconds.
+
+    One read is kept across the waits, never cancelled, and given at least MIN_WAIT: time
+    spent handing lines on (a slow `emit`) is not time the source was silent, so a line
+    whose rest is already in the pipe is never cut in two."""
     loop = asyncio.get_running_loop()
-    while True:
-        due = framer.due(flush_after)
-        if due is None:
-            chunk = await source.read(READ_SIZE)
-        else:
-            try:
-                chunk = await asyncio.wait_for(source.read(READ_SIZE), max(0.0, due - loop.time()))
-            except asyncio.TimeoutError:
-                await emit(framer.flush())
-                continue
-        if not chunk:
-            lines = framer.close()
+    reading: asyncio.Future[bytes] | None = None
+    try:
+        while True:
+            if reading is None:
+                reading = asyncio.ensure_future(source.read(READ_SIZE))
+            due = framer.due(flush_after)
+            if due is not None and not reading.done():
+                await asyncio.wait({reading}, timeout=max(MIN_WAIT, due - loop.time()))
+                if not reading.done():
+                    await emit(framer.flush())
+                    continue
+            chunk = await reading
+            reading = None
+            if not chunk:
+                lines = framer.close()
+                if lines:
+                    await emit(lines)
+                return
+            lines = framer.feed(chunk, loop.time())
             if lines:
                 await emit(lines)
-            return
-        lines = framer.feed(chunk, loop.time())
-        if lines:
-            await emit(lines)
+    finally:
+        if reading is not None:
+            reading.cancel()
