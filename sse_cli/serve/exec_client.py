@@ -23,10 +23,9 @@ from starlette.types import Receive, Scope, Send
 from sse_cli.encode import encode_comment, encode_event
 from sse_cli.serve.children import child_environment, exit_data, pump, start, stop
 from sse_cli.serve.framing import LineFramer
-from sse_cli.serve.pubsub import BARE_HEADERS, STREAM_HEAD, disconnected, header
+from sse_cli.serve.pubsub import BARE_HEADERS, STREAM_HEAD, disconnected, resume_id
 from sse_cli.serve.streams import error_response
 
-MAX_ID = 256
 OPENING = encode_comment("running the command for this client")
 QUEUED = 64  # batches of lines waiting for a slow client before its process is held back
 
@@ -48,10 +47,8 @@ def environment(scope: Scope) -> dict[str, str] | None:
     """The request as the process sees it; None if a value cannot be an environment value."""
     query = scope.get("query_string", b"").decode("latin-1")
     client = scope.get("client") or ("", 0)
-    last = header(scope, b"last-event-id")
-    if not last:
-        last = parse_qs(query, keep_blank_values=True).get("last_event_id", [""])[-1]
-    values = {"QUERY_STRING": query, "REMOTE_ADDR": str(client[0]), "LAST_EVENT_ID": last[:MAX_ID]}
+    last = resume_id(scope, parse_qs(query, keep_blank_values=True))
+    values = {"QUERY_STRING": query, "REMOTE_ADDR": str(client[0]), "LAST_EVENT_ID": last}
     if any("\0" in value for value in values.values()):
         return None
     return values

@@ -56,10 +56,7 @@ class Request_:
     def __init__(self, scope: Scope) -> None:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         self.topic = query.get("topic", ["default"])[-1]
-        # A reconnecting EventSource sends the header with the URL of its first connection:
-        # the header is the newer id.
-        after = header(scope, b"last-event-id") or query.get("last_event_id", [""])[-1]
-        self.after = after[:MAX_ID] or None
+        self.after = resume_id(scope, query) or None
         recent = query.get("history", ["0"])[-1]
         self.recent = int(recent) if recent.isascii() and recent.isdigit() else -1
         self.problem: tuple[int, str] | None = None
@@ -69,6 +66,14 @@ class Request_:
             self.problem = (400, TOPIC_RULE)
         elif not 0 <= self.recent <= 100_000:
             self.problem = (400, HISTORY_RULE)
+
+
+def resume_id(scope: Scope, query: dict[str, list[str]]) -> str:
+    """The id a client resumes after: `Last-Event-ID`, else `?last_event_id=` (a page's first
+    connection), cut to MAX_ID characters; empty for none. A reconnecting EventSource sends
+    the header with the URL of its first connection: the header is the newer id."""
+    found = header(scope, b"last-event-id") or query.get("last_event_id", [""])[-1]
+    return found[:MAX_ID]
 
 
 def header(scope: Scope, name: bytes) -> str:
