@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from urllib.parse import urlsplit
 
 from sse_cli.loadtest.metrics import Metrics
-from sse_cli.loadtest.target import connect_error_kind, resolve
+from sse_cli.loadtest.target import connect_error_kind, endpoint, resolve
 from sse_cli.loadtest.wire import HeadError, Response, StreamProtocol, build_request
 
 #: Sends still waiting for their response past this many count as errors, not as more load.
@@ -42,13 +41,8 @@ class _Answer:
 
 class Publisher:
     def __init__(self, url: str, rate: float, metrics: Metrics) -> None:
-        parts = urlsplit(url)
-        self.secure = parts.scheme.lower() == "https"
-        self.port = parts.port or (443 if self.secure else 80)
-        self.hostname = parts.hostname or ""
-        self.address = resolve(self.hostname, self.port)
-        self.host_header = parts.netloc.rpartition("@")[2]
-        self.target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self.where = endpoint(url)
+        self.address = resolve(self.where.hostname, self.where.port)
         self.rate = rate
         self.metrics = metrics
         self.in_flight: set[asyncio.Task[None]] = set()
@@ -85,7 +79,7 @@ class Publisher:
             ("Connection", "close"),
             ("User-Agent", "sse-cli bench"),
         ]
-        request = build_request("POST", self.target, self.host_header, headers, body)
+        request = build_request("POST", self.where.target, self.where.host_header, headers, body)
         loop = asyncio.get_running_loop()
         answer = _Answer(loop.create_future())
         status = answer.status
@@ -96,9 +90,9 @@ class Publisher:
             await loop.create_connection(
                 lambda: protocol,
                 self.address,
-                self.port,
-                ssl=True if self.secure else None,
-                server_hostname=self.hostname if self.secure else None,
+                self.where.port,
+                ssl=True if self.where.secure else None,
+                server_hostname=self.where.hostname if self.where.secure else None,
             )
             error = await done
         except OSError as exc:

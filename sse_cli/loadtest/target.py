@@ -39,6 +39,33 @@ class Target:
     """Text that event data must hold for `extract` to be worth calling (None: always call)."""
 
 
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a URL says to connect, and what to ask there: for the streams and the publisher."""
+
+    secure: bool
+    hostname: str
+    port: int
+    host_header: str
+    target: str
+
+
+def endpoint(url: str) -> Endpoint:
+    parts = urlsplit(url)
+    secure = parts.scheme.lower() == "https"
+    hostname = parts.hostname or ""
+    host_header = f"[{hostname}]" if ":" in hostname else hostname
+    if parts.port is not None:
+        host_header += f":{parts.port}"
+    return Endpoint(
+        secure=secure,
+        hostname=hostname,
+        port=parts.port or (443 if secure else 80),
+        host_header=host_header,
+        target=(parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+    )
+
+
 def make_target(
     options: ListenOptions,
     metrics: Metrics,
@@ -46,14 +73,8 @@ def make_target(
     per_stream: int | None,
     marker: str | None = None,
 ) -> Target:
-    parts = urlsplit(options.url)
-    secure = parts.scheme.lower() == "https"
-    port = parts.port or (443 if secure else 80)
-    host_header = parts.hostname or ""
-    if ":" in host_header:
-        host_header = f"[{host_header}]"
-    if parts.port is not None:
-        host_header += f":{parts.port}"
+    parts = urlsplit(options.url)  # for the credentials it may hold
+    where = endpoint(options.url)
     user = {name.lower() for name, _ in options.headers}
     headers = [(n, v) for n, v in DEFAULT_HEADERS if n.lower() not in user]
     headers += [(n, v) for n, v in options.headers if v]
@@ -65,12 +86,12 @@ def make_target(
         metrics=metrics,
         extract=extract,
         events_per_stream=per_stream,
-        host=resolve(parts.hostname or "", port),
-        port=port,
-        target=(parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
-        ssl=ssl_context(options) if secure else None,
-        server_hostname=parts.hostname if secure else None,
-        host_header=host_header,
+        host=resolve(where.hostname, where.port),
+        port=where.port,
+        target=where.target,
+        ssl=ssl_context(options) if where.secure else None,
+        server_hostname=where.hostname if where.secure else None,
+        host_header=where.host_header,
         headers=headers,
         marker=marker,
     )
