@@ -176,7 +176,6 @@ class Decoder:
         "_lines",
         "_max_line",
         "_max_size",
-        "_pending",
         "ids_seen",
         "last_event_id",
         "retry",
@@ -186,7 +185,6 @@ class Decoder:
         self, last_event_id: str = "", max_event_size: int = DEFAULT_MAX_EVENT_SIZE
     ) -> None:
         self._lines = LineSplitter()
-        self._pending = self._lines.pending  # the unfinished line's pieces (the same list)
         self._max_size = max_event_size
         # A line holds its field name too ("data: "): it may be that much longer.
         self._max_line = max_event_size + 8

@@ -375,7 +375,7 @@ FUZZ_SETTINGS = settings(PROPERTY_SETTINGS, max_examples=5 * settings().max_exam
 def buffered(decoder: Decoder) -> tuple[int, int]:
     """What the decoder holds for later, measured from the buffers themselves, not counters:
     the unfinished line's characters and the pending data's, joined as it would dispatch."""
-    return sum(map(len, decoder._pending)), len("\n".join(decoder._data))
+    return sum(map(len, decoder._lines.pending)), len("\n".join(decoder._data))
 
 
 def run_bounded(chunks: Iterable[bytes], bound: int) -> tuple[list[Item], bool]:
@@ -459,7 +459,7 @@ def test_a_line_dripped_a_byte_at_a_time_is_held_in_few_pieces(unit: str) -> Non
     body = b"data: " + unit.encode() * (60_000 // len(unit.encode()))
     for i in range(len(body)):
         assert decoder.feed(body[i : i + 1]) == []
-    assert len(decoder._pending) <= 32
+    assert len(decoder._lines.pending) <= 32
     assert decoder.feed(b"\n\n") == [Event("message", unit * (60_000 // len(unit.encode())), None)]
 
 
