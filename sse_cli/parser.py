@@ -5,23 +5,27 @@ section "Server-sent events": "Parsing an event stream" and "Interpreting an eve
 It does no I/O and imports only the standard library, so it is tested byte by byte and
 reused by every source (the HTTP client now; replay and load testing later).
 
-It works per chunk, not per byte: a chunk is decoded once, split into lines once (with
-`str.split("\\n")` when it holds no CR), and the lines are interpreted in one loop.
+It works per chunk, not per byte: a chunk is decoded once and its line endings made "\\n" (in
+`sse_cli.lines`), and its complete lines are interpreted in one loop, `scan_lines`. That loop
+has a C twin, `sse_cli._speedups.scan`, which reads the lines in place; it is built with the
+package when a compiler is at hand and used when it imports: about 4x faster on small events
+(bench/RESULTS.md, "The decoder alone"). Every decoder test runs on both twins;
+SSE_CLI_PURE_PYTHON=1 in the environment keeps to Python.
 """
 
 from __future__ import annotations
 
-import codecs
+import os
 from collections.abc import Callable
 from typing import NamedTuple
 
 from sse_cli.errors import EventTooLargeError
+from sse_cli.lines import LineSplitter
 
 __all__ = [
     "DEFAULT_MAX_EVENT_SIZE",
     "Comment",
     "Decoder",
-    "LineSplitter",
     "Diagnostic",
     "Event",
     "Item",
@@ -35,10 +39,6 @@ MAX_RETRY = 10**18 - 1
 #: string costs memory besides its text, so a flood of short lines with no blank line would
 #: otherwise take many times the size bound in memory.
 DATA_BLOCK_LINES = 64
-#: Pieces of an unfinished line are merged up to this many characters, for the same reason.
-#: Large enough that merged pieces get memory of their own from malloc: left as one read's
-#: worth each, the space freed between them is too small to reuse (bench/RESULTS.md).
-MERGED_PIECE = 1 << 18
 
 
 class Event(NamedTuple):
@@ -73,88 +73,6 @@ class Diagnostic(NamedTuple):
 
 
 Item = Event | Comment | Diagnostic
-
-
-class LineSplitter:
-    """Bytes in, complete lines out: the first steps of "Parsing an event stream".
-
-    It decodes UTF-8 incrementally (invalid sequences become U+FFFD), drops one leading
-    BOM, ends lines at CRLF, LF or CR, and keeps the pieces of an unfinished line. It works
-    per chunk: a chunk with no CR is split with one `str.split("\\n")`.
-    """
-
-    __slots__ = ("_bom_pending", "_decode", "_skip_lf", "pending", "pending_size", "span")
-
-    def __init__(self) -> None:
-        self._decode = codecs.getincrementaldecoder("utf-8")(errors="replace").decode
-        self._bom_pending = True
-        self._skip_lf = False
-        self.pending: list[str] = []
-        """The pieces of the unfinished line, joined once it ends."""
-        self.pending_size = 0
-        """The unfinished line's length in characters."""
-        self.span = 0
-        """How many characters the last `split` covered, the unfinished line's included."""
-
-    def split(self, chunk: bytes) -> list[str]:
-        """The lines this chunk completes, without their line endings (often none)."""
-        text = self._decode(chunk)
-        if self._bom_pending and text:
-            # "One leading U+FEFF BYTE ORDER MARK character must be ignored if any are present."
-            self._bom_pending = False
-            if text[0] == "\ufeff":
-                text = text[1:]
-        if self._skip_lf and text:
-            # The previous chunk ended with CR: an LF starting this one completes a CRLF.
-            self._skip_lf = False
-            if text[0] == "\n":
-                text = text[1:]
-        if not text:
-            return []
-        if "\r" in text:
-            # Lines end with CRLF, LF or CR. A CR that ends the chunk ends its line now, so a
-            # complete event is never held back waiting for the next chunk.
-            self._skip_lf = text[-1] == "\r"
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
-        pending = self.pending
-        if "\n" not in text:
-            self._hold(text)
-            return []
-        self.span = self.pending_size + len(text)
-        lines = text.split("\n")
-        if pending:
-            pending.append(lines[0])
-            lines[0] = "".join(pending)
-            pending.clear()
-        tail = lines.pop()
-        self.pending_size = len(tail)
-        if tail:
-            pending.append(tail)
-        return lines
-
-    def _hold(self, text: str) -> None:
-        """Keep a piece of a long line. Small pieces are merged pairwise (the one before is
-        no longer) up to MERGED_PIECE characters: bounded memory when a line drips in."""
-        pending = self.pending
-        pending.append(text)
-        while (
-            len(pending) > 1
-            and len(pending[-2]) <= len(pending[-1])
-            and len(pending[-2]) + len(pending[-1]) <= MERGED_PIECE
-        ):
-            pending[-2:] = [pending[-2] + pending[-1]]
-        self.pending_size += len(text)
-
-    def discard(self) -> None:
-        """Drop the unfinished line."""
-        self.pending.clear()
-        self.pending_size = 0
-
-    def close(self) -> bool:
-        """End the input; whether an unfinished line (or an unfinished character) was left."""
-        left = bool(self._decode(b"", True) or self.pending)
-        self.discard()
-        return left
 
 
 class Decoder:
@@ -214,8 +132,8 @@ class Decoder:
         Raises `EventTooLargeError` when a line or an event grows past the size bound.
         """
         splitter = self._lines
-        lines = splitter.split(chunk)
-        if not lines:
+        text, end = splitter.cut(chunk)
+        if not end:
             if splitter.pending_size > self._max_line:
                 raise self._too_large("a line")
             return []
@@ -223,7 +141,7 @@ class Decoder:
         # event's data, would that pass the bound? Almost never, and then the loop skips the
         # checks and the running count of the data's size.
         checked = splitter.span + self._data_size > self._max_size
-        out = self._interpret(lines, checked)
+        out = self._interpret(text, end, checked)
         if splitter.pending_size > self._max_line:
             raise self._too_large("a line", out)
         return out
@@ -260,61 +178,38 @@ class Decoder:
         error.items = completed or []
         return error
 
-    def _interpret(self, lines: list[str], checked: bool) -> list[Item]:
-        # The hot loop, its buffers in locals. The event type, id and retry buffers and the last
-        # event ID are written back in `finally`: right even when a bound trips (the client
-        # resumes from them); `_too_large` resets the rest.
-        out: list[Item] = []
-        append = out.append
-        data = self._data
-        data_size = self._data_size
-        typ = self._event_type
-        id_buffer = self._id_buffer
-        last_id = self.last_event_id
-        retry = self._block_retry
-        blocks = self._data_blocks
-        ids_seen = False
-        try:
-            for line in lines:
-                if not line:
-                    # Blank line: dispatch the event. Step 1 sets the last event ID string
-                    # even when the data buffer is empty and nothing is dispatched.
-                    last_id = id_buffer
-                    if data:
-                        event = (typ or "message", "\n".join(data), id_buffer or None, retry)
-                        append(_new_event(Event, event))
-                        data.clear()
-                        blocks = data_size = 0
-                    typ = ""
-                    retry = None
-                    continue
-                if checked and len(line) > self._max_line:
-                    raise self._too_large("a line", out)
-                if line.startswith("data:"):  # the common case, without a partition's copy
-                    value = line[6:] if line.startswith(" ", 5) else line[5:]
-                    if checked:
-                        # The bound is on the joined data: a newline between lines counts.
-                        data_size += len(value) + 1 if data else len(value)
-                        if data_size > self._max_size:
-                            raise self._too_large("an event's data", out)
-                    data.append(value)
-                elif line.startswith("id: ") and "\0" not in line:  # the next most common
-                    id_buffer = line[4:]
-                    ids_seen = True
-                elif line.startswith("event: "):
-                    typ = line[7:]
-                elif line[0] == ":":
-                    append(Comment(line[1:]))
-                else:  # the other spellings and fields, through one helper
-                    typ, id_buffer, retry, grown = self._field(line, append, typ, id_buffer, retry)
-                    data_size += grown
-        finally:
-            self._event_type = typ
-            self._id_buffer = id_buffer
-            self.last_event_id = last_id
-            self._block_retry = retry
-            if ids_seen:
-                self.ids_seen = True
+    def _interpret(self, text: str, end: int, checked: bool) -> list[Item]:
+        # The event type, id and retry buffers and the last event ID are kept even when a
+        # bound trips (the client resumes from them); `_too_large` resets the rest.
+        (
+            out,
+            self._event_type,
+            self._id_buffer,
+            self.last_event_id,
+            self._block_retry,
+            blocks,
+            data_size,
+            trip,
+            ids_seen,
+        ) = _scan(
+            text,
+            end,
+            self._data,
+            self._event_type,
+            self._id_buffer,
+            self.last_event_id,
+            self._block_retry,
+            self._data_blocks,
+            self._data_size,
+            checked,
+            self._max_line,
+            self._max_size,
+            self._field,
+        )
+        if ids_seen:
+            self.ids_seen = True
+        if trip is not None:
+            raise self._too_large(trip, out)
         self._settle(blocks, data_size, checked)
         return out
 
@@ -372,7 +267,94 @@ class Decoder:
 
 
 #: Builds an Event from a tuple without the Python-level `__new__` a NamedTuple call runs.
-_new_event = tuple.__new__
+_new_record = tuple.__new__
+
+#: What one pass over a chunk's lines leaves: the items it completed; the event type, id
+#: buffer, last event ID and retry it leaves; the data blocks and size; what tripped the size
+#: bound (None, "a line" or "an event's data"); whether an `id:` field was seen.
+Scanned = tuple[list[Item], str, str, str, "int | None", int, int, "str | None", bool]
+#: A general-form field: (line, append, event type, id buffer, retry) -> (event type, id
+#: buffer, retry, how much the data grew).
+Field = Callable[
+    [str, Callable[[Item], None], str, str, "int | None"], tuple[str, str, "int | None", int]
+]
+
+
+def scan_lines(
+    text: str,
+    end: int,
+    data: list[str],
+    typ: str,
+    id_buffer: str,
+    last_id: str,
+    retry: int | None,
+    blocks: int,
+    data_size: int,
+    checked: bool,
+    max_line: int,
+    max_size: int,
+    field: Field,
+) -> Scanned:
+    """ "Interpreting an event stream" for one chunk's lines, text[:end] (each ended by "\\n"):
+    the hot loop, its buffers in locals. `data` is changed in place; the loop stops at a line
+    that trips the size bound. `sse_cli/_speedups.c` is its C twin, statement by statement:
+    change both or neither."""
+    lines = text.split("\n")[:-1]  # not the unfinished line after text[:end]: the splitter's
+    out: list[Item] = []
+    append = out.append
+    trip = None
+    ids_seen = False
+    for line in lines:
+        if not line:
+            # Blank line: dispatch the event. Step 1 sets the last event ID string even when
+            # the data buffer is empty and nothing is dispatched.
+            last_id = id_buffer
+            if data:
+                event = (typ or "message", "\n".join(data), id_buffer or None, retry)
+                append(_new_record(Event, event))
+                data.clear()
+                blocks = data_size = 0
+            typ = ""
+            retry = None
+            continue
+        if checked and len(line) > max_line:
+            trip = "a line"
+            break
+        if line.startswith("data:"):  # the common case, without a partition's copy
+            value = line[6:] if line.startswith(" ", 5) else line[5:]
+            if checked:
+                # The bound is on the joined data: a newline between lines counts.
+                data_size += len(value) + 1 if data else len(value)
+                if data_size > max_size:
+                    trip = "an event's data"
+                    break
+            data.append(value)
+        elif line.startswith("id: ") and "\0" not in line:  # the next most common
+            id_buffer = line[4:]
+            ids_seen = True
+        elif line.startswith("event: "):
+            typ = line[7:]
+        elif line[0] == ":":
+            append(_new_record(Comment, (line[1:],)))
+        else:  # the other spellings and fields, through one helper
+            typ, id_buffer, retry, grown = field(line, append, typ, id_buffer, retry)
+            data_size += grown
+    return out, typ, id_buffer, last_id, retry, blocks, data_size, trip, ids_seen
+
+
+def _load_scan() -> Callable[..., Scanned]:
+    """The C twin of `scan_lines` when it was built and SSE_CLI_PURE_PYTHON is unset."""
+    if os.environ.get("SSE_CLI_PURE_PYTHON"):
+        return scan_lines
+    try:
+        from sse_cli._speedups import bind, scan
+    except ImportError:
+        return scan_lines
+    bind(Event, Comment)  # the types it makes, once
+    return scan
+
+
+_scan = _load_scan()
 
 
 def _unknown_field(name: str) -> str:

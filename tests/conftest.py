@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, settings
 from support.cli import WAIT, spawn_cli
 from support.redis import RedisServer
 from support.sockets import Handler, SocketServer
+from support.twins import NAMES, using
 
 # Hypothesis profiles. "ci" (the default) checks the same examples on every run, in bounded
 # time; `pytest --hypothesis-profile=long` explores many more, new ones each run, for a long
@@ -87,3 +88,11 @@ def redis_server() -> Iterator[RedisServer]:
     server = RedisServer().start()
     yield server
     server.close()
+
+
+@pytest.fixture(scope="module", params=NAMES)
+def twins(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Each test of a module that uses this runs on the C twins of the hot loops, then on the
+    Python ones (module-scoped, so that Hypothesis's tests can use it)."""
+    with using(request.param):
+        yield request.param

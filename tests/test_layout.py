@@ -26,7 +26,14 @@ FORBIDDEN = {
     "sse_cli.launcher": ("sse_cli.serve", "sse_cli.client", "sse_cli.cli"),
 }
 # The bottom floor: pure modules that import nothing of the package but each other.
-BOTTOM = ("sse_cli.parser", "sse_cli.actions", "sse_cli.encode", "sse_cli.errors")
+BOTTOM = (
+    "sse_cli.parser",
+    "sse_cli.lines",
+    "sse_cli._speedups",
+    "sse_cli.actions",
+    "sse_cli.encode",
+    "sse_cli.errors",
+)
 
 
 def modules() -> Iterator[tuple[str, Path]]:

@@ -28,6 +28,9 @@ from sse_cli.loadtest.report import build_report
 from sse_cli.loadtest.runner import run_bench
 from sse_cli.request import ListenOptions, RequestFlags, build_options
 
+#: Every test here runs on the C twins of the hot loops, then on the Python ones.
+pytestmark = pytest.mark.usefixtures("twins")
+
 Serve = Callable[[Handler], SocketServer]
 K = 5  # events per stream
 GAP = 0.05  # seconds between two events
@@ -199,6 +202,34 @@ def test_latency_from_a_field_in_the_data(serve_socket: Serve) -> None:
     latency = report["latency_ms"]
     assert latency["count"] == 5
     assert 19 <= latency["p50"] <= 60
+
+
+def test_the_known_send_time_is_read_however_the_chunks_cut_it(serve_socket: Serve) -> None:
+    """Without --latency-field, `t_ns` is looked for once per chunk, in its bytes: a marker
+    cut between two reads, or read two reads before its event ends, still counts."""
+
+    def handler(conn: socket.socket, request: Request) -> None:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sent = time.time_ns() - 20_000_000  # 20 ms ago
+        pieces = [
+            head(),
+            b'data: {"seq": 1, "t_',  # the marker cut in two
+            b'ns": %d}\n\n' % sent,
+            b'data: {"t_ns": %d, "pad": "' % sent,  # the marker two reads before the end
+            b"x" * 100,
+            b'"}\n\n',
+            b'data: {"seq": 3}\n\ndata: {"seq": 4, "t_ns": %d}\n\n' % sent,  # one of two
+        ]
+        for piece in pieces:
+            conn.sendall(piece)
+            time.sleep(0.02)  # the schedule: one read each
+
+    server = serve_socket(handler)
+    report = run(server.url, reconnect=False)
+    assert report["events"]["total"] == 4
+    latency = report["latency_ms"]
+    assert latency["count"] == 3
+    assert 19 <= latency["p50"] <= 200
 
 
 def test_workers_merge_their_histograms_exactly(serve_socket: Serve) -> None:

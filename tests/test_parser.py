@@ -13,6 +13,9 @@ import pytest
 from sse_cli.errors import EventTooLargeError, ExitCode
 from sse_cli.parser import MAX_RETRY, Comment, Decoder, Diagnostic, Event, Item
 
+#: Every test here runs on the C twins of the hot loops, then on the Python ones.
+pytestmark = pytest.mark.usefixtures("twins")
+
 BOM = "\ufeff".encode()
 
 

@@ -26,6 +26,9 @@ from hypothesis import strategies as st
 from sse_cli.errors import EventTooLargeError
 from sse_cli.parser import MAX_RETRY, Comment, Decoder, Diagnostic, Event, Item
 
+#: Every test here runs on the C twins of the hot loops, then on the Python ones.
+pytestmark = pytest.mark.usefixtures("twins")
+
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 
 PROPERTY_SETTINGS = settings(suppress_health_check=[HealthCheck.too_slow])

@@ -13,20 +13,23 @@ Timing per connection: `connect` is from the start of the attempt to the respons
 from __future__ import annotations
 
 import asyncio
+import operator
 import ssl
 import time
+from typing import cast
 
 from sse_cli.backoff import Backoff
 from sse_cli.client import SAFE_METHODS
 from sse_cli.errors import EventTooLargeError
 from sse_cli.failures import retry_after
+from sse_cli.loadtest.audit import ID_AT, Audit, ascending_ids
 from sse_cli.loadtest.target import Target, connect_error_kind, error_note
 from sse_cli.loadtest.wire import HeadError, Response, StreamProtocol, build_request
 from sse_cli.parser import Decoder, Diagnostic, Event, Item
 from sse_cli.request import CONTROL
 
-#: Ids other than integers are remembered up to this many per stream for the duplicate check.
-MAX_IDS_KEPT = 4096
+#: An event's data, read by position: `map` with it runs in C.
+_DATA = operator.itemgetter(Event._fields.index("data"))
 PREVIEW = 200  # bytes of an error response's body kept as its note
 
 
@@ -35,6 +38,7 @@ class Stream:
 
     __slots__ = (
         "attempt_at",
+        "audit",
         "counted",
         "decoder",
         "done",
@@ -42,18 +46,16 @@ class Stream:
         "events",
         "failure",
         "finished",
-        "highest",
-        "ids",
         "first",
         "last_at",
         "last_event_at",
         "last_event_id",
+        "marker_open",
+        "marker_tail",
         "opened",
         "outcome",
         "preview",
-        "prev_id",
         "protocol",
-        "resuming",
         "retry",
         "retry_after",
         "started",
@@ -65,9 +67,7 @@ class Stream:
         self.last_event_id = target.options.last_event_id
         self.retry = target.options.default_retry
         self.events = 0
-        self.highest: int | None = None
-        self.ids: set[str] | None = None
-        self.resuming = False
+        self.audit = Audit(target.metrics)
         self.started = time.perf_counter()
         self.finished = False  # the stream has all the events it wanted
         self.protocol: StreamProtocol | None = None
@@ -79,7 +79,8 @@ class Stream:
         self.retry_after: float | None = None
         self.preview = b""
         self.failure: str | None = None
-        self.prev_id: str | None = None
+        self.marker_open = False  # the latency marker may be in the event not yet complete
+        self.marker_tail = b""  # the last bytes of the chunk before, for a marker cut in two
 
     async def run(self) -> None:
         """Connect, and reconnect as `listen` does, until done, refused for good, or cancelled."""
@@ -105,7 +106,7 @@ class Stream:
                     delay = max(delay, self.retry_after)
                 await asyncio.sleep(delay)
                 self.target.metrics.reconnects += 1
-                self.resuming = self.highest is not None
+                self.audit.reconnecting()
         finally:
             if self.protocol is not None and not self.protocol.ended:
                 self.protocol.abort()
@@ -115,7 +116,7 @@ class Stream:
         options = self.target.options
         if options.reconnect is not None:
             return options.reconnect
-        return options.method in SAFE_METHODS or self.highest is not None or bool(self.ids)
+        return options.method in SAFE_METHODS or self.audit.resumable
 
     def rate(self) -> float:
         """This stream's events per second since it started."""
@@ -130,7 +131,9 @@ class Stream:
         self.opened = self.ended = False
         self.outcome, self.retry_after, self.preview = "", None, b""
         self.failure = None
-        self.decoder, self.prev_id = None, None
+        self.decoder = None
+        self.audit.connected()
+        self.marker_open, self.marker_tail = False, b""
         self.first, self.counted = True, False
         headers = target.headers
         # Deliberate divergence, as in `listen`: an id a header cannot carry is not sent.
@@ -216,7 +219,12 @@ class Stream:
         except EventTooLargeError as exc:
             items = exc.items
             self.failure = "event-too-large"
-        events = self._events(items)
+        marker = self.target.marker
+        here = marker is not None and self._marker_in(marker, data)
+        marked = here or self.marker_open
+        events = self._events(items, marked)
+        # What is not yet an event began after the last event: in this chunk if one ended here.
+        self.marker_open = here if events else marked
         if events:
             self._times(events, now)
         if self.failure or self.finished:
@@ -239,84 +247,62 @@ class Stream:
             metrics.hist["gap"].record_value(0, events - 1)
         self.last_event_at = now
 
-    def _events(self, items: list[Item]) -> int:
+    def _events(self, items: list[Item], marked: bool) -> int:
         """Count, audit and read the send time of a chunk's events, up to what the stream
         still wants; how many there were. It runs per chunk, and the per-event work is done
-        in comprehensions and C-level calls: on a fast stream this is the hot path."""
+        in C-level calls where it can be: on a fast stream this is the hot path."""
+        if not items:
+            return 0
         target = self.target
-        metrics = target.metrics
-        events = [item for item in items if type(item) is Event]
-        if len(events) != len(items):
-            for item in items:
-                if type(item) is Diagnostic:
-                    metrics.error(f"wire:{item.code}", item.message)
+        span = ascending_ids(items, Event, ID_AT)  # the usual chunk: events, ids going up
+        events = cast("list[Event]", items) if span is not None else self._only_events(items)
         wanted = target.events_per_stream
         if wanted is not None and len(events) >= wanted - self.events:
             events = events[: wanted - self.events]
             self.finished = True
+            span = None
         if not events:
             return 0
         self.events += len(events)
         if target.extract is not None:
-            self._latency(events)
-        ids = [event.id for event in events]
-        if not self._in_order(ids):
-            prev = self.prev_id
-            for event_id in ids:
-                if event_id is not None and event_id != prev:
-                    prev = event_id
-                    self._audit(event_id)
-        self.prev_id = ids[-1] if ids[-1] is not None else self.prev_id
+            self._latency(events, marked)
+        self.audit.events(events, span)
         return len(events)
 
-    def _latency(self, events: list[Event]) -> None:
+    def _only_events(self, items: list[Item]) -> list[Event]:
+        """The events among a chunk's items; the wire-format warnings are counted."""
+        metrics = self.target.metrics
+        for item in items:
+            if type(item) is Diagnostic:
+                metrics.error(f"wire:{item.code}", item.message)
+        return [item for item in items if type(item) is Event]
+
+    def _latency(self, events: list[Event], marked: bool) -> None:
+        """Send-to-receive latency of the events that hold a send time. With the known
+        field (serve's /clock), only when the chunk may hold its marker (`_marker_in`)."""
         target = self.target
         extract, marker = target.extract, target.marker
         assert extract is not None
         if marker is None:
-            sent = [extract(event.data) for event in events]
+            sent = [extract(data) for data in map(_DATA, events)]
+        elif marked:
+            sent = [extract(data) for data in map(_DATA, events) if marker in data]
         else:
-            sent = [extract(event.data) for event in events if marker in event.data]
+            return
         now = time.time_ns()
         for value in sent:
             if value is not None:
                 target.metrics.record("latency", (now - value) / 1000)
 
-    def _in_order(self, ids: list[str | None]) -> bool:
-        """The usual case, audited at once: integer ids, each above the one before, after
-        the highest so far, in a stream that is not resuming."""
-        highest = self.highest
-        if highest is None or self.resuming or None in ids:
-            return False
-        joined = "".join(ids)  # type: ignore[arg-type]
-        if not (joined.isascii() and joined.isdigit()):
-            return False
-        numbers = [int(event_id) for event_id in ids]  # type: ignore[arg-type]
-        if numbers[0] <= highest or (len(numbers) > 1 and numbers != sorted(set(numbers))):
-            return False
-        self.highest = numbers[-1]
-        return True
-
-    def _audit(self, event_id: str) -> None:
-        """The resume audit: an id seen before is a duplicate; integer ids skipped across a
-        reconnection are gaps."""
-        metrics = self.target.metrics
-        if event_id.isascii() and event_id.isdigit():
-            number = int(event_id)
-            if self.highest is not None and number <= self.highest:
-                metrics.duplicates += 1
-                return
-            if self.resuming and self.highest is not None:
-                metrics.gaps += number - self.highest - 1
-            self.resuming = False
-            self.highest = number
-            return
-        if self.ids is None:
-            self.ids = set()
-        if event_id in self.ids:
-            metrics.duplicates += 1
-        elif len(self.ids) < MAX_IDS_KEPT:
-            self.ids.add(event_id)
+    def _marker_in(self, marker: str, chunk: bytes) -> bool:
+        """Whether the marker is in this chunk's bytes, or cut between the last chunk's and
+        these: one search in C per chunk instead of one per event. The events a chunk
+        completes may hold it only if it is here or was since the last event (`marker_open`);
+        a yes may be wrong, a no is not."""
+        wanted = marker.encode()
+        here = wanted in chunk or wanted in self.marker_tail + chunk[: len(wanted) - 1]
+        self.marker_tail = chunk[1 - len(wanted) :] if len(wanted) > 1 else b""
+        return here
 
     def on_end(self, error: BaseException | None) -> None:
         if self.ended:

@@ -1,0 +1,45 @@
+"""The hot loops' twins: each C function of `sse_cli._speedups` beside the Python function it
+mirrors. Tests that use the `twins` fixture run once with each set."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+from collections.abc import Iterator
+from types import ModuleType
+
+import pytest
+
+from sse_cli import parser
+from sse_cli.loadtest import audit, stream
+
+NAMES = ("c", "python")
+
+
+def speedups() -> ModuleType | None:
+    """`sse_cli._speedups`, or None when it was not built (a machine without a compiler)."""
+    try:
+        return importlib.import_module("sse_cli._speedups")
+    except ImportError:
+        return None
+
+
+@contextlib.contextmanager
+def using(name: str) -> Iterator[None]:
+    """The decoder and the load tester's audit on the C twins ("c") or Python's ("python").
+    CI builds the C ones: there, their absence fails the test instead of skipping it."""
+    if name == "c":
+        built = speedups()
+        if built is None:
+            if os.environ.get("CI"):
+                pytest.fail("sse_cli._speedups was not built: is a C compiler installed?")
+            pytest.skip("sse_cli._speedups was not built (no C compiler?)")
+        built.bind(parser.Event, parser.Comment)
+        scan, ascending = built.scan, built.ascending
+    else:
+        scan, ascending = parser.scan_lines, audit.ascending
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(parser, "_scan", scan)
+        patch.setattr(stream, "ascending_ids", ascending)
+        yield

@@ -1,0 +1,62 @@
+"""Which twin of the hot loops runs: the C one when it was built, Python's when asked
+(SSE_CLI_PURE_PYTHON=1); and the C functions refuse wrong calls with an exception."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from support.cli import cli_env
+from support.twins import speedups
+
+from sse_cli.parser import Event
+
+WHICH = (
+    "from sse_cli import parser; from sse_cli.loadtest import audit; "
+    "print(parser._scan.__module__, audit.ascending_ids.__module__)"
+)
+
+
+def which(**env: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", WHICH],
+        capture_output=True,
+        env=cli_env(**env),
+        stdin=subprocess.DEVNULL,
+        timeout=30,
+        check=True,
+    )
+    return done.stdout.decode().strip()
+
+
+def test_the_c_twins_run_when_they_were_built() -> None:
+    if speedups() is None and not os.environ.get("CI"):
+        pytest.skip("sse_cli._speedups was not built (no C compiler?)")
+    env = {k: v for k, v in os.environ.items() if k != "SSE_CLI_PURE_PYTHON"}
+    done = subprocess.run(
+        [sys.executable, "-c", WHICH], capture_output=True, env=env, timeout=30, check=True
+    )
+    assert done.stdout.decode().split() == ["sse_cli._speedups", "sse_cli._speedups"]
+
+
+def test_sse_cli_pure_python_keeps_to_the_python_twins() -> None:
+    assert which(SSE_CLI_PURE_PYTHON="1").split() == ["sse_cli.parser", "sse_cli.loadtest.audit"]
+
+
+@pytest.mark.skipif(speedups() is None, reason="sse_cli._speedups was not built")
+def test_wrong_calls_raise_instead_of_crashing() -> None:
+    built = speedups()
+    assert built is not None
+    with pytest.raises(TypeError):
+        built.scan("text")
+    with pytest.raises(TypeError):
+        built.scan(b"not str", 0, [], "", "", "", None, 0, 0, False, 10, 10, print)
+    with pytest.raises(ValueError):
+        built.scan("a\n", 5, [], "", "", "", None, 0, 0, False, 10, 10, print)
+    with pytest.raises(TypeError):
+        built.bind(int, Event)
+    with pytest.raises(TypeError):
+        built.ascending((), Event, 2)
+    assert built.ascending([Event("message", "x", "1")], Event, 7) is None  # no item 7
