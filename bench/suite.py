@@ -22,7 +22,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from bench import broker, clients, replay, servers, stacks
+from bench import broker, clients, decoder, replay, servers, stacks
 from bench import load as load_test
 from bench.common import (
     PYTHON,
@@ -38,7 +38,7 @@ from bench.config import FULL, SMOKE, Config
 
 CLIENT_BENCHMARKS = ("startup", "throughput", "latency", "memory")
 SERVER_BENCHMARKS = ("counter", "clock", "pubsub", "stacks", "broker", "replay")
-BENCHMARKS = CLIENT_BENCHMARKS + SERVER_BENCHMARKS + ("load",)
+BENCHMARKS = ("decoder",) + CLIENT_BENCHMARKS + SERVER_BENCHMARKS + ("load",)
 
 
 def machine(load: tuple[float, float], code: str, started: datetime.datetime) -> list[str]:
@@ -81,6 +81,8 @@ def machine(load: tuple[float, float], code: str, started: datetime.datetime) ->
 
 def run(config: Config, selected: list[str], report: Report) -> None:
     """Run the selected benchmarks in order, adding their tables and targets to `report`."""
+    if "decoder" in selected:
+        decoder.decoder(config, report)
     if any(name in selected for name in CLIENT_BENCHMARKS):
         with clients.event_source(config) as src:
             if "startup" in selected:
