@@ -26,6 +26,7 @@ from sse_cli.loadtest.metrics import Metrics
 from sse_cli.loadtest.options import bench_options
 from sse_cli.loadtest.report import build_report
 from sse_cli.loadtest.runner import run_bench
+from sse_cli.loadtest.stream import PIECE
 from sse_cli.request import ListenOptions, RequestFlags, build_options
 
 #: Every test here runs on the C twins of the hot loops, then on the Python ones.
@@ -202,6 +203,26 @@ def test_latency_from_a_field_in_the_data(serve_socket: Serve) -> None:
     latency = report["latency_ms"]
     assert latency["count"] == 5
     assert 19 <= latency["p50"] <= 60
+
+
+def test_a_read_of_many_pieces_counts_every_event_once(serve_socket: Serve) -> None:
+    """A body far larger than one piece (`stream.PIECE`), sent at once: every event is
+    counted once, and the stream stops at --events-per-stream inside a read."""
+    body = b"".join(event(n) for n in range(1, 20_001))
+    assert len(body) > 8 * PIECE
+
+    def handler(conn: socket.socket, request: Request) -> None:
+        conn.sendall(head() + body)
+
+    server = serve_socket(handler)
+    report = run(server.url, reconnect=False)
+    assert report["events"]["total"] == 20_000
+    assert report["bytes"]["total"] == len(body)
+    assert report["gap_ms"]["count"] == 19_999
+    assert report["resume"] == {"duplicates": 0, "gaps": 0}
+    cut = run(server.url, events_per_stream=12_345, duration=None)
+    assert cut["events"]["total"] == 12_345
+    assert cut["errors"]["total"] == 0
 
 
 def test_the_known_send_time_is_read_however_the_chunks_cut_it(serve_socket: Serve) -> None:
