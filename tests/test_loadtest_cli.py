@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from support.cli import run_cli
-from support.sockets import Handler, Request, SocketServer, head
+from support.sockets import Handler, Request, SocketServer, by_connection, head
 
 from sse_cli.errors import UsageError
 from sse_cli.launcher import running_server
@@ -76,6 +76,36 @@ def test_bad_flags_are_usage_errors(args: list[str], message: str) -> None:
     status, report, err = bench("http://127.0.0.1:9/", *args)
     assert (status, report) == (2, {})
     assert message in err
+
+
+def refuse_404(conn: socket.socket, request: Request) -> None:
+    conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+
+
+def html_page(conn: socket.socket, request: Request) -> None:
+    conn.sendall(head(200, "text/html") + b"<html></html>")
+
+
+def test_a_run_where_no_stream_opened_exits_as_listen_would(serve_socket: Serve) -> None:
+    """The report is printed, then one line and the status of the most common failure."""
+    closed = socket.create_server(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there now
+    cases = [
+        (f"http://127.0.0.1:{port}/", 3, "3 of them refused (is a server listening"),
+        (serve_socket(refuse_404).url, 4, "3 of them http-404 (check the URL"),
+        (serve_socket(html_page).url, 6, "3 of them not-event-stream"),
+    ]
+    for url, want, said in cases:
+        status, report, err = bench(url, "-c", "3", "--no-reconnect", "--threshold", "errors == 0")
+        assert status == want, (url, err)
+        assert report["streams"]["opened"] == 0 and report["errors"]["total"] == 3
+        assert err.count("\n") == 1 and said in err, err
+    # One stream of two opened: its error is the report's (and the thresholds'), status 0.
+    mixed = serve_socket(by_connection(refuse_404, three_events)).url
+    status, report, _ = bench(mixed, "-c", "2", "--no-reconnect", "--ramp", "50")
+    assert status == 0
+    assert report["streams"]["opened"] == 1 and report["errors"]["by_kind"] == {"http-404": 1}
 
 
 @pytest.mark.parametrize(

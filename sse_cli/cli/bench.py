@@ -33,7 +33,8 @@ Examples:
   sse-cli bench URL -c 50 --threshold 'ttfe.p99 < 500ms' --threshold 'errors == 0'
 
 \b
-Exit statuses: as listen's for usage (2); 8 when a --threshold fails.
+Exit statuses: 2 a usage error, as listen's; 3 to 6 when not one stream opened (as listen's,
+by the most common failure); 8 when a --threshold fails.
 Thresholds: METRIC[.STAT] OP NUMBER[UNIT], e.g. 'gap.p99 <= 2s', 'gaps == 0'.
 """
 

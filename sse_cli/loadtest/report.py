@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from sse_cli.errors import ConnectError, HttpStatusError, NotEventStreamError, SseCliError
 from sse_cli.loadtest.metrics import Metrics, rate_summary, summary_ms
 from sse_cli.loadtest.options import BenchOptions
 from sse_cli.request import mask_url
@@ -83,6 +84,23 @@ def hints(metrics: Metrics) -> list[str]:
     if metrics.publish_errors.get("http-404"):
         found.append("/publish answered 404: no stream was subscribed to the topic yet")
     return found
+
+
+def nothing_opened(report: dict[str, Any]) -> SseCliError | None:
+    """When no stream opened at all, the failure `listen` would end with: the most common
+    kind of error names the exit status (3 connection, 4 and 5 HTTP, 6 not a stream)."""
+    by_kind: dict[str, int] = report["errors"]["by_kind"]
+    if report["streams"]["opened"] or not by_kind:
+        return None
+    kind, count = max(by_kind.items(), key=lambda pair: pair[1])
+    total = report["errors"]["total"]
+    message = f"no stream opened: {total:,} errors, {count:,} of them {kind}"
+    if kind.startswith("http-") and kind[5:].isdigit():
+        hint = "check the URL and the request flags; the report has the errors by kind"
+        return HttpStatusError(int(kind[5:]), message, hint)
+    if kind == "not-event-stream":
+        return NotEventStreamError(message, "the URL does not answer with text/event-stream")
+    return ConnectError(message, "is a server listening at that address?")
 
 
 def write_json(report: dict[str, Any]) -> None:

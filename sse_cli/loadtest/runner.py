@@ -17,7 +17,7 @@ from typing import Any
 from sse_cli.errors import ThresholdError
 from sse_cli.loadtest.metrics import Metrics
 from sse_cli.loadtest.options import BenchOptions, LoadFlags, from_flags
-from sse_cli.loadtest.report import build_report, write_json, write_table
+from sse_cli.loadtest.report import build_report, nothing_opened, write_json, write_table
 from sse_cli.request import RequestFlags
 
 #: File descriptors a process needs besides its streams (stdio, the loop, libraries).
@@ -60,7 +60,8 @@ def start(request: RequestFlags, load: LoadFlags) -> None:
 
 
 def run_bench(options: BenchOptions) -> dict[str, Any]:
-    """Run the load test, print the report on stdout; ThresholdError (8) when one fails."""
+    """Run the load test and print the report on stdout; then, when no stream opened at all,
+    the error that stopped them (3 to 6), else ThresholdError (8) when a threshold fails."""
     raise_open_files(options.connections)
     metrics = Metrics()
     elapsed = asyncio.run(_main(options, metrics))
@@ -71,6 +72,9 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
         write_json(report)
     else:
         write_table(report)
+    error = nothing_opened(report)
+    if error is not None:
+        raise error
     failed = [c for c in checks if not c["ok"]]
     if failed:
         named = "; ".join(f"{c['threshold']} (was {_shown(c['value'])})" for c in failed)
