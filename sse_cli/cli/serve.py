@@ -202,7 +202,7 @@ def serve(
         typer.Option("--stdin", help="Publish each line of standard input on topic stdin."),
     ] = False,
     lines: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--lines",
             metavar="FORMAT",
@@ -210,18 +210,18 @@ def serve(
             "them (default: text).",
             show_default=False,
         ),
-    ] = "text",
+    ] = None,
     flush_after: Annotated[
-        float,
+        float | None,
         typer.Option(
             "--flush-after",
             metavar="SECONDS",
             help="Send a relayed line that has waited this long without its end as it "
             "stands (default: 0.2).",
-            callback=checked(check_between(0.001, 3600)),
+            callback=checked(unless_none(check_between(0.001, 3600))),
             show_default=False,
         ),
-    ] = 0.2,
+    ] = None,
     exec_per_client: Annotated[
         str | None,
         typer.Option(
@@ -266,7 +266,8 @@ def start(
     quiet: bool,
     replay: tuple[tuple[str, ...], float] = ((), 1.0),
     scaling: tuple[int, str | None, int] = (1000, None, 1),
-    relay: tuple[str | None, bool, str | None, bool, str, float, str | None] | None = None,
+    relay: tuple[str | None, bool, str | None, bool, str | None, float | None, str | None]
+    | None = None,
 ) -> None:
     """Check the settings, then serve until Ctrl-C. `scaling`: --history, --broker and
     --workers; `relay`: --exec, --stdin, --exec-topic, --exec-restart, --lines, --flush-after

@@ -59,12 +59,13 @@ def relay_settings(
     stdin: bool,
     topic: str | None,
     restart: bool,
-    lines: str,
-    flush_after: float,
+    lines: str | None,
+    flush_after: float | None,
     per_client: str | None,
     workers: int = 1,
 ) -> RelaySettings | None:
-    """The relay options checked; None when no relay is asked for."""
+    """The relay options checked; None when no relay is asked for. A relay option given
+    without the relay it shapes is refused, not ignored."""
     if command is not None and stdin:
         raise UsageError("--exec and --stdin both publish: give one", "run two serves")
     if (command is not None or stdin) and workers > 1:
@@ -75,17 +76,25 @@ def relay_settings(
         )
     if restart and command is None:
         raise UsageError("--exec-restart needs --exec", "add --exec 'CMD'")
+    shared = command is not None or stdin
+    for flag, given in (("--exec-topic", topic is not None), ("--lines", lines is not None)):
+        if given and not shared:
+            raise UsageError(f"{flag} needs --exec or --stdin", "add --exec 'CMD' or --stdin")
+    if flush_after is not None and not (shared or per_client is not None):
+        raise UsageError(
+            "--flush-after needs --exec, --stdin or --exec-per-client", "add one of them"
+        )
     if topic is not None and not TOPIC.fullmatch(topic):
         raise UsageError(f"--exec-topic {topic!r}: a topic is 1 to 64 letters, digits or . _ : -")
-    if lines not in LINE_FORMATS:
+    if lines is not None and lines not in LINE_FORMATS:
         raise UsageError(f"--lines {lines!r}: use text or json")
     settings = RelaySettings(
         command=command_of("--exec", command),
         stdin=stdin,
         topic=topic,
         restart=restart,
-        lines=lines,
-        flush_after=flush_after,
+        lines=lines or RelaySettings.lines,
+        flush_after=RelaySettings.flush_after if flush_after is None else flush_after,
         per_client=command_of("--exec-per-client", per_client),
     )
     return settings if settings.shared or settings.per_client else None
