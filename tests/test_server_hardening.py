@@ -766,6 +766,14 @@ def test_binding_every_interface_prints_a_warning(serve: Callable[..., Server]) 
     no_traceback(server)
 
 
+def test_an_empty_host_is_refused_not_bound_to_every_interface() -> None:
+    result = run_cli("serve", "--port", "0", "--host", "", timeout=WAIT)
+    assert result.returncode == 2
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1 and "--host" in lines[0] and "0.0.0.0" in lines[0], lines
+    assert "serving on" not in lines[0]
+
+
 def preflight(origin: str, method: str = "POST") -> bytes:
     headers = [
         ("Origin", origin),

@@ -15,6 +15,17 @@ if TYPE_CHECKING:
     from sse_cli.serve.tapes import Tape
 
 
+def check_host(value: str) -> str:
+    """An address to bind. An empty one would bind every interface, silently: `--host
+    "$HOST"` with the variable unset must not open the server to the network."""
+    if not value.strip():
+        raise UsageError(
+            "is empty, which would bind every interface: give 127.0.0.1 (this machine) "
+            "or 0.0.0.0 (every interface)"
+        )
+    return value
+
+
 def unless_none(check: Callable[[float], float]) -> Callable[[float | None], float | None]:
     """`check` for an option whose default, None, means "decided later"."""
     return lambda value: value if value is None else check(value)
@@ -38,6 +49,7 @@ def serve(
             "--host",
             metavar="HOST",
             help="Bind this address (default: 127.0.0.1; 0.0.0.0 binds every interface).",
+            callback=checked(check_host),
             show_default=False,
         ),
     ] = "127.0.0.1",
