@@ -92,17 +92,21 @@ async def group_gone(group: int, deadline: float) -> bool:
 
 def group_running(group: int) -> bool:
     """Whether a process of `group` runs: from /proc where there is one (so zombies are
-    told apart), else whether the group can be signalled."""
+    told apart), else whether the group can be signalled. A group with no process at all,
+    the usual answer once it stopped, is known from one signal, without reading /proc."""
+    try:
+        os.killpg(group, 0)
+        signalled = True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        signalled = False
     try:
         entries = os.listdir("/proc")
     except OSError:
         entries = []
     if "self" not in entries:
-        try:
-            os.killpg(group, 0)
-        except (ProcessLookupError, PermissionError):
-            return False
-        return True
+        return signalled
     for entry in entries:
         if entry.isdigit():
             try:
