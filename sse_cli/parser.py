@@ -15,12 +15,12 @@ SSE_CLI_PURE_PYTHON=1 in the environment keeps to Python.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import NamedTuple
 
 from sse_cli.errors import EventTooLargeError
 from sse_cli.lines import LineSplitter
+from sse_cli.speedups import chosen
 
 __all__ = [
     "DEFAULT_MAX_EVENT_SIZE",
@@ -343,14 +343,12 @@ def scan_lines(
 
 
 def _load_scan() -> Callable[..., Scanned]:
-    """The C twin of `scan_lines` when it was built and SSE_CLI_PURE_PYTHON is unset."""
-    if os.environ.get("SSE_CLI_PURE_PYTHON"):
+    """The C twin of `scan_lines` when it is to be used (`sse_cli.speedups`)."""
+    fast = chosen()
+    if fast is None:
         return scan_lines
-    try:
-        from sse_cli._speedups import bind, scan
-    except ImportError:
-        return scan_lines
-    bind(Event, Comment)  # the types it makes, once
+    fast.bind(Event, Comment)  # the types it makes, once
+    scan: Callable[..., Scanned] = fast.scan
     return scan
 
 

@@ -30,6 +30,7 @@ BOTTOM = (
     "sse_cli.parser",
     "sse_cli.lines",
     "sse_cli._speedups",
+    "sse_cli.speedups",
     "sse_cli.actions",
     "sse_cli.encode",
     "sse_cli.errors",

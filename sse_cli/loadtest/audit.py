@@ -9,11 +9,11 @@ when it was built: on a fast stream this is the load tester's hot path.
 from __future__ import annotations
 
 import operator
-import os
 from collections.abc import Callable
 
 from sse_cli.loadtest.metrics import Metrics
 from sse_cli.parser import Event, Item
+from sse_cli.speedups import chosen
 
 #: Ids other than integers are remembered up to this many per stream for the duplicate check.
 MAX_IDS_KEPT = 4096
@@ -49,14 +49,12 @@ def ascending(items: list[Item], event_cls: type[Event], at: int) -> Span | None
 
 
 def _load() -> Callable[[list[Item], type[Event], int], Span | None]:
-    """The C twin of `ascending` when it was built and SSE_CLI_PURE_PYTHON is unset."""
-    if os.environ.get("SSE_CLI_PURE_PYTHON"):
-        return ascending
-    try:
-        from sse_cli._speedups import ascending as fast
-    except ImportError:
-        return ascending
-    return fast
+    """The C twin of `ascending` when it is to be used (`sse_cli.speedups`)."""
+    fast = chosen()
+    twin: Callable[[list[Item], type[Event], int], Span | None] = (
+        ascending if fast is None else fast.ascending
+    )
+    return twin
 
 
 ascending_ids = _load()

@@ -4,7 +4,6 @@ mirrors. Tests that use the `twins` fixture run once with each set."""
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 from collections.abc import Iterator
 from types import ModuleType
@@ -13,16 +12,14 @@ import pytest
 
 from sse_cli import parser
 from sse_cli.loadtest import audit, stream
+from sse_cli.speedups import built
 
 NAMES = ("c", "python")
 
 
 def speedups() -> ModuleType | None:
     """`sse_cli._speedups`, or None when it was not built (a machine without a compiler)."""
-    try:
-        return importlib.import_module("sse_cli._speedups")
-    except ImportError:
-        return None
+    return built()
 
 
 @contextlib.contextmanager
