@@ -29,7 +29,7 @@ QUIET = 15.0
 #: A delay past this counts as held back, not jitter.
 LATE = 1.0
 #: The least silence before a cut that blames an idle timeout rather than chance.
-CUT_SILENCE = 0.9
+CUT_SILENCE = 0.5
 BUFFERING_FIX = (
     "nginx: 'proxy_buffering off;' in the location, or send 'X-Accel-Buffering: no' from the "
     "server; Apache mod_proxy: 'flushpackets=on'; flush after each event in the server"
