@@ -83,7 +83,7 @@ def tls(watch: Watch) -> Check:
         "hangs; HTTP/2 lifts that"
     )
     if info is None:
-        return Check("tls", "skip", f"plain http: no TLS; {six}")
+        return Check("tls", "skip", "plain http: no TLS, so no HTTP/2 (a browser's 6 streams)")
     if info.error:
         return Check("tls", "fail", f"TLS handshake failed: {info.error}")
     figures: dict[str, object] = {"alpn": info.alpn, "version": info.version}
@@ -199,7 +199,7 @@ def retry(watch: Watch) -> Check:
         return Check(
             "retry",
             "pass",
-            "no retry: field: browsers wait their own default (about 3 s) to reconnect",
+            "no retry field: browsers wait their own default (about 3 s) to reconnect",
             None,
             {"retry_ms": None},
         )
@@ -244,6 +244,8 @@ def resume(watch: Watch) -> Check:
     if again.response is not None and again.response.status == 204 and _ended(curl):
         summary = f"the stream ended; a reconnect after its last id ({seed}) got 204: stop"
         return Check("resume", "pass", summary, None, figures)
+    if again.response is None and again.error is None:
+        return Check("resume", "skip", f"the reconnect with Last-Event-ID {seed} got no answer")
     if not again.opened():
         answer = again.response.status if again.response else again.error
         return Check(

@@ -11,7 +11,6 @@ from http import HTTPStatus
 
 from sse_cli.doctor.probe import Probe
 from sse_cli.errors import ConnectError, HttpStatusError, NotEventStreamError, SseCliError
-from sse_cli.failures import REFUSED_HINT
 from sse_cli.request import mask_url
 
 __all__ = ["no_stream_error"]
@@ -59,7 +58,10 @@ def _connect_error(error: BaseException | None, url: str, timeout: float | None)
             f"TLS handshake with {url} failed: the server did not answer TLS; is it {plain}?"
         )
     if isinstance(error, ConnectionRefusedError):
-        return ConnectError(f"could not connect to {url}: connection refused", REFUSED_HINT)
+        return ConnectError(
+            f"could not connect to {url}: connection refused",
+            "is the server running, and the port right?",
+        )
     if isinstance(error, TimeoutError) or error is None:
         return ConnectError(
             f"timed out connecting to {url} after {timeout} s",

@@ -2,9 +2,10 @@
 
 Two probes start together, one asking as curl does (`Accept-Encoding: identity`) and one as a
 browser's `EventSource` does (`Accept-Encoding: gzip, deflate, br`, and `Origin` when given).
-Near the end a third reconnects with the last event ID the curl-like probe saw, as
-`EventSource` would. For https, one more connection reads the certificate and offers HTTP/2
-(ALPN) without sending a request. Stdlib only; nothing here prints.
+Near the end (or when the curl-like stream ends) a third reconnects with the last event ID
+the curl-like probe saw, as `EventSource` would, asking as curl does. For https, one more
+connection reads the certificate and offers HTTP/2 (ALPN) without sending a request.
+Stdlib only; nothing here prints.
 """
 
 from __future__ import annotations
@@ -154,11 +155,13 @@ def _spec(
     name: str, plan: WatchPlan, where: Endpoint, address: str, seed: str | None = None
 ) -> ProbeSpec:
     options = plan.options
-    defaults = BROWSER_HEADERS if name != "curl" else DEFAULT_HEADERS
+    # The reconnect asks as curl does: whether ids resume is its one question, kept apart
+    # from what compression does to the browser-like probe.
+    defaults = BROWSER_HEADERS if name == "browser" else DEFAULT_HEADERS
     user = {n.lower() for n, _ in options.headers}
     headers = [(n, v) for n, v in defaults if n.lower() not in user]
     headers += [(n, v) for n, v in options.headers if v]
-    if name != "curl" and plan.origin and "origin" not in user:
+    if name == "browser" and plan.origin and "origin" not in user:
         headers.append(("Origin", plan.origin))
     parts = urlsplit(options.url)
     if parts.username is not None and "authorization" not in user:
