@@ -67,7 +67,7 @@ def test_a_refused_port_exits_3_at_once(capsys: pytest.CaptureFixture[str]) -> N
 @pytest.mark.parametrize(
     ("status", "content_type", "code", "words"),
     [
-        (404, "text/plain", 4, "HTTP 404 Not Found"),
+        (404, "text/plain", 4, "HTTP 404"),
         (200, "text/html", 6, "Content-Type text/html"),
         (201, "text/event-stream", 6, "201 Created, not 200"),
         (503, "text/plain", 5, "HTTP 503"),

@@ -20,7 +20,8 @@ from sse_cli.cli.options import (
     UrlArgument,
 )
 from sse_cli.errors import SseCliError, UsageError
-from sse_cli.request import CONTROL, Flags, RequestFlags, check_choice
+from sse_cli.protocol.reconnect import CONTROL
+from sse_cli.request import Flags, RequestFlags, check_choice
 
 DOCTOR_EPILOG = """\
 \b

@@ -14,9 +14,11 @@ from sse_cli.doctor.probe import Probe
 from sse_cli.doctor.timing import buffering, compression, heartbeat
 from sse_cli.doctor.verdicts import Check, ms
 from sse_cli.doctor.watch import Watch
+from sse_cli.protocol.response import Outcome
 
 __all__ = ["run_checks"]
 
+MIN_RETRY_MS = 500  # a shorter retry has every client back at once after a restart
 SLOW_HEAD = 2.0  # seconds from connected to the response head
 EXPIRY_WARN_DAYS = 14
 RESUME_FIX = (
@@ -205,7 +207,7 @@ def retry(watch: Watch) -> Check:
         )
     value = values[0]
     figures = {"retry_ms": value}
-    if value < 500:
+    if value < MIN_RETRY_MS:
         summary = f"retry: {value} ms: every client reconnects at once after a restart"
         return Check("retry", "warn", summary, "send a retry of a few seconds", figures)
     return Check("retry", "pass", f"retry: {value} ms", None, figures)
@@ -241,7 +243,8 @@ def resume(watch: Watch) -> Check:
     if seed is None or again is None:
         return Check("resume", "skip", "ids are sent; no reconnect was tried")
     figures: dict[str, object] = {"last_event_id": seed}
-    if again.response is not None and again.response.status == 204 and _ended(curl):
+    head = again.head()
+    if head is not None and head.outcome is Outcome.STOP and _ended(curl):
         summary = f"the stream ended; a reconnect after its last id ({seed}) got 204: stop"
         return Check("resume", "pass", summary, None, figures)
     if again.response is None and again.error is None:

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 from sse_cli.errors import EventTooLargeError
 from sse_cli.loadtest.wire import HeadError, Response, StreamProtocol
-from sse_cli.protocol.decoder import Comment, Decoder, Diagnostic, Event
+from sse_cli.protocol.decoder import Comment, Decoder, Diagnostic, Event, Item
+from sse_cli.protocol.response import Head, Outcome
 
 __all__ = ["Arrival", "Probe", "ProbeSpec", "Read"]
 
@@ -99,13 +100,23 @@ class Probe:
     _done: asyncio.Future[None] | None = None
     _protocol: StreamProtocol | None = None
 
-    def opened(self) -> bool:
-        """The response opened an event stream: 200 and text/event-stream, as `listen` asks."""
+    def head(self, url: str = "") -> Head | None:
+        """The response head as the protocol core reads it (None: no head arrived)."""
         response = self.response
-        if response is None or response.status != 200:
-            return False
-        kind = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        return kind == "text/event-stream"
+        if response is None:
+            return None
+        return Head(
+            response.status,
+            response.reason,
+            response.headers.get("content-type"),
+            response.headers.get("retry-after"),
+            url,
+        )
+
+    def opened(self) -> bool:
+        """The response opened an event stream, as every client of the core decides."""
+        head = self.head()
+        return head is not None and head.outcome is Outcome.OPEN
 
     def now(self) -> float:
         return time.monotonic() - self.origin
@@ -181,7 +192,7 @@ class Probe:
             self._stop(exc)
         self._count(items, decoder)
 
-    def _count(self, items: list[Event | Comment | Diagnostic], decoder: Decoder) -> None:
+    def _count(self, items: list[Item], decoder: Decoder) -> None:
         at, wall = self.now(), time.time_ns()
         events = comments = 0
         for item in items:
@@ -191,7 +202,7 @@ class Probe:
             elif isinstance(item, Comment):
                 self.comments.append(at)
                 comments += 1
-            else:
+            elif isinstance(item, Diagnostic):
                 self.diagnostics.append(item)
         self.retry, self.ids_seen = decoder.retry, decoder.ids_seen
         if (events or comments) and self.reads:

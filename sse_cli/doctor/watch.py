@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 from sse_cli import __version__
-from sse_cli.client import DEFAULT_HEADERS
 from sse_cli.doctor.probe import Probe, ProbeSpec
 from sse_cli.errors import ConnectError
 from sse_cli.loadtest.target import Endpoint, endpoint, ssl_context
 from sse_cli.loadtest.wire import build_request
-from sse_cli.request import CONTROL, ListenOptions
+from sse_cli.protocol.reconnect import Reconnection
+from sse_cli.request import ListenOptions
 
 __all__ = ["BROWSER_HEADERS", "TlsInfo", "Watch", "WatchPlan", "watch"]
 
@@ -157,20 +157,19 @@ def _spec(
     options = plan.options
     # The reconnect asks as curl does: whether ids resume is its one question, kept apart
     # from what compression does to the browser-like probe.
-    defaults = BROWSER_HEADERS if name == "browser" else DEFAULT_HEADERS
+    headers = options.request_headers()
     user = {n.lower() for n, _ in options.headers}
-    headers = [(n, v) for n, v in defaults if n.lower() not in user]
-    headers += [(n, v) for n, v in options.headers if v]
-    if name == "browser" and plan.origin and "origin" not in user:
-        headers.append(("Origin", plan.origin))
+    if name == "browser":
+        browser = {n.lower(): (n, v) for n, v in BROWSER_HEADERS if n.lower() not in user}
+        headers = [browser.pop(n.lower(), (n, v)) for n, v in headers] + list(browser.values())
+        if plan.origin and "origin" not in user:
+            headers.append(("Origin", plan.origin))
     parts = urlsplit(options.url)
     if parts.username is not None and "authorization" not in user:
         pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
         headers.append(("Authorization", "Basic " + base64.b64encode(pair.encode()).decode()))
     last_id = options.last_event_id if seed is None else seed
-    # As listen: an id a header cannot carry is not sent.
-    if last_id and not CONTROL.search(last_id):
-        headers.append(("Last-Event-ID", last_id))
+    headers = Reconnection(options.policy, last_id).headers(headers)
     context = None
     if where.secure:
         context = ssl_context(options)
