@@ -24,8 +24,8 @@ __all__ = ["buffering", "compression", "heartbeat", "held_back"]
 
 #: Idle timeouts commonly met (nginx proxy_read_timeout, an AWS ALB): 60 s.
 COMMON_IDLE = 60.0
-#: A silence this long with no heartbeat comment at all is worth a warning.
-QUIET = 15.0
+#: A silence this long says no heartbeat comes every 15 s, as is usual: worth a warning.
+QUIET = 16.0
 #: A delay past this counts as held back, not jitter.
 LATE = 1.0
 #: The least silence before a cut that blames an idle timeout rather than chance.
@@ -182,10 +182,10 @@ def heartbeat(watch: Watch) -> Check:
             "proxy_read_timeout, an AWS ALB) cut a stream that quiet"
         )
         return Check("heartbeat", "warn", summary, HEARTBEAT_FIX, figures)
-    if silence >= QUIET and not comments:
+    if silence >= QUIET:
         summary = (
-            f"no byte for {seconds(silence)} and no heartbeat comment: a quiet stream meets "
-            "the idle timeouts in the way (60 s is common)"
+            f"no byte for {seconds(silence)}: unless a heartbeat comes more often, a stream "
+            "that stays quiet meets the idle timeouts in the way (60 s is common)"
         )
         return Check("heartbeat", "warn", summary, HEARTBEAT_FIX, figures)
     beat = f", {comments} heartbeat comments" if comments else ""
