@@ -69,7 +69,7 @@ def _same_in_pretty(report: dict[str, Any]) -> None:
             assert check["fix"] in text
 
 
-def verdict(report: dict[str, Any], check_id: str) -> dict[str, Any]:
+def verdict_of(report: dict[str, Any], check_id: str) -> dict[str, Any]:
     return next(c for c in report["checks"] if c["id"] == check_id)
 
 
@@ -79,7 +79,7 @@ def test_a_clean_stream_behind_nginx_with_buffering_off_passes(
     with nginx(tmp_path, upstream, "proxy_buffering off;") as proxy:
         code, report = doctor(capsys, proxy.url + "/counter", "--duration", "2")
     assert (code, report["verdict"]) == (0, "pass"), report["checks"]
-    assert verdict(report, "resume")["verdict"] == "pass"
+    assert verdict_of(report, "resume")["verdict"] == "pass"
 
 
 def test_nginx_gzip_under_buffering_holds_the_browser_back_and_fails(
@@ -88,7 +88,7 @@ def test_nginx_gzip_under_buffering_holds_the_browser_back_and_fails(
     with nginx(tmp_path, upstream, GZIP) as proxy:
         code, report = doctor(capsys, proxy.url + "/counter", "--duration", "2")
     assert code == 9
-    compression, buffering = verdict(report, "compression"), verdict(report, "buffering")
+    compression, buffering = verdict_of(report, "compression"), verdict_of(report, "buffering")
     assert (compression["verdict"], buffering["verdict"]) == ("fail", "fail")
     assert "Accept-Encoding" in compression["summary"]
     assert "gzip off" in compression["fix"] and "proxy_buffering off" in buffering["fix"]
@@ -103,9 +103,9 @@ def test_nginx_gzip_with_buffering_off_is_compressed_yet_on_time(
     with nginx(tmp_path, upstream, GZIP + " proxy_buffering off;") as proxy:
         code, report = doctor(capsys, proxy.url + "/counter", "--duration", "2")
     assert code == 0
-    compression = verdict(report, "compression")
+    compression = verdict_of(report, "compression")
     assert (compression["verdict"], compression["content_encoding"]) == ("warn", "gzip")
-    assert verdict(report, "buffering")["verdict"] == "pass"
+    assert verdict_of(report, "buffering")["verdict"] == "pass"
     browser = next(p for p in report["probes"] if p["name"] == "browser")
     # Decoded from gzip: each event flushed on its own is no smaller for being compressed.
     assert browser["events"] >= 5 and browser["body_bytes"] != browser["decoded_bytes"]
@@ -116,7 +116,7 @@ def _cut(proxy: Proxy, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
         # A tick every 3 s: the proxy's 1 s idle timeout cuts the stream after the first.
         code, report = doctor(capsys, proxy.url + "/clock?interval=3", "--duration", "2.5")
     assert code == 9
-    heartbeat = verdict(report, "heartbeat")
+    heartbeat = verdict_of(report, "heartbeat")
     assert heartbeat["verdict"] == "fail"
     # About 1 s: haproxy, seen here, holds a response's first bytes about 0.2 s, yet counts
     # its timeout from when the server wrote them.
@@ -146,3 +146,33 @@ def test_haproxy_with_long_timeouts_passes(
     with haproxy(tmp_path, upstream, "timeout client 30s\n    timeout server 30s") as proxy:
         code, report = doctor(capsys, proxy.url + "/counter", "--duration", "2")
     assert (code, report["verdict"]) == (0, "pass"), report["checks"]
+
+
+@pytest.mark.parametrize(("http2", "verdict"), [(True, "pass"), (False, "warn")])
+def test_tls_behind_nginx_reads_the_certificate_and_http2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, upstream: str, http2: bool, verdict: str
+) -> None:
+    import trustme
+
+    ca = trustme.CA()
+    issued = ca.issue_cert("127.0.0.1")
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    issued.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    issued.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    listen = (
+        f"ssl{' http2' if http2 else ''}; ssl_certificate {tmp_path / 'cert.pem'}; "
+        f"ssl_certificate_key {tmp_path / 'key.pem'}"
+    )
+    with nginx(tmp_path, upstream, "proxy_buffering off;", listen) as proxy:
+        url = proxy.url.replace("http:", "https:") + "/counter"
+        code, report = doctor(
+            capsys, url, "--cacert", str(tmp_path / "ca.pem"), "--duration", "1.5"
+        )
+        # Without the CA, the certificate is not trusted: no stream, status 3 at once.
+        assert run_cli(["doctor", url, "--duration", "1.5"]) == 3
+        assert "certificate" in capsys.readouterr().err
+    assert code == 0
+    tls = verdict_of(report, "tls")
+    assert (tls["verdict"], tls["alpn"]) == (verdict, "h2" if http2 else "http/1.1"), tls
+    assert tls["days_to_expiry"] > 14
+    assert verdict_of(report, "resume")["verdict"] == "pass"

@@ -30,8 +30,9 @@ def _listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def nginx_config(root: Path, port: int, upstream: str, location: str) -> str:
-    """nginx in front of `upstream` (host:port); `location` adds directives to `location /`."""
+def nginx_config(root: Path, port: int, upstream: str, location: str, listen: str = "") -> str:
+    """nginx in front of `upstream` (host:port); `location` adds directives to `location /`,
+    `listen` parameters to the listen line and directives after it (TLS, say)."""
     temp = root / "temp"
     temp.mkdir(exist_ok=True)
     paths = " ".join(
@@ -48,7 +49,7 @@ http {{
     access_log {root / "access.log"};
     {paths}
     server {{
-        listen 127.0.0.1:{port};
+        listen 127.0.0.1:{port} {listen};
         location / {{
             proxy_pass http://{upstream};
             proxy_http_version 1.1;
@@ -122,9 +123,9 @@ class Proxy:
         return path.read_text() if path.exists() else ""
 
 
-def nginx(root: Path, upstream: str, location: str = "") -> Proxy:
+def nginx(root: Path, upstream: str, location: str = "", listen: str = "") -> Proxy:
     port = free_port()
-    return Proxy("nginx", root, nginx_config(root, port, upstream, location), port)
+    return Proxy("nginx", root, nginx_config(root, port, upstream, location, listen), port)
 
 
 def haproxy(root: Path, upstream: str, timeouts: str) -> Proxy:
