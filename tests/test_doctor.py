@@ -101,10 +101,12 @@ def test_a_stream_without_ids_warns_on_resume_and_exits_0(
     capsys: pytest.CaptureFixture[str], served: str
 ) -> None:
     message = '{"message": "no ids on this stream"}'
+    secret = ("-H", "Authorization: Bearer s3cret")
     code, report, _ = doctor(
-        capsys, served + "/sse?delay=0.1", "--json", message, "--duration", "2"
+        capsys, served + "/sse?delay=0.1", "--json", message, *secret, "--duration", "2"
     )
     assert code == 0
+    assert "s3cret" not in json.dumps(report)
     assert verdicts(report)["resume"] == "warn"
     assert report["verdict"] == "warn"
 

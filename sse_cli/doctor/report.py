@@ -8,6 +8,7 @@ The JSON keys are a contract (README, "Why doesn't my stream stream?"): `schema`
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import IO, Any, cast
 
 from sse_cli.doctor.probe import Probe
@@ -43,12 +44,10 @@ def _probe(probe: Probe, end: float) -> dict[str, Any]:
     first = probe.arrivals[0].at if probe.arrivals else None
     return {
         "name": probe.spec.name,
-        "request_headers": {
-            n: ("****" if n.lower() in SECRET_HEADERS else v) for n, v in probe.spec.headers
-        },
+        "request_headers": _masked(probe.spec.headers),
         "status": response.status if response else None,
         "http_version": probe.version or None,
-        "response_headers": dict(response.headers) if response else None,
+        "response_headers": _masked(response.headers.items()) if response else None,
         "content_encoding": probe.encoding or None,
         "connect_ms": _ms(probe.connected_at),
         "head_ms": _ms(probe.head_at),
@@ -64,6 +63,11 @@ def _probe(probe: Probe, end: float) -> dict[str, Any]:
         "ended_s": None if probe.ended_at is None else round(probe.ended_at, 3),
         "error": None if probe.error is None else (str(probe.error) or type(probe.error).__name__),
     }
+
+
+def _masked(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Headers for the report, secrets (Authorization, cookies) masked."""
+    return {n: ("****" if n.lower() in SECRET_HEADERS else v) for n, v in headers}
 
 
 def _ms(value: float | None) -> float | None:
