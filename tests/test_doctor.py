@@ -165,3 +165,35 @@ def test_ctrl_c_during_the_watch_exits_130_with_one_line(
     status, out, err = finish(proc)
     assert (status, out) == (130, b"")
     assert err.decode().splitlines() == ["sse-cli: interrupted"]
+
+
+def test_on_a_terminal_a_live_line_while_watching_then_the_checklist(served: str) -> None:
+    """In a pty (pexpect), replayed through a VT100 emulator (pyte) for the final screen."""
+    import io
+    import os
+    import sys
+
+    import pexpect
+    import pyte
+
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONUNBUFFERED", "NO_COLOR")}
+    env.update(TERM="xterm-256color", COLUMNS="160", LINES="40")
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "sse_cli", "doctor", served + "/clock", "--duration", "3"],
+        env=env,
+        dimensions=(40, 160),
+        encoding="utf-8",
+        timeout=15,
+    )
+    written = child.logfile_read = io.StringIO()
+    child.expect(r"watching \S+/clock · curl: 200, \d+ events · browser: 200, \d+ events")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    screen = pyte.Screen(160, 40)
+    pyte.Stream(screen).feed(written.getvalue())
+    lines = [line.rstrip() for line in screen.display if line.strip()]
+    assert lines[0] == f"{served}/clock: PASS (watched 3.0 s)", lines  # the probes' watch
+    assert any(line.startswith(" ✔ buffering    each event arrived on time") for line in lines)
+    assert not any("watching" in line for line in lines), lines

@@ -103,6 +103,7 @@ async def watch(plan: WatchPlan, progress: Callable[[Watch], None] | None = None
             result.probes["resume"] = again
             tasks.append(asyncio.ensure_future(again.run(plan.duration)))
         await _until(tasks, origin, plan.duration, result, progress)
+        result.elapsed = min(time.monotonic() - origin, plan.duration)
         if where.secure:
             result.tls = await tls_task
     finally:
@@ -110,7 +111,6 @@ async def watch(plan: WatchPlan, progress: Callable[[Watch], None] | None = None
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, tls_task, return_exceptions=True)
-    result.elapsed = time.monotonic() - origin
     return result
 
 
