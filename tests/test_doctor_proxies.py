@@ -22,21 +22,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.proxies import Proxy, haproxy, installed, nginx
+from support.proxies import Proxy, haproxy, nginx, require
 
 from sse_cli.cli import run_cli
 from sse_cli.doctor.report import write_pretty
 from sse_cli.launcher import running_server
 
-pytestmark = pytest.mark.skipif(
-    not (installed("nginx") and installed("haproxy")), reason="needs Debian's nginx and haproxy"
-)
 GZIP = "gzip on; gzip_types text/event-stream; proxy_ignore_headers X-Accel-Buffering;"
 
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[str]:
     """`sse-cli serve`, pacing its demo streams at 0.2 s an event; host:port for a proxy."""
+    require("nginx", "haproxy")
     with running_server(["--delay", "0.2"]) as url:
         yield url.split("//", 1)[1]
 
