@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from support.sockets import Handler, Request, SocketServer, steps
+from support.sockets import Handler, Request, SocketServer, head, steps
 
 from sse_cli.cli import run_cli
 from sse_cli.doctor.probe import _Inflater
@@ -104,3 +104,20 @@ def test_each_content_encoding_decodes_piece_by_piece(
 
 def test_brotli_is_seen_but_not_decoded() -> None:
     assert _Inflater.for_coding("br") is None
+
+
+def test_a_brotli_body_is_timed_by_its_bytes_and_warns_on_compression(
+    capsys: pytest.CaptureFixture[str], serve_socket: Serve, gate: threading.Event
+) -> None:
+    def brotli_for_browsers(conn: Any, request: Request) -> None:
+        if "br" in request.headers.get("accept-encoding", ""):
+            # Not real Brotli: the doctor does not decode br, only sees it arrive.
+            conn.sendall(head(headers={"Content-Encoding": "br"}) + b"\x8b\x02\x80opaque")
+        else:
+            conn.sendall(head() + b"data: a\n\ndata: b\n\n")
+        gate.wait(15)
+
+    server = serve_socket(brotli_for_browsers)
+    code, compression = check(capsys, server.url, "compression")
+    assert (code, compression["verdict"]) == (0, "warn"), compression
+    assert (compression["content_encoding"], compression["decoded"]) == ("br", False)

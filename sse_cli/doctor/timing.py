@@ -57,6 +57,14 @@ def held_back(watch: Watch) -> str | None:
             f"the browser-like probe got not even a response head in {seconds(watch.elapsed)} "
             f"while the curl-like one got {len(curl.arrivals)} events"
         )
+    if browser.opened() and not browser.decodable:
+        # Brotli is not decoded here: the body's bytes arriving is what can be timed.
+        if browser.body_bytes:
+            return None
+        return (
+            f"the browser-like probe got no byte of its {browser.encoding} body in "
+            f"{seconds(watch.elapsed)} while the curl-like one got {len(curl.arrivals)} events"
+        )
     if browser.opened() and not browser.arrivals:
         return (
             f"the browser-like probe got no event in {seconds(watch.elapsed)} while the "
@@ -110,10 +118,14 @@ def compression(watch: Watch) -> Check:
     figures["ratio"] = round(ratio, 3) if ratio else None
     if held is not None:
         return Check("compression", "fail", f"{coding} for a browser, and {held}", COMPRESSION_FIX)
+    on_time = "each event arrived on time"
+    if not browser.decodable:
+        figures["decoded"] = False
+        on_time = "its bytes (not decoded here) arrived as the events did"
     return Check(
         "compression",
         "warn",
-        f"{coding} for a browser, yet each event arrived on time; a buffer on the way "
+        f"{coding} for a browser, yet {on_time}; a buffer on the way "
         "(proxy_buffering, a CDN) would hold it back",
         COMPRESSION_FIX,
         figures,
