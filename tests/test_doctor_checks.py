@@ -121,3 +121,19 @@ def test_a_brotli_body_is_timed_by_its_bytes_and_warns_on_compression(
     code, compression = check(capsys, server.url, "compression")
     assert (code, compression["verdict"]) == (0, "warn"), compression
     assert (compression["content_encoding"], compression["decoded"]) == ("br", False)
+
+
+def test_a_server_that_never_answers_exits_3_after_the_watch(
+    capsys: pytest.CaptureFixture[str], serve_socket: Serve, gate: threading.Event
+) -> None:
+    def silent(conn: Any, request: Request) -> None:
+        gate.wait(15)  # no head until the test is over
+
+    server = serve_socket(silent)
+    code = run_cli(["doctor", server.url, "--duration", "1"])
+    out, err = capsys.readouterr()
+    assert (code, out) == (3, "")
+    assert err.splitlines() == [
+        f"sse-cli: error: no response head from {server.url} in 1 s of watching "
+        "(the server accepted the connection but never answered)"
+    ]

@@ -18,10 +18,15 @@ __all__ = ["no_stream_error"]
 _NOT_TLS = ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "UNKNOWN_PROTOCOL")
 
 
-def no_stream_error(probe: Probe, url: str) -> SseCliError:
-    """Why `probe` opened no stream, worded as `listen` words it."""
+def no_stream_error(probe: Probe, url: str, watched: float) -> SseCliError:
+    """Why `probe` opened no stream in `watched` seconds, worded as `listen` words it."""
     shown = mask_url(url)
     head = probe.head(shown)
+    if head is None and probe.error is None and probe.connected_at is not None:
+        return ConnectError(
+            f"no response head from {shown} in {watched:g} s of watching",
+            "the server accepted the connection but never answered",
+        )
     if head is None:
         return _connect_error(probe.error, shown, probe.spec.connect_timeout)
     return head.error(preview_text(probe.preview))

@@ -53,6 +53,7 @@ async def diagnose(plan: WatchPlan, send_time: Callable[[str], int | None], outp
         raise no_stream_error(
             curl if curl.response is not None or browser.response is None else browser,
             plan.options.url,
+            result.elapsed,
         )
     checks = run_checks(result, send_time)
     doc = document(result, checks)
