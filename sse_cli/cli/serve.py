@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from sse_cli.cli.app import app, checked, fail
+from sse_cli.cli.options import Seconds
 from sse_cli.errors import SseCliError, UsageError
 from sse_cli.request import check_between
 
@@ -74,16 +75,14 @@ def serve(
         ),
     ] = 0.1,
     ping: Annotated[
-        float,
+        float | None,
         typer.Option(
             "--ping",
             metavar="SECONDS",
-            callback=checked(check_between(0)),
-            help="Send a heartbeat comment every this many seconds, so that proxies' idle "
-            "timeouts do not cut a quiet stream (default: 15; 0: none).",
-            show_default=False,
+            callback=Seconds,
+            help="Send a heartbeat comment every this many seconds (default: off).",
         ),
-    ] = 15.0,
+    ] = None,
     cors_origin: Annotated[
         list[str] | None,
         typer.Option(
@@ -298,7 +297,7 @@ def start(
             host=host,
             port=port,
             delay=delay,
-            ping=ping or None,
+            ping=ping,
             cors_origins=origins,
             max_streams=max_streams,
             rate_limit=rate_limit,
