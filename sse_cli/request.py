@@ -21,13 +21,8 @@ from typing import IO, Any, TypeVar
 from sse_cli.errors import UsageError
 from sse_cli.extract import DONE
 from sse_cli.protocol.decoder import DEFAULT_MAX_EVENT_SIZE
+from sse_cli.protocol.reconnect import CONTROL, DEFAULT_BACKOFF_CAP, DEFAULT_RETRY, Policy
 
-#: The reconnection time before any `retry:` arrives (Chrome and Safari use 3 s).
-DEFAULT_RETRY = 3.0
-#: Consecutive failures back off exponentially up to this many seconds.
-DEFAULT_BACKOFF_CAP = 30.0
-#: What no HTTP header value (aiohttp refuses to send it) and no URL may hold; a tab is allowed.
-CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 #: Headers whose values are masked in messages and never follow a redirect to another origin.
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 #: An HTTP token: what a header name or a method may be.
@@ -66,6 +61,13 @@ class ListenOptions:
     """False: pass chunks on unparsed (`Received(chunk, [])`), as curl -N does, when nothing
     needs events: raw output with no filter, check or stats. Ignored while reconnecting is
     possible, which needs the last event ID and the server's retry."""
+
+    @property
+    def policy(self) -> Policy:
+        """How this stream reconnects (`sse_cli.protocol.reconnect`)."""
+        return Policy(
+            self.method, self.reconnect, self.max_retries, self.default_retry, self.backoff_cap
+        )
 
 
 _Flags = TypeVar("_Flags", bound="Flags")

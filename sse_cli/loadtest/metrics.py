@@ -58,6 +58,7 @@ class Counts:
     bytes: int = 0
     connections: int = 0  # responses that started an event stream
     reconnects: int = 0
+    stopped: int = 0  # streams the server told to stop reconnecting (204)
     duplicates: int = 0
     gaps: int = 0
     publishes: int = 0

@@ -12,7 +12,7 @@ import sys
 from sse_cli.errors import ConnectError, HttpStatusError, NotEventStreamError, SseCliError
 from sse_cli.loadtest.metrics import Metrics, curve, rate_summary, summary_ms
 from sse_cli.loadtest.options import BenchOptions
-from sse_cli.loadtest.schema import SCHEMA, Check, Machine, Publish, Report, Times
+from sse_cli.loadtest.schema import SCHEMA, Check, Machine, Publish, Report, Settings, Times
 from sse_cli.loadtest.timeline import series
 from sse_cli.request import mask_url
 
@@ -48,19 +48,15 @@ def build_report(
         connections=options.connections,
         workers=options.workers,
         duration_s=round(elapsed, 3),
-        settings={
-            "method": options.request.method,
-            "ramp": options.ramp,
-            "duration": options.duration,
-            "events_per_stream": options.events_per_stream,
-            "publish_rate": None if options.publish is None else options.publish_rate,
-        },
+        settings=settings(options),
         machine=Machine(
-            cores=os.cpu_count() or 1,
-            load_start=load_start if load_start is not None else [],
-            load_end=load_average(),
+            cores=os.cpu_count() or 1, load_start=load_start or [], load_end=load_average()
         ),
-        streams={"opened": metrics.connections, "max_open": metrics.max_open},
+        streams={
+            "opened": metrics.connections,
+            "max_open": metrics.max_open,
+            "stopped_by_server": metrics.stopped,
+        },
         connect_ms=summary_ms(hist["connect"]),
         head_ms=summary_ms(hist["head"]),
         ttfe_ms=summary_ms(hist["ttfe"]),
@@ -86,6 +82,16 @@ def build_report(
             for name in ("head", "ttfe", "gap", "latency")
             if hist[name].get_total_count()
         },
+    )
+
+
+def settings(options: BenchOptions) -> Settings:
+    return Settings(
+        method=options.request.method,
+        ramp=options.ramp,
+        duration=options.duration,
+        events_per_stream=options.events_per_stream,
+        publish_rate=None if options.publish is None else options.publish_rate,
     )
 
 
@@ -231,13 +237,20 @@ def summary_line(report: Report) -> str:
     )
 
 
+def _stopped(count: int) -> str:
+    if not count:
+        return ""
+    return f"; {count:,} told to stop by the server (HTTP 204)"
+
+
 def _figures(report: Report) -> str:
     events, data = report["events"], report["bytes"]
     rate = report["per_stream_events_per_s"]
     errors = report["errors"]
     lines = [
         f"streams     {report['streams']['max_open']:,} open at most of {report['connections']:,}"
-        f" ({report['streams']['opened']:,} connections) in {report['duration_s']:.1f} s",
+        f" ({report['streams']['opened']:,} connections) in {report['duration_s']:.1f} s"
+        + _stopped(report["streams"]["stopped_by_server"]),
         f"events      {events['total']:,} ({events['per_s']:,.0f}/s)"
         + (f"; per stream min {rate['min']:.1f}/s, median {rate['median']:.1f}/s" if rate else ""),
         f"bytes       {data['total']:,} ({data['per_s'] / 1e6:,.2f} MB/s)",

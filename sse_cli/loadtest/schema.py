@@ -42,6 +42,7 @@ class Total(TypedDict):
 class Streams(TypedDict):
     opened: int
     max_open: int
+    stopped_by_server: int
 
 
 class Rates(TypedDict):
