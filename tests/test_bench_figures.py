@@ -1,0 +1,87 @@
+"""`bench`'s counters, series and what the terminal shows, in-process and without sockets.
+
+The counters are one dataclass: every field must survive a worker's snapshot and add up in
+the merge; intervals of two workers merge by index; the table has min, mean and p95, says
+why latency is empty, and the live view says how much time is left.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from typing import cast
+
+from rich.console import Console
+
+from sse_cli.loadtest.dashboard import Dashboard
+from sse_cli.loadtest.metrics import NUMBERS, TALLIES, Counts, Metrics
+from sse_cli.loadtest.schema import Report
+from sse_cli.loadtest.thresholds import parse_threshold
+from sse_cli.loadtest.timeline import series
+
+
+def filled(base: int) -> Metrics:
+    """Metrics whose every counter holds a distinct value, and a few samples."""
+    metrics = Metrics(step=1.0, origin=0.0)
+    for offset, name in enumerate(NUMBERS):
+        setattr(metrics, name, base + offset)
+    for name in TALLIES:
+        getattr(metrics, name)["http-503"] = base
+    for us in (1000, 2000, 3000):
+        metrics.record("ttfe", us * base)
+    return metrics
+
+
+def test_every_counter_survives_the_snapshot_and_adds_up_in_the_merge() -> None:
+    every = {f.name for f in dataclasses.fields(Counts)}
+    assert set(NUMBERS) | set(TALLIES) == every  # no field is left out of the merge
+    one, two = filled(1), filled(100)
+    one.roll(0.5, final=True)
+    two.roll(0.5, final=True)
+    merged = Metrics()
+    merged.merge(one.snapshot())
+    merged.merge(two.snapshot())
+    for name in NUMBERS:
+        assert getattr(merged, name) == getattr(one, name) + getattr(two, name), name
+    for name in TALLIES:
+        assert getattr(merged, name) == {"http-503": 101}, name
+    assert merged.total["ttfe"].get_total_count() == 6
+    assert 300_000 <= merged.total["ttfe"].get_max_value() < 300_300  # 3 significant digits
+
+
+def test_intervals_of_two_workers_merge_by_index() -> None:
+    workers = [Metrics(step=1.0, origin=0.0) for _ in range(2)]
+    for n, metrics in enumerate(workers):
+        metrics.series.begin(0.0)
+        metrics.events = 10 * (n + 1)
+        metrics.record("gap", 5_000)
+        metrics.roll(1.0)  # closes interval 0
+        metrics.events += 1
+        metrics.roll(1.5, final=True)  # interval 1, half a second long
+    parent = Metrics(step=1.0, origin=0.0)
+    for metrics in workers:
+        parent.merge(metrics.snapshot())
+    points = series(parent.series.points, parent.series.step)
+    assert [(p["t"], p["events"]) for p in points] == [(0.0, 30), (1.0, 2)]
+    assert points[1]["dt"] == 0.5 and points[1]["events_per_s"] == 4.0
+    gap = points[0]["gap_ms"]
+    assert gap is not None and gap["count"] == 2 and 5.0 <= gap["p95"] < 5.01
+
+
+def test_the_live_view_says_the_time_left() -> None:
+    console = Console(file=io.StringIO(), width=100)
+    dashboard = Dashboard(connections=10, duration=30.0)
+    counts = Counts(events=500, open=7)
+    console.print(dashboard.render(counts, 12.5))
+    shown = cast(io.StringIO, console.file).getvalue()
+    assert "12.5 s of 30 s, 17.5 s left" in shown
+    assert "7 of 10" in shown
+
+
+def test_p95_min_and_mean_are_thresholds() -> None:
+    times = {"count": 3, "min": 1.0, "mean": 2.0, "p50": 2.0, "p90": 3.0}
+    report = cast(Report, {"ttfe_ms": {**times, "p95": 4.0, "p99": 5.0, "max": 6.0}})
+    assert parse_threshold("ttfe.p95 < 4.5ms").check(report)["ok"] is True
+    assert parse_threshold("ttfe.min >= 1ms").check(report)["ok"] is True
+    checked = parse_threshold("ttfe.mean < 1ms").check(report)
+    assert checked == {"threshold": "ttfe.mean < 1ms", "value": 2.0, "unit": "ms", "ok": False}
