@@ -9,12 +9,23 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import random
 from typing import cast
 
+import pytest
 from rich.console import Console
 
+from sse_cli.loadtest import timeline
 from sse_cli.loadtest.dashboard import Dashboard
-from sse_cli.loadtest.metrics import NUMBERS, TALLIES, Counts, Metrics
+from sse_cli.loadtest.metrics import (
+    CURVE,
+    NUMBERS,
+    TALLIES,
+    Counts,
+    Metrics,
+    new_histogram,
+    values_at,
+)
 from sse_cli.loadtest.schema import Report
 from sse_cli.loadtest.thresholds import parse_threshold
 from sse_cli.loadtest.timeline import series
@@ -85,3 +96,30 @@ def test_p95_min_and_mean_are_thresholds() -> None:
     assert parse_threshold("ttfe.min >= 1ms").check(report)["ok"] is True
     checked = parse_threshold("ttfe.mean < 1ms").check(report)
     assert checked == {"threshold": "ttfe.mean < 1ms", "value": 2.0, "unit": "ms", "ok": False}
+
+
+def test_a_long_series_is_joined_exactly_into_fewer_points(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(timeline, "MAX_POINTS", 60)
+    metrics = Metrics(step=1.0, origin=0.0)
+    metrics.series.begin(0.0)
+    for second in range(1, 131):  # a run of 130 s, one event and one gap a second
+        metrics.events += 1
+        metrics.record("gap", 1000 * second)
+        metrics.roll(float(second))
+    points = series(metrics.series.points, metrics.series.step)
+    assert len(points) <= 60
+    assert sum(p["events"] for p in points) == 130
+    assert abs(sum(p["events_per_s"] * p["dt"] for p in points) - 130) < 0.01
+    assert sum(p["gap_ms"]["count"] for p in points if p["gap_ms"]) == 130
+    assert points[1]["t"] == points[1]["dt"] == 3.0  # three seconds a point
+    assert points[-1]["gap_ms"] is not None and points[-1]["gap_ms"]["p99"] >= 129
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_percentiles_in_one_pass_are_hdrhistograms_own(seed: int) -> None:
+    rng = random.Random(seed)
+    hist = new_histogram()
+    for _ in range(rng.randint(1, 3000)):
+        hist.record_value(int(rng.lognormvariate(8, 2)) + 1)
+    wanted = (0.0, 0.1, 33.3, *CURVE)
+    assert values_at(hist, wanted) == [hist.get_value_at_percentile(p) for p in wanted]
