@@ -8,13 +8,18 @@ why latency is empty, and the live view says how much time is left.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import io
 import random
+import subprocess
+import sys
+from pathlib import Path
 from typing import cast
 
 import pytest
 from rich.console import Console
 
+from sse_cli.errors import UsageError
 from sse_cli.loadtest import timeline
 from sse_cli.loadtest.dashboard import Dashboard
 from sse_cli.loadtest.metrics import (
@@ -26,9 +31,11 @@ from sse_cli.loadtest.metrics import (
     new_histogram,
     values_at,
 )
+from sse_cli.loadtest.options import BenchSettings
 from sse_cli.loadtest.schema import Report
 from sse_cli.loadtest.thresholds import parse_threshold
 from sse_cli.loadtest.timeline import series
+from sse_cli.request import RequestFlags
 
 
 def filled(base: int) -> Metrics:
@@ -123,3 +130,36 @@ def test_percentiles_in_one_pass_are_hdrhistograms_own(seed: int) -> None:
         hist.record_value(int(rng.lognormvariate(8, 2)) + 1)
     wanted = (0.0, 0.1, 33.3, *CURVE)
     assert values_at(hist, wanted) == [hist.get_value_at_percentile(p) for p in wanted]
+
+
+def test_report_flag_problems_are_usage_errors_before_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request = RequestFlags(url="http://127.0.0.1:9/")
+    with pytest.raises(UsageError, match="no folder"):
+        BenchSettings(request, report=tmp_path / "missing" / "run.html").options()
+    with pytest.raises(UsageError, match="not standard output"):
+        BenchSettings(request, report=Path("-")).options()
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: None if name == "vl_convert" else real(name)
+    )
+    with pytest.raises(UsageError, match="--report needs vl-convert-python") as caught:
+        BenchSettings(request, report=tmp_path / "run.html").options()
+    assert "pip install 'sse-cli[report]'" in str(caught.value.hint)
+
+
+def test_the_charts_load_only_for_a_report() -> None:
+    """Checking the flags and building a report without --report never imports the charts'
+    library or the page's module (in a clean interpreter: other tests may have loaded it)."""
+    code = (
+        "import sys\n"
+        "from sse_cli.loadtest.options import BenchSettings\n"
+        "from sse_cli.loadtest.runner import run_bench\n"
+        "from sse_cli.request import RequestFlags\n"
+        "BenchSettings(RequestFlags(url='http://127.0.0.1:9/')).options()\n"
+        "print(sorted(m for m in sys.modules if 'vl_convert' in m or m.endswith('.html')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == b"[]"

@@ -152,7 +152,10 @@ def check_report_file(path: Path | None) -> Path | None:
 
     missing = charts_missing()
     if missing is not None:
-        raise UsageError(f"--report needs {missing}", "pip install 'sse-cli[report]'")
+        raise UsageError(
+            f"--report needs {missing}",
+            "pip install 'sse-cli[report]', or from a clone pip install -e '.[report]'",
+        )
     return path
 
 
