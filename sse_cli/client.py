@@ -18,7 +18,6 @@ from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from sse_cli import __version__
 from sse_cli.actions import Action, Connected, Connecting, Ended, Received, Retrying
 from sse_cli.errors import (
     ConnectError,
@@ -45,13 +44,6 @@ if TYPE_CHECKING:
     from yarl import URL
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-DEFAULT_HEADERS: tuple[tuple[str, str], ...] = (
-    ("Accept", "text/event-stream"),
-    ("Cache-Control", "no-cache"),
-    # Compression makes servers and proxies buffer a stream.
-    ("Accept-Encoding", "identity"),
-    ("User-Agent", f"sse-cli/{__version__}"),
-)
 #: The most bytes decoded at once. A read returns what has arrived, up to this: a reader that
 #: falls behind would otherwise take far more at a time, and decoding, splitting and writing
 #: a chunk that size runs each pass out of the CPU's cache (bench/RESULTS.md has the figures).
@@ -128,9 +120,7 @@ class _Connection:
     def __init__(self, options: ListenOptions) -> None:
         self.options = options
         self.state = Reconnection(options.policy, options.last_event_id)
-        user = {name.lower() for name, _ in options.headers}
-        self.headers = [(n, v) for n, v in DEFAULT_HEADERS if n.lower() not in user]
-        self.headers += [(n, v) for n, v in options.headers if v]
+        self.headers = options.request_headers()
 
 
 async def listen(options: ListenOptions) -> AsyncIterator[Action]:
