@@ -17,15 +17,17 @@ import time
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from support.cli import run_cli
 from support.sockets import Handler, Request, SocketServer, head
 
 from sse_cli.launcher import running_server
+from sse_cli.loadtest import html
 from sse_cli.loadtest.options import BenchSettings
 from sse_cli.loadtest.runner import run_bench
+from sse_cli.loadtest.schema import Report
 from sse_cli.request import RequestFlags
 
 Serve = Callable[[Handler], SocketServer]
@@ -142,6 +144,10 @@ def test_the_html_report_opens_offline_in_chromium(serve: str, tmp_path: Path) -
     size = page_file.stat().st_size
     assert 100_000 < size < 1_048_576, size  # the charts' libraries inside, under 1 MiB
 
+    # The same run as if its events carried no send time: the latency charts are empty.
+    empty_file = tmp_path / "no-latency.html"
+    empty_file.write_text(html.render(without_latency(report), html.bundle()), encoding="utf-8")
+
     requests: list[str] = []
     problems: list[str] = []
     with sync_playwright() as playwright:
@@ -159,11 +165,15 @@ def test_the_html_report_opens_offline_in_chromium(serve: str, tmp_path: Path) -
             text = page.inner_text("body")
             shot = page.screenshot(full_page=True)
             chart_shot = page.locator("#chart-1").screenshot()
+            page.goto(empty_file.as_uri())
+            page.wait_for_selector("body[data-charts]", timeout=WAIT_MS)
+            empty_text = page.inner_text("#chart-2")
         finally:
             browser.close()
 
     assert problems == []
-    assert requests == [page_file.as_uri()], "a request left the file"
+    assert requests == [page_file.as_uri(), empty_file.as_uri()], "a request left the file"
+    assert "carry no send time" in empty_text
     assert charts >= 4
     assert f"{report['events']['total']:,}" in text
     assert f"{report['publish']['sent']:,} at 20/s" in text
@@ -173,6 +183,13 @@ def test_the_html_report_opens_offline_in_chromium(serve: str, tmp_path: Path) -
     assert width == 1280 and height > 1500  # the tables, then a grid of charts
     assert distinct_rows(shot) > 300
     assert distinct_rows(chart_shot) > 50  # the events/s chart has lines, not a blank box
+
+
+def without_latency(report: dict[str, Any]) -> Report:
+    report = {**report, "latency_ms": None, "latency_note": "the events carry no send time"}
+    report["series"] = [{**point, "latency_ms": None} for point in report["series"]]
+    report["curves"] = {k: v for k, v in report["curves"].items() if k != "latency"}
+    return cast(Report, report)
 
 
 def test_send_times_older_than_the_run_are_not_latency(serve_socket: Serve, tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ Vega libraries embedded beside it. Stdlib only.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +20,17 @@ HEIGHT = 220
 
 
 def chart(title: str, rows: list[Row], layers: list[Spec], note: str = "") -> Spec:
-    """A chart of `rows` drawn as `layers`, sized to its container."""
+    """A chart of `rows` drawn as `layers`, sized to its container; without rows, the note
+    alone (Vega cannot scale an axis over no data)."""
+    if not rows:
+        return {
+            "title": title,
+            "width": "container",
+            "height": HEIGHT,
+            "data": {"values": [{"note": textwrap.fill(note or "nothing was measured", 64)}]},
+            "mark": {"type": "text", "fontSize": 13, "color": "#666", "lineBreak": "\n"},
+            "encoding": {"text": {"field": "note", "type": "nominal"}},
+        }
     return {
         "title": {"text": title, "subtitle": note} if note else title,
         "width": "container",
