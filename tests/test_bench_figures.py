@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import io
+import json
 import random
 import subprocess
 import sys
@@ -163,3 +164,17 @@ def test_the_charts_load_only_for_a_report() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == b"[]"
+
+
+def test_the_page_escapes_what_the_server_and_the_user_wrote() -> None:
+    from sse_cli.loadtest import html
+
+    hostile = "http://127.0.0.1:9/?q=</script><script>alert(1)</script>"
+    report = json.loads((Path(__file__).parent / "samples" / "bench-report.json").read_text())
+    report["url"] = hostile
+    report["hints"] = ["<img src=x onerror=alert(2)>"]
+    report["errors"]["by_kind"] = {"</script><b>": 1}
+    page = html.render(cast(Report, report), "/* the charts' libraries */")
+    assert "<script>alert" not in page and "<img" not in page and "<b>" not in page
+    assert page.count("</script>") == 3  # the libraries, the charts' data, the drawing
+    assert "&lt;/script&gt;&lt;script&gt;alert(1)" in page
