@@ -82,6 +82,7 @@ def test_intervals_of_two_workers_merge_by_index() -> None:
         parent.merge(metrics.snapshot())
     points = series(parent.series.points, parent.series.step)
     assert [(p["t"], p["events"]) for p in points] == [(0.0, 30), (1.0, 2)]
+    assert workers[0].series.points[0].counts.events == 10  # the merge copied, not shared
     assert points[1]["dt"] == 0.5 and points[1]["events_per_s"] == 4.0
     gap = points[0]["gap_ms"]
     assert gap is not None and gap["count"] == 2 and 5.0 <= gap["p95"] < 5.01

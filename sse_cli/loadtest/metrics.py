@@ -158,8 +158,9 @@ class Series:
         mine = {point.index: point for point in self.points}
         for point in points:
             same = mine.get(point.index)
-            if same is None:
-                mine[point.index] = point
+            if same is None:  # a copy: the merge adds to it, and the snapshot stays as it was
+                hist = {name: list(encodings) for name, encodings in point.hist.items()}
+                mine[point.index] = Point(point.index, point.dt, point.counts.counts(), hist)
                 continue
             same.counts.add(point.counts)
             for name, encodings in point.hist.items():
