@@ -154,8 +154,8 @@ def bench(
         typer.Option(
             "--report",
             metavar="FILE",
-            help="Also write an HTML report with charts over time to this file: one file, "
-            "offline (needs pip install 'sse-cli[report]').",
+            help="Write the report to this file too, as one offline HTML page with charts over "
+            "time (needs pip install 'sse-cli[report]').",
             dir_okay=False,
         ),
     ] = None,
