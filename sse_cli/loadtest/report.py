@@ -1,7 +1,8 @@
 """The report at the end of a load test: one JSON object, or a table for people.
 
-The JSON object's schema is documented in README ("Load testing"); the table shows the
-same figures. Times are in milliseconds. rich is imported only to draw the table.
+Its type is `schema.Report` (README, "Load testing", documents it key by key); the table,
+the summary line and the HTML report show the same figures. Times are in milliseconds.
+rich is imported only to draw the table.
 """
 
 from __future__ import annotations

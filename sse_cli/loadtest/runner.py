@@ -2,8 +2,9 @@
 
 With `--workers N`, N child processes (spawned, so each starts clean) run a share of the
 streams each; every quarter second they send their counters for the live view, and at the
-end each sends its histograms in HdrHistogram's compressed encoding, which the parent adds
-up exactly. The publisher, if any, runs in the parent.
+end each sends its histograms, the run's and each interval's, in HdrHistogram's compressed
+encoding, which the parent adds up exactly (the intervals by index: every worker counts them
+from the parent's start). The publisher, if any, runs in the parent.
 """
 
 from __future__ import annotations
