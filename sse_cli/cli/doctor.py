@@ -21,7 +21,7 @@ from sse_cli.cli.options import (
 )
 from sse_cli.errors import SseCliError, UsageError
 from sse_cli.protocol.reconnect import CONTROL
-from sse_cli.request import Flags, RequestFlags, check_choice
+from sse_cli.request import RequestFlags, check_choice
 
 DOCTOR_EPILOG = """\
 \b
@@ -98,12 +98,29 @@ def doctor(
     ] = None,
 ) -> None:
     """Find out why a stream does not stream, and what to change."""
-    values = locals()
-    start(RequestFlags.pick(values), DoctorFlags.pick(values))
+    start(
+        RequestFlags(
+            url=url,
+            method=method,
+            data=data,
+            json_body=json_body,
+            header=header,
+            last_event_id=last_event_id,
+            connect_timeout=connect_timeout,
+            insecure=insecure,
+            cacert=cacert,
+        ),
+        DoctorFlags(
+            duration=duration,
+            origin=origin,
+            latency_field=latency_field,
+            output_format=output_format,
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)
-class DoctorFlags(Flags):
+class DoctorFlags:
     """The flags of `doctor` besides the request."""
 
     duration: float = 20.0
