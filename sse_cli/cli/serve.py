@@ -244,6 +244,34 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    jwt_key: Annotated[
+        str | None,
+        typer.Option(
+            "--jwt-key",
+            metavar="KEY",
+            help="Check access tokens against KEY, an HS256 secret or @FILE with a PEM public "
+            "key (default: open on loopback, a random key for the run elsewhere).",
+            show_default=False,
+        ),
+    ] = None,
+    jwt_issuer: Annotated[
+        str | None,
+        typer.Option(
+            "--jwt-issuer",
+            metavar="ISS",
+            help="Require this iss claim (default: any).",
+            show_default=False,
+        ),
+    ] = None,
+    jwt_audience: Annotated[
+        str | None,
+        typer.Option(
+            "--jwt-audience",
+            metavar="AUD",
+            help="Require this aud claim (default: any).",
+            show_default=False,
+        ),
+    ] = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Do not log each request on stderr.")
     ] = False,
@@ -262,6 +290,7 @@ def serve(
         replay=(tuple(replay or ()), speed),
         scaling=(history, broker, workers),
         relay=(exec_, stdin, exec_topic, exec_restart, lines, flush_after, exec_per_client),
+        tokens=(jwt_key, jwt_issuer, jwt_audience),
     )
 
 
@@ -280,6 +309,7 @@ def start(
     scaling: tuple[int, str | None, int] = (1000, None, 1),
     relay: tuple[str | None, bool, str | None, bool, str | None, float | None, str | None]
     | None = None,
+    tokens: tuple[str | None, str | None, str | None] = (None, None, None),
 ) -> None:
     """Check the settings, then serve until Ctrl-C. `scaling`: --history, --broker and
     --workers; `relay`: --exec, --stdin, --exec-topic, --exec-restart, --lines, --flush-after
@@ -291,6 +321,7 @@ def start(
         origins = tuple(parse_cors_origin(origin) for origin in cors_origins)
         body_limit = parse_size(max_body, "--max-body")
         from sse_cli.serve import ServeSettings, run_server
+        from sse_cli.serve.auth import load_settings
         from sse_cli.serve.relay_settings import relay_settings
 
         settings = ServeSettings(
@@ -310,6 +341,7 @@ def start(
             replays=load_replays(replay[0]),
             speed=replay[1],
             relay=relay_settings(*relay, workers=scaling[2]) if relay is not None else None,
+            jwt=load_settings(*tokens, host=host),
         )
         process.settled()
         run_server(settings)

@@ -173,3 +173,84 @@ def grant_for(scope: Mapping[str, Any], settings: JwtSettings | None) -> Grant:
         return OPEN
     token = token_of(scope)
     return Grant() if token is None else verify(token, settings)
+
+
+def load_settings(key: str | None, issuer: str | None, audience: str | None, host: str) -> (
+    JwtSettings | None
+):  # fmt: skip
+    """--jwt-key (a secret, or @FILE with a PEM public key) and its claims; with no key, a
+    random one for the run when bound off loopback, else None (everything open)."""
+    from sse_cli.errors import UsageError
+    from sse_cli.serve.settings import is_loopback
+
+    if key is None:
+        if issuer is not None or audience is not None:
+            raise UsageError("--jwt-issuer and --jwt-audience need --jwt-key")
+        return None if is_loopback(host) else random_settings()
+    if key.startswith("@"):
+        try:
+            with open(key[1:], encoding="utf-8") as file:
+                key = file.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"--jwt-key: cannot read {key[1:]}: {exc}") from None
+        if "-----BEGIN" not in key:
+            raise UsageError(f"--jwt-key: {key[1:]} holds no PEM key")
+    if not key:
+        raise UsageError("--jwt-key must not be empty")
+    return JwtSettings(key, issuer, audience)
+
+
+def mint(
+    settings: JwtSettings, publish: tuple[str, ...], subscribe: tuple[str, ...], ttl: float
+) -> str:
+    """A legacy-claim HS256 token signed with the run's secret (the banner's token)."""
+    import time
+
+    import jwt
+
+    claims: dict[str, Any] = {
+        "mercure": {"publish": list(publish), "subscribe": list(subscribe)},
+        "exp": int(time.time() + ttl),
+    }
+    if settings.issuer:
+        claims["iss"] = settings.issuer
+    if settings.audience:
+        claims["aud"] = settings.audience
+    return jwt.encode(claims, settings.key, algorithm="HS256")
+
+
+def banner_lines(settings: JwtSettings | None) -> list[str]:
+    """With a key made for this run: a publisher token a person can paste."""
+    if settings is None or not settings.generated:
+        return []
+    token = mint(settings, ("*",), ("*",), 24 * 3600)
+    return [
+        "sse-cli: no --jwt-key and not on loopback: publishing, subscribing to the hub's "
+        "private updates and the relay need this token for the next 24 hours:",
+        f"  Authorization: Bearer {token}",
+    ]
+
+
+def refusal(
+    scope: Mapping[str, Any],
+    settings: JwtSettings | None,
+    action: str,
+    topic: str,
+    guarded: bool = True,
+) -> AuthError | None:
+    """Why a /publish, /subscribe or /exec request may not `action` on `topic`, or None.
+    `guarded` False lets it in without a token (a /subscribe to a topic that is not the
+    relay's when the key was made for the run); a token given is still checked."""
+    if settings is None or (not guarded and token_of(scope) is None):
+        return None
+    try:
+        grant = grant_for(scope, settings)
+    except AuthError as exc:
+        return exc
+    if grant.anonymous:
+        return AuthError(401, f"{action} on {topic} needs a token", code="invalid_request")
+    from sse_cli.serve.mercure.matching import Matcher
+
+    if not grant.may(Matcher(), action, (topic,)):
+        return AuthError(403, f"the token does not grant {action} on {topic}")
+    return None
