@@ -233,3 +233,11 @@ def test_without_a_key_on_loopback_publishing_stays_open(open_hub: Served) -> No
 
 def test_a_subscription_without_a_selector_is_400(hub: Served) -> None:
     assert httpx.get(hub.url + HUB, timeout=WAIT).status_code == 400
+
+
+def test_a_browser_navigating_to_the_root_gets_the_ui_page(open_hub: Served) -> None:
+    page = httpx.get(open_hub.url + "/", headers={"Accept": "text/html,*/*"}, timeout=WAIT)
+    assert page.headers["content-type"].startswith("text/html")
+    stream = StreamReader(open_hub.url + "/?delay=0", headers={"Accept": "text/event-stream"})
+    stream.wait(lambda r: r.status != 0)
+    assert stream.response_headers["content-type"].startswith("text/event-stream")

@@ -10,6 +10,7 @@ that never holds `none` and never takes a key from the token. jwt is imported on
 from __future__ import annotations
 
 import secrets
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
@@ -117,14 +118,16 @@ def verify(token: str, settings: JwtSettings) -> Grant:
 
     options: dict[str, Any] = {"verify_aud": settings.audience is not None}
     try:
-        claims = jwt.decode(
-            token,
-            settings.key,
-            algorithms=settings.algorithms,
-            issuer=settings.issuer,
-            audience=settings.audience,
-            options=options,  # type: ignore[arg-type]
-        )
+        with warnings.catch_warnings():  # a short secret is the operator's choice, told once
+            warnings.simplefilter("ignore", jwt.warnings.InsecureKeyLengthWarning)
+            claims = jwt.decode(
+                token,
+                settings.key,
+                algorithms=settings.algorithms,
+                issuer=settings.issuer,
+                audience=settings.audience,
+                options=options,  # type: ignore[arg-type]
+            )
     except jwt.ExpiredSignatureError:
         raise AuthError(401, "the token has expired") from None
     except jwt.InvalidTokenError as exc:
@@ -216,7 +219,9 @@ def mint(
         claims["iss"] = settings.issuer
     if settings.audience:
         claims["aud"] = settings.audience
-    return jwt.encode(claims, settings.key, algorithm="HS256")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jwt.warnings.InsecureKeyLengthWarning)
+        return jwt.encode(claims, settings.key, algorithm="HS256")
 
 
 def banner_lines(settings: JwtSettings | None) -> list[str]:
