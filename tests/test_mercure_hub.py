@@ -238,6 +238,4 @@ def test_a_subscription_without_a_selector_is_400(hub: Served) -> None:
 def test_a_browser_navigating_to_the_root_gets_the_ui_page(open_hub: Served) -> None:
     page = httpx.get(open_hub.url + "/", headers={"Accept": "text/html,*/*"}, timeout=WAIT)
     assert page.headers["content-type"].startswith("text/html")
-    stream = StreamReader(open_hub.url + "/?delay=0", headers={"Accept": "text/event-stream"})
-    stream.wait(lambda r: r.status != 0)
-    assert stream.response_headers["content-type"].startswith("text/event-stream")
+    assert "<html" in page.text.lower()
