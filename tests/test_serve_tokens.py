@@ -75,3 +75,15 @@ def test_a_key_from_the_token_or_alg_none_is_never_used() -> None:
 def test_issuer_without_a_key_is_a_usage_error() -> None:
     with pytest.raises(UsageError):
         load_settings(None, "https://localhost", None, "127.0.0.1")
+
+
+def test_a_legacy_token_without_iss_or_aud_passes_a_draft_one_does_not() -> None:
+    settings = JwtSettings(KEY, "https://localhost", "https://localhost/.well-known/mercure")
+    legacy = jwt.encode({"mercure": {"publish": ["*"]}}, KEY, algorithm="HS256")
+    assert verify(legacy, settings).publish
+    wrong = jwt.encode({"mercure": {"publish": ["*"]}, "iss": "https://evil"}, KEY)
+    with pytest.raises(Exception, match="not valid"):
+        verify(wrong, settings)
+    draft = jwt.encode({"authorization_details": []}, KEY, algorithm="HS256")
+    with pytest.raises(Exception, match="not valid"):
+        verify(draft, settings)

@@ -113,20 +113,29 @@ def token_of(scope: Mapping[str, Any]) -> str | None:
 
 
 def verify(token: str, settings: JwtSettings) -> Grant:
-    """The grant of a valid token; AuthError(401) for any other."""
+    """The grant of a valid token; AuthError(401) for any other.
+
+    A legacy token (a `mercure` claim, no `authorization_details`) that carries no `iss` or
+    no `aud` is accepted, as legacy hubs and Symfony's publishers expect; one that carries
+    a wrong one is refused. A draft-08 token must carry both when they are configured."""
     import jwt
 
-    options: dict[str, Any] = {"verify_aud": settings.audience is not None}
     try:
         with warnings.catch_warnings():  # a short secret is the operator's choice, told once
             warnings.simplefilter("ignore", jwt.warnings.InsecureKeyLengthWarning)
+            # Unverified, only to learn the dialect and which claims are present; the
+            # signature is checked below before anything is trusted.
+            peek = jwt.decode(token, options={"verify_signature": False})
+            legacy = "authorization_details" not in peek
+            issuer = None if legacy and "iss" not in peek else settings.issuer
+            audience = None if legacy and "aud" not in peek else settings.audience
             claims = jwt.decode(
                 token,
                 settings.key,
                 algorithms=settings.algorithms,
-                issuer=settings.issuer,
-                audience=settings.audience,
-                options=options,  # type: ignore[arg-type]
+                issuer=issuer,
+                audience=audience,
+                options={"verify_aud": audience is not None},
             )
     except jwt.ExpiredSignatureError:
         raise AuthError(401, "the token has expired") from None
