@@ -239,3 +239,11 @@ def test_a_browser_navigating_to_the_root_gets_the_ui_page(open_hub: Served) -> 
     page = httpx.get(open_hub.url + "/", headers={"Accept": "text/html,*/*"}, timeout=WAIT)
     assert page.headers["content-type"].startswith("text/html")
     assert "<html" in page.text.lower()
+
+
+def test_bench_publishes_to_a_hub_as_a_form_on_the_url_topic() -> None:
+    from sse_cli.loadtest.publish import mercure_topic
+
+    assert mercure_topic("/.well-known/mercure?topic=urn:x&authorization=T") == "urn:x"
+    assert mercure_topic("/.well-known/mercure?authorization=T") == "urn:sse-cli:bench"
+    assert mercure_topic("/publish?topic=news") is None
