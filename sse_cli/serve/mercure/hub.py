@@ -27,6 +27,7 @@ from sse_cli.serve.state import PING, Shared
 from sse_cli.serve.streams import SECURITY_HEADERS, read_body
 
 MAX_SELECTORS = 100
+MAX_VERDICTS = 100_000
 HEAD = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"private, no-cache, no-store, must-revalidate, max-age=0"),
@@ -41,6 +42,9 @@ class HubState:
 
     matcher: Matcher = field(default_factory=Matcher)
     log: LogReader = field(default_factory=LogReader)
+    verdicts: dict[tuple[str, tuple[Selector, ...]], bool] = field(default_factory=dict)
+    """Whether a public update matches a selector set: one answer for every subscriber
+    that shares the set."""
 
 
 def hub_state(scope: Scope) -> HubState:
@@ -82,10 +86,16 @@ def subscription(scope: Scope) -> Subscription:
 def visible(state: HubState, grant: Grant, asked: Subscription, update: Update) -> bool:
     """An update reaches a subscriber whose selectors match one of its topics; a private
     one only if the subscriber's grant covers one of its topics too."""
+    if not update.private:
+        key = (update.id, asked.selectors)
+        found = state.verdicts.get(key)
+        if found is None:
+            if len(state.verdicts) >= MAX_VERDICTS:
+                state.verdicts.clear()
+            found = state.verdicts[key] = state.matcher.any(update.topics, asked.selectors)
+        return found
     if not state.matcher.any(update.topics, asked.selectors):
         return False
-    if not update.private:
-        return True
     return any(grant.may(state.matcher, "subscribe", (topic,)) for topic in update.topics)
 
 
@@ -165,7 +175,7 @@ class MercureHub:
             hub.start_heartbeat()
             history = replayed(state, asked, joined.history)
             first = b":\n\n" + b"".join(
-                u.encoded() for u in history if visible(state, grant, asked, u)
+                u.encoded for u in history if visible(state, grant, asked, u)
             )
             with hub.activity.generator():
                 await Stream(shared, state, grant, asked, subscriber).run(first, receive, send)
@@ -196,7 +206,7 @@ class Stream:
                 continue
             update = self.state.log.read(block)
             if update is not None and visible(self.state, self.grant, self.asked, update):
-                parts.append(update.encoded())
+                parts.append(update.encoded)
         self.subscriber.pending.clear()
         return b"".join(parts)
 

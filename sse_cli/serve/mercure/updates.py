@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from functools import cached_property
 from urllib.parse import parse_qs
 
 import orjson
@@ -37,7 +38,9 @@ class Update:
         fields.update(type=self.type, retry=self.retry, private=self.private)
         return orjson.dumps(fields).decode()
 
+    @cached_property
     def encoded(self) -> bytes:
+        """Encoded once per update in a process, however many subscribers it reaches."""
         return encode_event(self.data, event=self.type, id=self.id, retry=self.retry)
 
 
