@@ -60,6 +60,18 @@ class Tape:
     has_retry: bool = False
     paced: bool = False
     """A raw `.sse` file: `due_us` counts events, and --delay sets the time between them."""
+    ending: tuple[int, tuple[tuple[str, str], ...]] | None = None
+    """The status and headers of the response that ended the recorded stream (the 204 of
+    "stop reconnecting"), answered again to a resume past the last event."""
+
+    def finished(self, start: int) -> bool:
+        """Does a resume at step `start` come after the last event, where the recorded
+        stream was answered `ending`?"""
+        return (
+            self.ending is not None
+            and start > 0
+            and not any(step.event for step in self.steps[start:])
+        )
 
     def resume_index(self, last_id: str) -> int | None:
         """The step after the event whose id is `last_id`; None if no event has it."""
@@ -103,15 +115,18 @@ def _load(path: Path) -> Tape:
     recording = read_recording(path)
     if not recording.responses:
         raise RecordingError(f"{path}:2: the recording holds no response to replay")
-    first_response = recording.responses[0]
-    headers = (
-        tuple((n, v) for n, v in first_response.headers if n.lower() not in NOT_REPLAYED)
-        or SSE_HEADERS
-    )
+    first_response, last = recording.responses[0], recording.responses[-1]
+    headers = _replayed(first_response.headers) or SSE_HEADERS
     tape = Tape(str(path), recording.method.upper(), urlsplit(recording.url).path or posixpath.sep,
                 first_response.status, headers)  # fmt: skip
     _compile(tape, [r.entries for r in recording.responses])
+    if len(recording.responses) > 1 and last.status != 200 and not last.entries:
+        tape.ending = (last.status, _replayed(last.headers))
     return tape
+
+
+def _replayed(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    return tuple((n, v) for n, v in headers if n.lower() not in NOT_REPLAYED)
 
 
 def _wire_file(path: Path) -> Tape:
