@@ -9,8 +9,8 @@ and `exit` (the status as JSON) once the process ends, which ends the stream for
 id is `N-exit`, and a reconnect carrying it gets 204 (stop reconnecting) instead of running
 the command again, as the demo's finite streams answer a reconnect after their last id.
 
-A client that leaves gets its process stopped (SIGTERM, SIGKILL 2 s later) and reaped before its stream
-slot is freed, so --max-streams caps the processes too. Shutdown stops every one.
+A client that leaves gets its process stopped (SIGTERM, SIGKILL 2 s later) and reaped before
+its stream slot is freed, so --max-streams caps the processes too. Shutdown stops every one.
 
 A bare ASGI app, like /subscribe: it sets its own headers and ends its own body.
 """
