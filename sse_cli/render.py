@@ -24,6 +24,7 @@ from sse_cli.errors import ProtocolError
 from sse_cli.parser import Diagnostic, Event, Item
 from sse_cli.request import SECRET_HEADERS
 from sse_cli.stats import Stats, human_bytes
+from sse_cli.terminal import in_foreground
 
 if TYPE_CHECKING:
     from sse_cli.actions import Action
@@ -89,9 +90,10 @@ class StatusLine:
 
     def clear(self) -> None:
         if self.shown:
-            self.stream.write("\r\x1b[2K")
-            self.stream.flush()
             self.shown = False
+            if in_foreground(self.stream):  # in the background, the line is the shell's now
+                self.stream.write("\r\x1b[2K")
+                self.stream.flush()
 
     def text(self, width: int = 1_000_000) -> str:
         """The line, fitted to `width` columns: the URL is shortened first, then dropped, so
@@ -125,6 +127,8 @@ class StatusLine:
         return line[: width - 2] + "…" if width >= 3 else ""
 
     def draw(self) -> None:
+        if not in_foreground(self.stream):
+            return
         line = self.text(_terminal_width(self.stream))
         if not line:
             return
