@@ -1,6 +1,6 @@
 /* The decoder's per-line loop in C: "Interpreting an event stream" for the lines of one chunk.
  *
- * `sse_cli.parser.scan_lines` is the same loop in Python, and the reference: this file follows
+ * `sse_cli.protocol.decoder.scan_lines` is the same loop in Python, and the reference: this file follows
  * it statement by statement, and the test suite runs every decoder test against both. The
  * lines are read in place in the chunk's text, so a string is made only for what an event
  * keeps (its data, id and type). The rare lines (other spellings of the fields, `retry:`,
@@ -426,7 +426,7 @@ static PyMethodDef methods[] = {
     {"bind", (PyCFunction)(void (*)(void))bind, METH_FASTCALL,
      "Name the Event and Comment types scan() makes."},
     {"scan", (PyCFunction)(void (*)(void))scan, METH_FASTCALL,
-     "Interpret the lines of one chunk: the C twin of sse_cli.parser.scan_lines."},
+     "Interpret the lines of one chunk: the C twin of sse_cli.protocol.decoder.scan_lines."},
     {"ascending", (PyCFunction)(void (*)(void))ascending, METH_FASTCALL,
      "Whether a chunk's items are events with ascending integer ids: the C twin of "
      "sse_cli.loadtest.audit.ascending."},

@@ -23,7 +23,7 @@ from sse_cli.actions import Action, Connected, Connecting, Ended, Received, Retr
 from sse_cli.backoff import Backoff
 from sse_cli.errors import ConnectError, EventTooLargeError, SseCliError, UsageError
 from sse_cli.failures import Retryable, check_response, futile_at_start, network_error, not_tls
-from sse_cli.parser import Decoder, Diagnostic, Event, Item
+from sse_cli.protocol.decoder import Decoder, Diagnostic, Event, Item
 from sse_cli.request import (
     CONTROL,
     SECRET_HEADERS,

@@ -20,7 +20,7 @@ from typing import IO, Any, TypeVar
 
 from sse_cli.errors import UsageError
 from sse_cli.extract import DONE
-from sse_cli.parser import DEFAULT_MAX_EVENT_SIZE
+from sse_cli.protocol.decoder import DEFAULT_MAX_EVENT_SIZE
 
 #: The reconnection time before any `retry:` arrives (Chrome and Safari use 3 s).
 DEFAULT_RETRY = 3.0

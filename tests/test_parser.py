@@ -1,5 +1,5 @@
 """One test per rule of the WHATWG HTML Standard, "Parsing an event stream" and
-"Interpreting an event stream", plus the spec's own examples, against `sse_cli.parser`.
+"Interpreting an event stream", plus the spec's own examples, against `sse_cli.protocol.decoder`.
 
 Every test feeds bytes: decoding, the leading BOM and line ends are part of the spec too.
 """
@@ -11,7 +11,7 @@ from collections.abc import Iterable
 import pytest
 
 from sse_cli.errors import EventTooLargeError, ExitCode
-from sse_cli.parser import MAX_RETRY, Comment, Decoder, Diagnostic, Event, Item
+from sse_cli.protocol.decoder import MAX_RETRY, Comment, Decoder, Diagnostic, Event, Item
 
 #: Every test here runs on the C twins of the hot loops, then on the Python ones.
 pytestmark = pytest.mark.usefixtures("twins")

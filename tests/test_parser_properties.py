@@ -1,4 +1,5 @@
-"""Property tests for `sse_cli.parser`: the chunking of the bytes never changes what comes out.
+"""Property tests for `sse_cli.protocol.decoder`: the chunking of the bytes never changes
+what comes out.
 
 (a) every split of every shared sample gives its `*.expected.ndjson`;
 (b) generated streams, serialised with random line ends, give back the events they were built
@@ -24,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sse_cli.errors import EventTooLargeError
-from sse_cli.parser import MAX_RETRY, Comment, Decoder, Diagnostic, Event, Item
+from sse_cli.protocol.decoder import MAX_RETRY, Comment, Decoder, Diagnostic, Event, Item
 
 #: Every test here runs on the C twins of the hot loops, then on the Python ones.
 pytestmark = pytest.mark.usefixtures("twins")

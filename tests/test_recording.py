@@ -11,7 +11,7 @@ import pytest
 from support.cli import WAIT, finish, read_line, run_cli
 from support.sockets import Handler, SocketServer, by_connection, steps, stream
 
-from sse_cli.parser import Comment, Event
+from sse_cli.protocol.decoder import Comment, Event
 from sse_cli.recording import Block, WireReader
 from sse_cli.recording.reader import read_recording
 

@@ -25,7 +25,7 @@ from sse_cli.failures import retry_after
 from sse_cli.loadtest.audit import ID_AT, Audit, ascending_ids
 from sse_cli.loadtest.target import Target, connect_error_kind, error_note
 from sse_cli.loadtest.wire import HeadError, Response, StreamProtocol, build_request
-from sse_cli.parser import Decoder, Diagnostic, Event, Item
+from sse_cli.protocol.decoder import Decoder, Diagnostic, Event, Item
 from sse_cli.request import CONTROL
 
 #: An event's data, read by position: `map` with it runs in C.

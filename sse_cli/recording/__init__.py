@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from sse_cli.errors import UsageError
-from sse_cli.lines import LineSplitter
-from sse_cli.parser import MAX_RETRY, Comment, Event
+from sse_cli.protocol.decoder import MAX_RETRY, Comment, Event
+from sse_cli.protocol.lines import LineSplitter
 from sse_cli.request import mask_url
 
 __all__ = [

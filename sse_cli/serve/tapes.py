@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from sse_cli.parser import Comment, Event
+from sse_cli.protocol.decoder import Comment, Event
 from sse_cli.recording import Block, Entry, Item, RecordingError, WireReader
 from sse_cli.recording.reader import read_recording
 

@@ -1,16 +1,13 @@
-"""A pure, incremental decoder for `text/event-stream`.
+"""Lines in, `Event` / `Comment` / `Diagnostic` out: "Interpreting an event stream" (WHATWG
+HTML Standard, "Server-sent events"), incremental and pure, fed the body's bytes in any chunking.
 
-Bytes in, `Event` / `Comment` / `Diagnostic` out, following the WHATWG HTML Standard,
-section "Server-sent events": "Parsing an event stream" and "Interpreting an event stream".
-It does no I/O and imports only the standard library, so it is tested byte by byte and
-reused by every source (the HTTP client now; replay and load testing later).
-
-It works per chunk, not per byte: a chunk is decoded once and its line endings made "\\n" (in
-`sse_cli.lines`), and its complete lines are interpreted in one loop, `scan_lines`. That loop
-has a C twin, `sse_cli._speedups.scan`, which reads the lines in place; it is built with the
-package when a compiler is at hand and used when it imports: about 4x faster on small events
-(bench/RESULTS.md, "The decoder alone"). Every decoder test runs on both twins;
-SSE_CLI_PURE_PYTHON=1 in the environment keeps to Python.
+It works per chunk, not per byte: a chunk is decoded once and its line endings made "\\n"
+(`sse_cli.protocol.lines`), and its complete lines are interpreted in one loop, `scan_lines`.
+That loop has a C twin, `sse_cli._speedups.scan`, which reads the lines in place; it is built
+with the package when a compiler is at hand and used when it imports: about 4x faster on small
+events (bench/RESULTS.md, "The decoder alone"). Every decoder test runs on both twins;
+SSE_CLI_PURE_PYTHON=1 in the environment keeps to Python. `sse-cli --version` names the one
+in use.
 """
 
 from __future__ import annotations
@@ -19,7 +16,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from sse_cli.errors import EventTooLargeError
-from sse_cli.lines import LineSplitter
+from sse_cli.protocol.lines import LineSplitter
 from sse_cli.speedups import chosen
 
 __all__ = [
