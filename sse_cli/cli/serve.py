@@ -175,15 +175,16 @@ def serve(
         ),
     ] = None,
     speed: Annotated[
-        float,
+        float | None,
         typer.Option(
             "--speed",
             metavar="FACTOR",
-            callback=checked(check_between(0, 1e6)),
-            help="Replay recorded gaps this many times faster (default: 1; 0: no waiting).",
+            callback=checked(unless_none(check_between(0, 1e6))),
+            help="Replay recorded gaps this many times faster (default: 1; 0: no waiting); "
+            "needs --replay.",
             show_default=False,
         ),
-    ] = 1.0,
+    ] = None,
     exec_: Annotated[
         str | None,
         typer.Option(
@@ -276,7 +277,7 @@ def start(
     max_body: str,
     queue_size: int,
     quiet: bool,
-    replay: tuple[tuple[str, ...], float] = ((), 1.0),
+    replay: tuple[tuple[str, ...], float | None] = ((), None),
     scaling: tuple[int, str | None, int] = (1000, None, 1),
     relay: tuple[str | None, bool, str | None, bool, str | None, float | None, str | None]
     | None = None,
@@ -307,8 +308,8 @@ def start(
             broker=scaling[1],
             workers=scaling[2],
             access_log=not quiet,
-            replays=load_replays(replay[0]),
-            speed=replay[1],
+            replays=load_replays(*replay),
+            speed=1.0 if replay[1] is None else replay[1],
             relay=relay_settings(*relay, workers=scaling[2]) if relay is not None else None,
         )
         process.settled()
@@ -317,9 +318,12 @@ def start(
         fail(exc)
 
 
-def load_replays(paths: tuple[str, ...]) -> tuple["Tape", ...]:
-    """Every --replay PATH read and checked: a bad one stops `serve` before it binds."""
+def load_replays(paths: tuple[str, ...], speed: float | None = None) -> tuple["Tape", ...]:
+    """Every --replay PATH read and checked: a bad one stops `serve` before it binds. A
+    --speed without --replay, which it would shape, is refused, not ignored."""
     if not paths:
+        if speed is not None:
+            raise UsageError("--speed needs --replay", "add --replay FILE")
         return ()
     from sse_cli.serve.tapes import load_tapes
 

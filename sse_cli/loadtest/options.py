@@ -29,7 +29,7 @@ class LoadFlags(Flags):
     events_per_stream: int | None = None
     workers: int = 1
     publish: str | None = None
-    publish_rate: float = 1.0
+    publish_rate: float | None = None
     latency_field: str | None = None
     threshold: list[str] | None = None
     output_format: str | None = None
@@ -94,7 +94,7 @@ def bench_options(
     reconnect: bool | None = None,
     workers: int = 1,
     publish: str | None = None,
-    publish_rate: float = 1.0,
+    publish_rate: float | None = None,
     latency_field: str | None = None,
     thresholds: Sequence[str] = (),
     output_format: str | None = None,
@@ -115,6 +115,8 @@ def bench_options(
     ):
         if value is not None and (not value > 0 or value == float("inf")):
             raise UsageError(f"{flag} must be a number more than 0, not {value:g}")
+    if publish_rate is not None and publish is None:
+        raise UsageError("--publish-rate needs --publish", "add --publish URL")
     if events_per_stream is not None and events_per_stream < 1:
         raise UsageError(f"--events-per-stream must be 1 or more, not {events_per_stream}")
     if publish is not None:
@@ -135,7 +137,7 @@ def bench_options(
         events_per_stream=events_per_stream,
         workers=workers,
         publish=publish,
-        publish_rate=publish_rate,
+        publish_rate=1.0 if publish_rate is None else publish_rate,
         latency_field=latency_field,
         thresholds=tuple(parse_threshold(t) for t in thresholds),
         output_format=fmt,
