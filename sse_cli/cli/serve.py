@@ -1,6 +1,7 @@
 """`sse-cli serve`: its options, then one call that checks them and runs the server."""
 
 import re
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
@@ -327,7 +328,10 @@ def load_replays(paths: tuple[str, ...], speed: float | None = None) -> tuple["T
         return ()
     from sse_cli.serve.tapes import load_tapes
 
-    return tuple(load_tapes(paths))
+    def warn(message: str) -> None:
+        sys.stderr.write(f"sse-cli: warning: {message}\n")
+
+    return tuple(load_tapes(paths, warn))
 
 
 def parse_cors_origin(origin: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import posixpath
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -81,26 +81,34 @@ class Tape:
         return None
 
 
-def load_tapes(paths: Sequence[str]) -> list[Tape]:
-    """Every replay PATH (a file, or a folder of them) read and checked, in order."""
+def load_tapes(paths: Sequence[str], warn: Callable[[str], None] | None = None) -> list[Tape]:
+    """Every replay PATH (a file, or a folder of them) read and checked, in order. In a
+    folder, a file that is none of the inputs (notes, a README) is skipped, with one `warn`
+    each; a folder with no input at all is still an error."""
     tapes: list[Tape] = []
     for name in paths:
         path = Path(name)
         if path.is_dir():
             files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
-            if not files:
+            kinds = [(file, _kind(file)) for file in files]
+            for file, kind in kinds:
+                if kind is None and warn is not None:
+                    warn(f"{file}: skipped: not a recording, .sse file or -f json --timestamps")
+            tapes.extend(_load(file, kind) for file, kind in kinds if kind is not None)
+            if not any(kind for _, kind in kinds):
                 raise RecordingError(f"{path}: the folder holds no recording")
         elif path.exists():
-            files = [path]
+            tapes.append(_load(path, _kind(path) or "recording"))
         else:
             raise RecordingError(f"{path}: no such file or folder")
-        tapes.extend(_load(file) for file in files)
     return tapes
 
 
-def _load(path: Path) -> Tape:
+def _kind(path: Path) -> str | None:
+    """What input a file is: "sse" (by its name), "recording" (its first line is a format
+    line), "timestamped" (`-f json --timestamps` lines); None: none of them."""
     if path.suffix == ".sse":
-        return _wire_file(path)
+        return "sse"
     try:
         with path.open("rb") as f:
             first = f.readline()
@@ -109,8 +117,18 @@ def _load(path: Path) -> Tape:
     try:
         head = json.loads(first) if first.strip() else None
     except ValueError:
-        head = None
-    if isinstance(head, dict) and "ts" in head and "format" not in head:
+        return None
+    if isinstance(head, dict) and "format" in head:
+        return "recording"
+    if isinstance(head, dict) and "ts" in head:
+        return "timestamped"
+    return None
+
+
+def _load(path: Path, kind: str) -> Tape:
+    if kind == "sse":
+        return _wire_file(path)
+    if kind == "timestamped":
         return _timestamped(path)
     recording = read_recording(path)
     if not recording.responses:
