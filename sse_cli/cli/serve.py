@@ -273,7 +273,8 @@ def serve(
         ),
     ] = None,
     quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="Print a short banner and no request log on stderr.")
+        bool,
+        typer.Option("--quiet", "-q", help="Print a short banner and no request log on stderr."),
     ] = False,
 ) -> None:
     start(
