@@ -205,8 +205,11 @@ class Renderer:
         from sse_cli.actions import Connected, Connecting, Retrying
 
         if isinstance(action, Retrying):
+            # Counted as reconnects, not attempts: after streams that ran, "attempt 5" would
+            # read as four failures.
             self.messages.note(
-                f"{action.reason}; reconnecting in {action.delay:.1f} s (attempt {action.attempt})"
+                f"{action.reason}; reconnecting in {action.delay:.1f} s "
+                f"(reconnect {action.attempt - 1})"
             )
         elif isinstance(action, Connected):
             if self.options.verbose:
@@ -224,13 +227,13 @@ class Renderer:
                 status.url = action.url
                 status.deadline = None
                 status.state = "connecting" + (
-                    f" (attempt {action.attempt})" * (action.attempt > 1)
+                    f" (reconnect {action.attempt - 1})" * (action.attempt > 1)
                 )
             elif isinstance(action, Connected):
                 status.state = f"connected, HTTP {action.status}"
             elif isinstance(action, Retrying):
                 status.deadline = time.monotonic() + action.delay
-                status.state = "reconnecting in {left:.1f} s" + f" (attempt {action.attempt})"
+                status.state = "reconnecting in {left:.1f} s" + f" (reconnect {action.attempt - 1})"
             status.draw()
 
     def _verbose(self, action: Any) -> None:

@@ -125,7 +125,7 @@ def bench_options(
         from sse_cli.loadtest.latency import extractor
 
         extractor(latency_field)  # a bad expression is a usage error now, not mid-run
-    check_choice(output_format, FORMATS)
+    check_choice(output_format, FORMATS, "-f/--format")
     fmt = output_format or ("table" if stdout_is_terminal else "json")
     if duration is None and events_per_stream is None:
         duration = DEFAULT_DURATION
