@@ -138,7 +138,7 @@ def test_publishing_without_a_token_is_401(hub: Served) -> None:
     [
         token(publish=["*"], key="another key that is long enough to be a key"),
         token(publish=["*"], ttl=-10),
-        jwt.encode({"mercure": {"publish": ["*"]}}, None, algorithm="none"),
+        jwt.encode({"mercure": {"publish": ["*"]}}, "", algorithm="none"),
         "not.a.token",
     ],
     ids=["bad-signature", "expired", "alg-none", "garbage"],

@@ -8,6 +8,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import suppress
+from functools import partial
 from urllib.parse import quote
 
 import httpx
@@ -55,6 +56,10 @@ def publish_all(bases: list[str], prefix: str, done: threading.Event) -> None:
         done.set()
 
 
+def has_events(reader: StreamReader, want: int) -> bool:
+    return len(reader.events) >= want
+
+
 def follow(bases: list[str], prefix: str, hops: int) -> list[str]:
     """Subscribe, and each time a few more updates arrived cut and resume on the next
     server with Last-Event-ID; the ids received, in order."""
@@ -73,7 +78,7 @@ def follow(bases: list[str], prefix: str, hops: int) -> list[str]:
             publisher.start()
         target = TOTAL if hop == hops else min(TOTAL, len(received) + (hop + 1) * 7)
         want = target - len(received)
-        reader.wait(lambda r, want=want: len(r.events) >= want, WAIT * 2)
+        reader.wait(partial(has_events, want=want), WAIT * 2)
         received += [event.id or "" for event in reader.events]
         reader.cut()
     assert publisher is not None

@@ -67,7 +67,7 @@ def test_no_key_is_open_on_loopback_and_a_run_key_elsewhere() -> None:
 
 def test_a_key_from_the_token_or_alg_none_is_never_used() -> None:
     settings = JwtSettings(KEY)
-    forged = jwt.encode({"mercure": {"publish": ["*"]}}, None, algorithm="none")
+    forged = jwt.encode({"mercure": {"publish": ["*"]}}, "", algorithm="none")
     with pytest.raises(Exception, match="not valid"):
         verify(forged, settings)
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from sse_cli.cli.app import app, checked, fail
-from sse_cli.cli.options import Seconds
+from sse_cli.cli.options import JwtAudienceOption, JwtIssuerOption, JwtKeyOption, Seconds
 from sse_cli.errors import SseCliError, UsageError
 from sse_cli.request import check_between
 
@@ -272,34 +272,9 @@ def serve(
             show_default=False,
         ),
     ] = None,
-    jwt_key: Annotated[
-        str | None,
-        typer.Option(
-            "--jwt-key",
-            metavar="KEY",
-            help="Check access tokens against KEY, an HS256 secret or @FILE with a PEM public "
-            "key (default: open on loopback, a random key for the run elsewhere).",
-            show_default=False,
-        ),
-    ] = None,
-    jwt_issuer: Annotated[
-        str | None,
-        typer.Option(
-            "--jwt-issuer",
-            metavar="ISS",
-            help="Require this iss claim (default: any).",
-            show_default=False,
-        ),
-    ] = None,
-    jwt_audience: Annotated[
-        str | None,
-        typer.Option(
-            "--jwt-audience",
-            metavar="AUD",
-            help="Require this aud claim (default: any).",
-            show_default=False,
-        ),
-    ] = None,
+    jwt_key: JwtKeyOption = None,
+    jwt_issuer: JwtIssuerOption = None,
+    jwt_audience: JwtAudienceOption = None,
     quiet: Annotated[
         bool,
         typer.Option("--quiet", "-q", help="Print a short banner and no request log on stderr."),

@@ -120,6 +120,6 @@ def mercure_topic(target: str) -> str | None:
     """For a Mercure hub's URL (`/.well-known/mercure?topic=T`, a token in its `authorization`
     parameter): the topic to publish on, `urn:sse-cli:bench` unless given; else None."""
     path, _, query = target.partition("?")
-    if not path.endswith("/.well-known/mercure"):
+    if path.split("/")[-2:] != [".well-known", "mercure"]:  # the hub's well-known path
         return None
     return parse_qs(query).get("topic", ["urn:sse-cli:bench"])[0]

@@ -16,16 +16,22 @@ MAX_TOPIC = 2048
 MAX_CACHED = 100_000  # (topic, selector) results kept; then the cache starts again
 
 # RFC 6570 operators: what one expression may expand to, as a regular expression.
-_TEMPLATE_PARTS = {
-    "": r"[^/?#&,]*",
-    "+": r"[^#]*?",
-    "#": r"(?:#[^#]*)?",
-    ".": r"(?:\.[^/?#]*)?",
-    "/": r"(?:/[^/?#]*)*?",
-    ";": r"(?:;[^/?#]*)*?",
-    "?": r"(?:\?[^#]*)?",
-    "&": r"(?:&[^#]*)?",
-}
+_TEMPLATE_PARTS = dict(
+    zip(
+        ("", *"+#./;?&"),  # no operator, then RFC 6570's operators in this order
+        (
+            r"[^/?#&,]*",
+            r"[^#]*?",
+            r"(?:#[^#]*)?",
+            r"(?:\.[^/?#]*)?",
+            r"(?:/[^/?#]*)*?",
+            r"(?:;[^/?#]*)*?",
+            r"(?:\?[^#]*)?",
+            r"(?:&[^#]*)?",
+        ),
+        strict=True,
+    )
+)
 _EXPRESSION = re.compile(r"\{([+#./;?&]?)[A-Za-z0-9_.%,:*]+\}")
 # URL Pattern, the part that compiles to a linear-time expression: `:name` (one segment),
 # `*` (anything), `{...}` groups with an optional `?`, and `\` escapes. Regular-expression
