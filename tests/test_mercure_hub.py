@@ -247,3 +247,11 @@ def test_bench_publishes_to_a_hub_as_a_form_on_the_url_topic() -> None:
     assert mercure_topic("/.well-known/mercure?topic=urn:x&authorization=T") == "urn:x"
     assert mercure_topic("/.well-known/mercure?authorization=T") == "urn:sse-cli:bench"
     assert mercure_topic("/publish?topic=news") is None
+
+
+def test_a_reused_id_does_not_reuse_another_updates_match(hub: Served) -> None:
+    reader = subscribe(hub.url, "topic=urn:b")
+    publish(hub.url, topic="urn:a", data="for a", id="same")
+    publish(hub.url, topic="urn:b", data="for b", id="same")
+    reader.wait(lambda r: len(r.events) >= 1)
+    assert [e.data for e in reader.events] == ["for b"]

@@ -95,7 +95,10 @@ def token(
         ),
     ] = None,
 ) -> None:
-    """Mint an access token for a Mercure hub or serve --jwt-key, on stdout."""
+    """Mint an access token for a Mercure hub, or check one.
+
+    The token goes to stdout; with --check, its grant or what it lacks.
+    """
     try:
         mint_or_check(key, publish or [], subscribe or [], (issuer, audience), ttl, legacy,
                       algorithm, check)  # fmt: skip

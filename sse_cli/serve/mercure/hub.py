@@ -42,7 +42,7 @@ class HubState:
 
     matcher: Matcher = field(default_factory=Matcher)
     log: LogReader = field(default_factory=LogReader)
-    verdicts: dict[tuple[str, tuple[Selector, ...]], bool] = field(default_factory=dict)
+    verdicts: dict[tuple[Update, tuple[Selector, ...]], bool] = field(default_factory=dict)
     """Whether a public update matches a selector set: one answer for every subscriber
     that shares the set."""
 
@@ -87,7 +87,7 @@ def visible(state: HubState, grant: Grant, asked: Subscription, update: Update) 
     """An update reaches a subscriber whose selectors match one of its topics; a private
     one only if the subscriber's grant covers one of its topics too."""
     if not update.private:
-        key = (update.id, asked.selectors)
+        key = (update, asked.selectors)  # the update, not its id: publishers may reuse ids
         found = state.verdicts.get(key)
         if found is None:
             if len(state.verdicts) >= MAX_VERDICTS:
