@@ -45,6 +45,7 @@ Endpoints (the banner prints each with a command to try):
   GET  /subscribe            what /publish sends to ?topic=; ?history=N
   POST /publish              its body as one event on ?topic= (?event= names it)
   GET  /exec                 with --exec-per-client: a process per client
+  GET  /.well-known/mercure  a Mercure hub; POST publishes a form (see --jwt-key)
   GET  /ui                   a page that shows the streams live
   GET  /stats                JSON: generators, streams, events, subscribers
 
