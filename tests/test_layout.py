@@ -84,9 +84,15 @@ def in_cli(name: str) -> bool:
 
 def is_command(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     """A function whose parameters are all Typer declarations: `Annotated[..., typer.Option]`
-    written out, or a shared alias of one (`UrlArgument`, `MethodOption`)."""
-    annotations = [ast.unparse(a.annotation) for a in node.args.args if a.annotation]
-    return len(annotations) == len(node.args.args) > 0 and all(
+    written out, or a shared alias of one (`UrlArgument`, `MethodOption`), besides the
+    context Typer passes (`ctx: typer.Context`)."""
+    args = [
+        a
+        for a in node.args.args
+        if not a.annotation or ast.unparse(a.annotation) != "typer.Context"
+    ]
+    annotations = [ast.unparse(a.annotation) for a in args if a.annotation]
+    return len(annotations) == len(args) > 0 and all(
         a.startswith("Annotated[") or a.endswith(("Option", "Argument")) for a in annotations
     )
 

@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from sse_cli.cli.app import Command, app, fail
+from sse_cli.cli.app import Command, app, environment, fail
 from sse_cli.cli.options import (
     CacertOption,
     ConnectTimeoutOption,
@@ -45,6 +45,7 @@ Thresholds: METRIC[.STAT] OP NUMBER[UNIT], e.g. 'gap.p99 <= 2s', 'gaps == 0'.
     short_help="Load-test an event stream with many real SSE clients.",
 )
 def bench(
+    ctx: typer.Context,
     url: UrlArgument,
     connections: Annotated[
         int,
@@ -155,11 +156,13 @@ def bench(
     values = locals()
     from sse_cli.loadtest.options import LoadFlags
     from sse_cli.loadtest.runner import start
+    from sse_cli.render import Messages
 
+    env = environment(ctx)
     try:
-        start(RequestFlags.pick(values), LoadFlags.pick(values))
+        start(RequestFlags.pick(values), LoadFlags.pick(values), env)
     except SseCliError as exc:
-        fail(exc)
+        fail(exc, Messages(env.stderr))
 
 
 __all__ = ["bench"]

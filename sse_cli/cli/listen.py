@@ -1,12 +1,11 @@
 """`sse-cli listen`: its options, then one call that checks them and runs the session."""
 
-import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sse_cli.cli.app import Command, app, fail, run_async
+from sse_cli.cli.app import Command, app, environment, fail, run_async
 from sse_cli.cli.options import (
     CacertOption,
     ConnectTimeoutOption,
@@ -25,6 +24,7 @@ from sse_cli.cli.options import (
     Seconds,
     UrlArgument,
 )
+from sse_cli.env import Environment
 from sse_cli.errors import ExitCode, SseCliError
 from sse_cli.request import Flags, RequestFlags, check_seconds
 
@@ -57,6 +57,7 @@ wire-format warning, 130 interrupted.
 
 @app.command(cls=Command, epilog=LISTEN_EPILOG)
 def listen(
+    ctx: typer.Context,
     url: UrlArgument,
     method: MethodOption = None,
     data: DataOption = None,
@@ -161,7 +162,7 @@ def listen(
 ) -> None:
     """Listen to an event stream and print its events as they arrive."""
     values = locals()
-    start(RequestFlags.pick(values), OutputFlags.pick(values))
+    start(RequestFlags.pick(values), OutputFlags.pick(values), environment(ctx))
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,17 +187,17 @@ class OutputFlags(Flags):
     force: bool = False
 
 
-def start(request: RequestFlags, output: OutputFlags) -> None:
+def start(request: RequestFlags, output: OutputFlags, env: Environment) -> None:
     """Check the flags, then listen until the stream ends or a limit stops it."""
     from sse_cli.render import Messages
     from sse_cli.request import build_options
 
-    messages = Messages(quiet=output.quiet)
+    messages = Messages(env.stderr, quiet=output.quiet)
     try:
-        options = build_options(request)
+        options = build_options(request, env.stdin)
         if request.insecure:
             messages.warn("--insecure: TLS certificates are not verified")
-        options, limits, render_options = plan(options, output)
+        options, limits, render_options = plan(options, output, env)
     except SseCliError as exc:
         fail(exc, messages)
     if output.max_events == 0:
@@ -217,11 +218,15 @@ def start(request: RequestFlags, output: OutputFlags) -> None:
             )
         except SseCliError as exc:
             fail(exc, messages)
-    run_async(session(options, limits, render_options, messages, output.stats, recorder), messages)
+    run_async(
+        session(options, limits, render_options, messages, env, output.stats, recorder),
+        messages,
+        env,
+    )
 
 
 def plan(
-    options: "ListenOptions", output: OutputFlags
+    options: "ListenOptions", output: OutputFlags, env: Environment
 ) -> tuple["ListenOptions", "Limits", "RenderOptions"]:
     """The output flags checked: the client's options as output needs them, the session's
     limits and the renderer's options."""
@@ -229,7 +234,7 @@ def plan(
     from sse_cli.request import pass_through, stop_data
     from sse_cli.session import Limits
 
-    output_format = output.output_format or ("pretty" if sys.stdout.isatty() else "json")
+    output_format = output.output_format or ("pretty" if env.stdout_isatty else "json")
     extractor = None
     if output.extract is not None:
         from sse_cli.extract import path_extractor
@@ -253,6 +258,7 @@ def plan(
         verbose=output.verbose,
         strict=output.strict,
         extractor=extractor,
+        status=not output.quiet and env.stderr_isatty,
     )
     return pass_through(options, output_format, inspected), limits, render_options
 
@@ -262,6 +268,7 @@ async def session(
     limits: "Limits",
     render_options: "RenderOptions",
     messages: "Messages",
+    env: Environment,
     report_stats: bool,
     recorder: "Recorder | None" = None,
 ) -> None:
@@ -272,7 +279,7 @@ async def session(
     from sse_cli.client import listen as client_listen
     from sse_cli.session import run
 
-    renderer = _renderer(render_options, messages)
+    renderer = _renderer(render_options, messages, env)
     process.settled()
     try:
         source = client_listen(options)
@@ -286,17 +293,17 @@ async def session(
             messages.raw("sse-cli: stats\n" + "\n".join("  " + s for s in renderer.stats.summary()))
 
 
-def _renderer(options: "RenderOptions", messages: "Messages") -> "Renderer":
-    """The sink for `options.format`, writing to this process's stdout."""
+def _renderer(options: "RenderOptions", messages: "Messages", env: Environment) -> "Renderer":
+    """The sink for `options.format`, writing to the run's stdout."""
     from sse_cli.stats import Stats
 
     if options.format == "pretty":
         from sse_cli.pretty import PrettyRenderer
 
-        return PrettyRenderer(options, messages, sys.stdout.buffer, Stats())
+        return PrettyRenderer(options, messages, env.stdout, Stats(), env)
     from sse_cli.render import MACHINE_RENDERERS
 
-    return MACHINE_RENDERERS[options.format](options, messages, sys.stdout.buffer, Stats())
+    return MACHINE_RENDERERS[options.format](options, messages, env.stdout, Stats())
 
 
 __all__ = ["OutputFlags", "listen", "plan", "start"]

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sse_cli.cli.app import app, checked, fail
+from sse_cli.cli.app import Command, app, checked, fail
 from sse_cli.cli.options import Seconds
 from sse_cli.errors import SseCliError, UsageError
 from sse_cli.request import check_between
@@ -41,7 +41,7 @@ Examples:
 """
 
 
-@app.command(epilog=SERVE_EPILOG, help="Run the demo and mock event-stream server.")
+@app.command(cls=Command, epilog=SERVE_EPILOG, help="Run the demo and mock event-stream server.")
 def serve(
     host: Annotated[
         str,
@@ -314,7 +314,9 @@ def start(
         process.settled()
         run_server(settings)
     except SseCliError as exc:
-        fail(exc)
+        from sse_cli.render import Messages
+
+        fail(exc, Messages())
 
 
 def load_replays(paths: tuple[str, ...]) -> tuple["Tape", ...]:

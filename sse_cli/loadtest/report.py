@@ -6,8 +6,8 @@ same figures. Times are in milliseconds. rich is imported only to draw the table
 
 from __future__ import annotations
 
-import sys
-from typing import Any
+from collections.abc import Mapping
+from typing import IO, Any
 
 from sse_cli.errors import ConnectError, HttpStatusError, NotEventStreamError, SseCliError
 from sse_cli.loadtest.metrics import Metrics, rate_summary, summary_ms
@@ -103,11 +103,11 @@ def nothing_opened(report: dict[str, Any]) -> SseCliError | None:
     return ConnectError(message, "is a server listening at that address?")
 
 
-def write_json(report: dict[str, Any]) -> None:
+def write_json(report: dict[str, Any], out: IO[bytes]) -> None:
     import orjson
 
-    sys.stdout.buffer.write(orjson.dumps(report) + b"\n")
-    sys.stdout.buffer.flush()
+    out.write(orjson.dumps(report) + b"\n")
+    out.flush()
 
 
 def _row(name: str, times: dict[str, float] | None) -> list[str]:
@@ -120,11 +120,11 @@ def _row(name: str, times: dict[str, float] | None) -> list[str]:
     ]
 
 
-def write_table(report: dict[str, Any]) -> None:
+def write_table(report: dict[str, Any], out: IO[str], environ: Mapping[str, str]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(highlight=False)
+    console = Console(file=out, highlight=False, _environ=environ)
     console.on_broken_pipe = lambda: None  # type: ignore[method-assign]
     times = Table(title=f"sse-cli bench {report['url']}", title_justify="left")
     for column in ("ms", "p50", "p90", "p99", "max", "count"):

@@ -12,8 +12,9 @@ import asyncio
 import queue as queue_module
 import sys
 import time
-from typing import Any
+from typing import IO, Any
 
+from sse_cli.env import Environment
 from sse_cli.errors import ThresholdError
 from sse_cli.loadtest.metrics import Metrics
 from sse_cli.loadtest.options import BenchOptions, LoadFlags, from_flags
@@ -26,7 +27,7 @@ SPARE_FDS = 64
 WORKER_GRACE = 30.0
 
 
-def raise_open_files(streams: int, say: bool = True) -> int:
+def raise_open_files(streams: int, say: bool = True, stderr: IO[str] | None = None) -> int:
     """Raise the open-files soft limit as far as needed and allowed; say so when it is short.
 
     Returns the soft limit in force.
@@ -39,39 +40,43 @@ def raise_open_files(streams: int, say: bool = True) -> int:
         soft = need if hard == resource.RLIM_INFINITY else min(need, hard)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     if say and soft < need:
-        sys.stderr.write(
+        stderr = stderr if stderr is not None else sys.stderr
+        stderr.write(
             f"sse-cli: warning: the open-files limit is {soft} (hard limit), below the {need} "
             f"that {streams} streams need: streams past it fail as 'open-files' errors; "
             "raise the hard limit (ulimit -Hn, as root) or use fewer connections\n"
         )
-        sys.stderr.flush()
+        stderr.flush()
     return soft
 
 
-def start(request: RequestFlags, load: LoadFlags) -> None:
+def start(request: RequestFlags, load: LoadFlags, env: Environment) -> None:
     """`sse-cli bench`: check every flag, then run; an SseCliError says what went wrong."""
     from sse_cli.request import build_options
 
-    ttys = sys.stdout.isatty(), sys.stderr.isatty()
-    options = from_flags(build_options(request), load, *ttys)
+    ttys = env.stdout_isatty, env.stderr_isatty
+    options = from_flags(build_options(request, env.stdin), load, *ttys)
     if request.insecure and not load.quiet:
-        sys.stderr.write("sse-cli: warning: --insecure: TLS certificates are not verified\n")
-    run_bench(options)
+        env.stderr.write("sse-cli: warning: --insecure: TLS certificates are not verified\n")
+    run_bench(options, env)
 
 
-def run_bench(options: BenchOptions) -> dict[str, Any]:
-    """Run the load test and print the report on stdout; then, when no stream opened at all,
-    the error that stopped them (3 to 6), else ThresholdError (8) when a threshold fails."""
-    raise_open_files(options.connections)
+def run_bench(options: BenchOptions, env: Environment | None = None) -> dict[str, Any]:
+    """Run the load test and print the report on `env`'s stdout (the process's by default);
+    then, when no stream opened at all, the error that stopped them (3 to 6), else
+    ThresholdError (8) when a threshold fails."""
+    if env is None:
+        env = Environment.from_sys()
+    raise_open_files(options.connections, stderr=env.stderr)
     metrics = Metrics()
-    elapsed = asyncio.run(_main(options, metrics))
+    elapsed = asyncio.run(_main(options, metrics, env.stderr))
     report = build_report(options, metrics, elapsed)
     checks = [t.check(report) for t in options.thresholds]
     report["thresholds"] = checks
     if options.output_format == "json":
-        write_json(report)
+        write_json(report, env.stdout)
     else:
-        write_table(report)
+        write_table(report, env.text_stdout, env.environ)
     error = nothing_opened(report)
     if error is not None:
         raise error
@@ -86,7 +91,7 @@ def _shown(value: float | None) -> str:
     return "not measured" if value is None else f"{value:g}"
 
 
-async def _main(options: BenchOptions, metrics: Metrics) -> float:
+async def _main(options: BenchOptions, metrics: Metrics, stderr: IO[str]) -> float:
     from sse_cli import process
     from sse_cli.loadtest.engine import run_load
 
@@ -96,7 +101,7 @@ async def _main(options: BenchOptions, metrics: Metrics) -> float:
     if options.live:
         from sse_cli.loadtest.dashboard import Dashboard
 
-        dashboard = Dashboard(options.connections)
+        dashboard = Dashboard(options.connections, stderr)
         dashboard.__enter__()
     try:
         tick = dashboard.update if dashboard is not None else None

@@ -1,13 +1,21 @@
-"""The CLI as a subprocess: run to its end, or spawn and read its pipes with bounded waits."""
+"""The CLI in-process (`invoke`, as HTTPie's tests' `http()`), and as a subprocess for the
+smoke tests where the process is the point: run to its end, or spawn and read its pipes with
+bounded waits."""
 
 from __future__ import annotations
 
+import io
 import os
 import queue
 import subprocess
 import sys
 import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import IO
+
+from sse_cli.cli import run_cli as run_in_process
+from sse_cli.env import Environment
 
 SSE_CLI = [sys.executable, "-m", "sse_cli"]
 WAIT = 15.0  # the bound on any single wait in a test, in seconds
@@ -18,6 +26,77 @@ def cli_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONUNBUFFERED", "NO_COLOR")}
     env.update(extra)
     return env
+
+
+class Terminal(io.BytesIO):
+    """A byte stream that says whether it is a terminal."""
+
+    def __init__(self, data: bytes = b"", tty: bool = False) -> None:
+        super().__init__(data)
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+class TextTerminal(io.StringIO):
+    """A text stream that says whether it is a terminal."""
+
+    def __init__(self, tty: bool = False) -> None:
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one in-process run of the CLI ended with."""
+
+    status: int
+    stdout: bytes
+    stderr: str
+
+    @property
+    def text(self) -> str:
+        """stdout as text (it is UTF-8 whatever the locale)."""
+        return self.stdout.decode()
+
+
+def environment(
+    stdin: bytes = b"",
+    tty: bool = False,
+    stdout_tty: bool | None = None,
+    stderr_tty: bool | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Environment:
+    """An environment over in-memory streams; `tty` makes stdout and stderr terminals unless
+    `stdout_tty` or `stderr_tty` says otherwise. stdin is never a terminal."""
+    return Environment(
+        stdin=Terminal(stdin),
+        stdout=Terminal(tty=tty if stdout_tty is None else stdout_tty),
+        stderr=TextTerminal(tty=tty if stderr_tty is None else stderr_tty),
+        stdout_isatty=tty if stdout_tty is None else stdout_tty,
+        stderr_isatty=tty if stderr_tty is None else stderr_tty,
+        environ=cli_env() if environ is None else dict(environ),
+    )
+
+
+def invoke(
+    *args: str,
+    stdin: bytes = b"",
+    tty: bool = False,
+    stdout_tty: bool | None = None,
+    stderr_tty: bool | None = None,
+    **environ: str,
+) -> Result:
+    """Run `sse-cli ARGS` in this process to its end, on in-memory streams: stdin holds
+    `stdin`, the environment variables are this process's (as `cli_env`) plus `environ`."""
+    env = environment(stdin, tty, stdout_tty, stderr_tty, cli_env(**environ))
+    status = run_in_process(list(args), env)
+    assert isinstance(env.stdout, io.BytesIO) and isinstance(env.stderr, io.StringIO)
+    return Result(int(status), env.stdout.getvalue(), env.stderr.getvalue())
 
 
 def run_cli(
