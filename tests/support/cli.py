@@ -4,6 +4,7 @@ bounded waits."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import queue
@@ -89,14 +90,71 @@ def invoke(
     tty: bool = False,
     stdout_tty: bool | None = None,
     stderr_tty: bool | None = None,
+    timeout: float = 60,
     **environ: str,
 ) -> Result:
     """Run `sse-cli ARGS` in this process to its end, on in-memory streams: stdin holds
-    `stdin`, the environment variables are this process's (as `cli_env`) plus `environ`."""
+    `stdin`, the environment variables are this process's (as `cli_env`) plus `environ`.
+
+    The run has its own thread, so a CLI that hangs fails the test after `timeout` seconds
+    instead of stopping the suite; what it raises is raised here.
+    """
     env = environment(stdin, tty, stdout_tty, stderr_tty, cli_env(**environ))
-    status = run_in_process(list(args), env)
+    outcome: list[int | BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.append(int(run_in_process(list(args), env)))
+        except BaseException as exc:  # re-raised in the test's thread
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, name="sse-cli", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise AssertionError(f"sse-cli {' '.join(args)} still running after {timeout} s")
+    (status,) = outcome
+    if isinstance(status, BaseException):
+        raise status
     assert isinstance(env.stdout, io.BytesIO) and isinstance(env.stderr, io.StringIO)
-    return Result(int(status), env.stdout.getvalue(), env.stderr.getvalue())
+    return Result(status, env.stdout.getvalue(), env.stderr.getvalue())
+
+
+class Running:
+    """`sse-cli ARGS` running in-process in a thread, its stdout a real pipe (buffered, as a
+    process's is, so a missing flush shows) that the test reads with `read_line`."""
+
+    def __init__(self, args: tuple[str, ...], stdin: bytes, environ: Mapping[str, str]) -> None:
+        read_end, write_end = os.pipe()
+        self.stdout = os.fdopen(read_end, "rb")
+        self._out = os.fdopen(write_end, "wb")
+        self.env = Environment(stdin=Terminal(stdin), stdout=self._out, environ=cli_env(**environ))
+        self.status: int | None = None
+        self._thread = threading.Thread(target=self._run, args=(list(args),), daemon=True)
+        self._thread.start()
+
+    def _run(self, args: list[str]) -> None:
+        try:
+            self.status = int(run_in_process(args, self.env))
+        finally:
+            with contextlib.suppress(OSError):
+                self._out.close()  # the reader sees the end of stdout
+
+    def finish(self, timeout: float = WAIT) -> Result:
+        """Wait for the run to end: its status, the rest of stdout and all of stderr."""
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise AssertionError(f"sse-cli still running after {timeout} s")
+        with self.stdout:
+            rest = b"" if self.stdout.closed else self.stdout.read()
+        assert self.status is not None, "the run raised: see the thread's exception above"
+        assert isinstance(self.env.stderr, io.StringIO)
+        return Result(self.status, rest, self.env.stderr.getvalue())
+
+
+def start(*args: str, stdin: bytes = b"", **environ: str) -> Running:
+    """Start `sse-cli ARGS` in-process in a thread; read its stdout as it comes."""
+    return Running(args, stdin, environ)
 
 
 def run_cli(
