@@ -91,15 +91,17 @@ def invoke(
     stdout_tty: bool | None = None,
     stderr_tty: bool | None = None,
     timeout: float = 60,
+    variables: Mapping[str, str] | None = None,
     **environ: str,
 ) -> Result:
     """Run `sse-cli ARGS` in this process to its end, on in-memory streams: stdin holds
-    `stdin`, the environment variables are this process's (as `cli_env`) plus `environ`.
+    `stdin`, the environment variables are this process's (as `cli_env`) plus `variables`
+    and `environ`.
 
     The run has its own thread, so a CLI that hangs fails the test after `timeout` seconds
     instead of stopping the suite; what it raises is raised here.
     """
-    env = environment(stdin, tty, stdout_tty, stderr_tty, cli_env(**environ))
+    env = environment(stdin, tty, stdout_tty, stderr_tty, cli_env(**(variables or {}), **environ))
     outcome: list[int | BaseException] = []
 
     def run() -> None:
