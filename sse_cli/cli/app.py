@@ -104,9 +104,14 @@ T = TypeVar("T")
 
 
 def _version(ctx: typer.Context, value: bool) -> None:
+    """`--version`: the version, and which decoder runs (C, or Python without a compiler or
+    with SSE_CLI_PURE_PYTHON=1), so a user can tell which one a report is about."""
     if value:
+        from sse_cli.speedups import chosen
+
         env = environment(ctx)
-        env.text_stdout.write(f"sse-cli {__version__}\n")
+        decoder = "Python" if chosen(env.environ) is None else "C"
+        env.text_stdout.write(f"sse-cli {__version__} (decoder: {decoder})\n")
         env.text_stdout.flush()
         raise typer.Exit()
 
@@ -116,7 +121,11 @@ def root(
     version: Annotated[
         bool,
         typer.Option(
-            "--version", "-V", help="Print the version and exit.", callback=_version, is_eager=True
+            "--version",
+            "-V",
+            help="Print the version and the decoder in use (C or Python), and exit.",
+            callback=_version,
+            is_eager=True,
         ),
     ] = False,
     traceback: Annotated[
