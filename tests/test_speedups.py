@@ -59,9 +59,11 @@ def test_wrong_calls_raise_instead_of_crashing() -> None:
     with pytest.raises(TypeError):
         built.scan("text")
     with pytest.raises(TypeError):
-        built.scan(b"not str", 0, [], "", "", "", None, 0, 0, False, 10, 10, print)
+        built.scan(b"not str", 0, [], "", "", "", None, 0, 0, False, 10, 10, print, None)
+    with pytest.raises(TypeError):
+        built.scan("a\n\n", 3, [], "", "", "", None, 0, 0, False, 10, 10, print, int)
     with pytest.raises(ValueError):
-        built.scan("a\n", 5, [], "", "", "", None, 0, 0, False, 10, 10, print)
+        built.scan("a\n", 5, [], "", "", "", None, 0, 0, False, 10, 10, print, None)
     with pytest.raises(TypeError):
         built.bind(int, Event)
     with pytest.raises(TypeError):

@@ -215,6 +215,7 @@ def start(request: RequestFlags, output: OutputFlags, env: Environment) -> None:
                 options.url,
                 options.headers,
                 options.body,
+                options.max_event_size,
             )
         except SseCliError as exc:
             fail(exc, messages)

@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_MAX_EVENT_SIZE",
     "Comment",
     "Decoder",
+    "Block",
     "Diagnostic",
     "Event",
     "Item",
@@ -69,7 +70,18 @@ class Diagnostic(NamedTuple):
     message: str
 
 
-Item = Event | Comment | Diagnostic
+class Block(NamedTuple):
+    """A block that dispatched no event but changed the last event ID or set the reconnection
+    time: reported only by a `Decoder(blocks=True)` (the recorder keeps them, so a replay
+    resumes and waits as the server asked)."""
+
+    id: str | None
+    """The last event ID the block set, if it changed it."""
+    retry: int | None
+    """The reconnection time in ms the block set, if any."""
+
+
+Item = Event | Comment | Diagnostic | Block
 
 
 class Decoder:
@@ -82,6 +94,7 @@ class Decoder:
     """
 
     __slots__ = (
+        "_block",
         "_block_retry",
         "_data",
         "_data_blocks",
@@ -97,9 +110,13 @@ class Decoder:
     )
 
     def __init__(
-        self, last_event_id: str = "", max_event_size: int = DEFAULT_MAX_EVENT_SIZE
+        self,
+        last_event_id: str = "",
+        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+        blocks: bool = False,
     ) -> None:
         self._lines = LineSplitter()
+        self._block = Block if blocks else None  # the type of what a block without data gives
         self._max_size = max_event_size
         # A line holds its field name too ("data: "): it may be that much longer.
         self._max_line = max_event_size + 8
@@ -202,6 +219,7 @@ class Decoder:
             self._max_line,
             self._max_size,
             self._field,
+            self._block,
         )
         if ids_seen:
             self.ids_seen = True
@@ -291,20 +309,20 @@ def scan_lines(
     max_line: int,
     max_size: int,
     field: Field,
+    block: type[Block] | None = None,
 ) -> Scanned:
-    """ "Interpreting an event stream" for one chunk's lines, text[:end] (each ended by "\\n"):
-    the hot loop, its buffers in locals. `data` is changed in place; the loop stops at a line
-    that trips the size bound. `sse_cli/_speedups.c` is its C twin, statement by statement:
-    change both or neither."""
-    lines = text.split("\n")[:-1]  # not the unfinished line after text[:end]: the splitter's
+    """ "Interpreting an event stream" for the lines text[:end], each ended by "\\n" (the rest is
+    the splitter's), buffers in locals; `data` changes in place; stops at a line over the bound;
+    `block`: see `Decoder`. `sse_cli/_speedups.c` is its C twin: change both or neither."""
     out: list[Item] = []
     append = out.append
-    trip = None
-    ids_seen = False
-    for line in lines:
+    trip, ids_seen = None, False
+    for line in text.split("\n")[:-1]:
         if not line:
             # Blank line: dispatch the event. Step 1 sets the last event ID string even when
             # the data buffer is empty and nothing is dispatched.
+            if block is not None and not data and (retry is not None or id_buffer != last_id):
+                append(_new_record(block, (None if id_buffer == last_id else id_buffer, retry)))
             last_id = id_buffer
             if data:
                 event = (typ or "message", "\n".join(data), id_buffer or None, retry)
@@ -344,7 +362,7 @@ def _load_scan() -> Callable[..., Scanned]:
     fast = chosen()
     if fast is None:
         return scan_lines
-    fast.bind(Event, Comment)  # the types it makes, once
+    fast.bind(Event, Comment)  # the types it makes, once (a Block's comes with each call)
     scan: Callable[..., Scanned] = fast.scan
     return scan
 
