@@ -153,16 +153,44 @@ def bench(
     ] = False,
 ) -> None:
     """Load-test an event stream: many real SSE clients, and what they measured."""
-    values = locals()
     from sse_cli.loadtest.options import LoadFlags
     from sse_cli.loadtest.runner import start
     from sse_cli.render import Messages
 
-    env = environment(ctx)
     try:
-        start(RequestFlags.pick(values), LoadFlags.pick(values), env)
+        start(
+            RequestFlags(
+                url=url,
+                method=method,
+                data=data,
+                json_body=json_body,
+                header=header,
+                last_event_id=last_event_id,
+                reconnect=reconnect,
+                max_retries=max_retries,
+                connect_timeout=connect_timeout,
+                idle_timeout=idle_timeout,
+                insecure=insecure,
+                cacert=cacert,
+                max_event_size=max_event_size,
+            ),
+            LoadFlags(
+                connections=connections,
+                ramp=ramp,
+                duration=duration,
+                events_per_stream=events_per_stream,
+                workers=workers,
+                publish=publish,
+                publish_rate=publish_rate,
+                latency_field=latency_field,
+                threshold=threshold,
+                output_format=output_format,
+                quiet=quiet,
+            ),
+            environment(ctx),
+        )
     except SseCliError as exc:
-        fail(exc, Messages(env.stderr))
+        fail(exc, Messages(environment(ctx).stderr))
 
 
 __all__ = ["bench"]

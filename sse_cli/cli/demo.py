@@ -24,7 +24,7 @@ def demo(
 
     See sse-cli at work; the stream ends by itself.
     """
-    start(output_format, environment(ctx))
+    start(output_format=output_format, env=environment(ctx))
 
 
 def start(output_format: str | None, env: Environment) -> None:

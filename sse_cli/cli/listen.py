@@ -26,7 +26,7 @@ from sse_cli.cli.options import (
 )
 from sse_cli.env import Environment
 from sse_cli.errors import ExitCode, SseCliError
-from sse_cli.request import Flags, RequestFlags, check_seconds
+from sse_cli.request import RequestFlags, check_seconds
 
 if TYPE_CHECKING:
     from sse_cli.recording.writer import Recorder
@@ -161,12 +161,46 @@ def listen(
     ] = False,
 ) -> None:
     """Listen to an event stream and print its events as they arrive."""
-    values = locals()
-    start(RequestFlags.pick(values), OutputFlags.pick(values), environment(ctx))
+    settings = ListenSettings(
+        request=RequestFlags(
+            url=url,
+            method=method,
+            data=data,
+            json_body=json_body,
+            header=header,
+            last_event_id=last_event_id,
+            reconnect=reconnect,
+            max_retries=max_retries,
+            connect_timeout=connect_timeout,
+            idle_timeout=idle_timeout,
+            insecure=insecure,
+            cacert=cacert,
+            max_event_size=max_event_size,
+        ),
+        output=OutputFlags(
+            event=event,
+            max_events=max_events,
+            until=until,
+            duration=duration,
+            output_format=output_format,
+            timestamps=timestamps,
+            comments=comments,
+            full=full,
+            color=color,
+            extract=extract,
+            verbose=verbose,
+            strict=strict,
+            stats=stats,
+            quiet=quiet,
+            record=record,
+            force=force,
+        ),
+    )
+    start(settings, environment(ctx))
 
 
 @dataclass(frozen=True, slots=True)
-class OutputFlags(Flags):
+class OutputFlags:
     """What to keep, when to stop and how to write it: `listen`'s flags besides the request."""
 
     event: list[str] | None = None
@@ -187,17 +221,36 @@ class OutputFlags(Flags):
     force: bool = False
 
 
-def start(request: RequestFlags, output: OutputFlags, env: Environment) -> None:
+@dataclass(frozen=True, slots=True)
+class ListenSettings:
+    """Every flag of `listen`, typed: the request's and the output's. `check` turns them
+    into what the client, the session and the renderer take, or raises `UsageError`."""
+
+    request: RequestFlags
+    output: OutputFlags
+
+    def check(
+        self, env: Environment, messages: "Messages"
+    ) -> tuple["ListenOptions", "Limits", "RenderOptions"]:
+        """Check every flag: the request's first (`-d @-` and `--json @-` read `env`'s
+        stdin), then, once --insecure is warned about, the output's (the default format and
+        the status line follow `env`'s terminals)."""
+        from sse_cli.request import build_options
+
+        options = build_options(self.request, env.stdin)
+        if self.request.insecure:
+            messages.warn("--insecure: TLS certificates are not verified")
+        return plan(options, self.output, env)
+
+
+def start(settings: ListenSettings, env: Environment) -> None:
     """Check the flags, then listen until the stream ends or a limit stops it."""
     from sse_cli.render import Messages
-    from sse_cli.request import build_options
 
+    output = settings.output
     messages = Messages(env.stderr, quiet=output.quiet)
     try:
-        options = build_options(request, env.stdin)
-        if request.insecure:
-            messages.warn("--insecure: TLS certificates are not verified")
-        options, limits, render_options = plan(options, output, env)
+        options, limits, render_options = settings.check(env, messages)
     except SseCliError as exc:
         fail(exc, messages)
     if output.max_events == 0:
@@ -307,4 +360,4 @@ def _renderer(options: "RenderOptions", messages: "Messages", env: Environment) 
     return MACHINE_RENDERERS[options.format](options, messages, env.stdout, Stats())
 
 
-__all__ = ["OutputFlags", "listen", "plan", "start"]
+__all__ = ["ListenSettings", "OutputFlags", "listen", "plan", "start"]
