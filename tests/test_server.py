@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from httpx_sse import connect_sse
-from support.cli import WAIT, run_cli, spawn_cli
+from support.cli import WAIT, invoke, spawn_cli
 from support.serve import stats
 from support.waiting import wait_until
 
@@ -40,9 +40,9 @@ def base() -> Iterator[str]:
 
 def listen(url: str, *args: str) -> list[dict[str, Any]]:
     """Events as `sse-cli listen -f json` prints them; the run must end with status 0."""
-    done = run_cli("listen", url, "-f", "json", "--no-reconnect", *args)
-    assert done.returncode == 0, done.stderr.decode()
-    assert b"Traceback" not in done.stderr
+    done = invoke("listen", url, "-f", "json", "--no-reconnect", *args)
+    assert done.status == 0, done.stderr
+    assert "Traceback" not in done.stderr
     return [json.loads(line) for line in done.stdout.decode().splitlines()]
 
 
@@ -118,11 +118,11 @@ def test_counter_resumes_after_last_event_id_and_ends_with_204(base: str) -> Non
 
 
 def test_listen_resumes_across_dropped_connections_exactly_once(base: str) -> None:
-    done = run_cli("listen", f"{base}/counter?drop_after=5&limit=40", "-f", "json")
-    assert done.returncode == 0, done.stderr.decode()
+    done = invoke("listen", f"{base}/counter?drop_after=5&limit=40", "-f", "json")
+    assert done.status == 0, done.stderr
     ids = [json.loads(line)["id"] for line in done.stdout.decode().splitlines()]
     assert ids == [str(n) for n in range(1, 41)]
-    assert done.stderr.decode().count("reconnecting") >= 7  # 8 connections of 5 events
+    assert done.stderr.count("reconnecting") >= 7  # 8 connections of 5 events
 
 
 def test_clock_ticks_carry_their_send_time(base: str) -> None:
@@ -157,7 +157,7 @@ def test_showcase_has_one_of_every_wire_feature(base: str) -> None:
     ]
     assert records_of(listen(f"{base}/showcase")) == expected
     assert read_httpx("GET", f"{base}/showcase") == expected
-    raw = run_cli("listen", f"{base}/showcase", "-f", "raw", "--no-reconnect").stdout
+    raw = invoke("listen", f"{base}/showcase", "-f", "raw", "--no-reconnect").stdout
     assert raw.startswith(b": sse-cli showcase")
     assert b"\nretry: 3000\n" in raw
 
@@ -188,8 +188,8 @@ def test_a_finite_stream_answers_a_reconnect_after_its_last_id_with_204(
 def test_listen_on_the_showcase_ends_by_itself(base: str) -> None:
     """GET reconnects by default: after the showcase's `retry: 3000` the reconnect carries
     its last id, gets 204, and listen exits 0 having printed every event once."""
-    done = run_cli("listen", f"{base}/showcase", "-f", "json", timeout=WAIT + 5)
-    assert done.returncode == 0, done.stderr.decode()
+    done = invoke("listen", f"{base}/showcase", "-f", "json", timeout=WAIT + 5)
+    assert done.status == 0, done.stderr
     assert [json.loads(line)["event"] for line in done.stdout.decode().splitlines()] == [
         "greeting",
         "message",
@@ -205,8 +205,8 @@ CHAT = {"model": "m", "messages": [{"role": "user", "content": "hi there"}], "st
 
 def test_chat_completions_stream_like_openai(base: str) -> None:
     url = f"{base}/v1/chat/completions"
-    text = run_cli("listen", url, "--json", json.dumps(CHAT), "-f", "text", "--no-reconnect")
-    assert text.returncode == 0, text.stderr.decode()
+    text = invoke("listen", url, "--json", json.dumps(CHAT), "-f", "text", "--no-reconnect")
+    assert text.status == 0, text.stderr
     assert text.stdout.decode() == "Hello! You said: hi there\n"
     chunks = read_httpx("POST", url, json=CHAT)
     assert chunks[-1] == ("message", "[DONE]", None)
@@ -425,8 +425,8 @@ def test_port_0_banner_names_the_bound_port_and_every_endpoint() -> None:
 @pytest.mark.parametrize("path", ["/subscribe", "/clock?interval=30"])
 def test_ping_sends_heartbeat_comments_on_idle_streams(path: str) -> None:
     with running_server([*SERVE, "--ping", "0.1"]) as url:
-        done = run_cli("listen", f"{url}{path}", "-f", "raw", "--duration", "0.8")
-    assert done.returncode == 0, done.stderr.decode()
+        done = invoke("listen", f"{url}{path}", "-f", "raw", "--duration", "0.8")
+    assert done.status == 0, done.stderr
     assert done.stdout.count(b": ping\n\n") >= 3
 
 
