@@ -207,7 +207,7 @@ def test_text_mode_grows_the_reply_in_place_on_a_terminal(name: str) -> None:
     from test_listen_diagnostics import anthropic_text, openai_contents, pieces, sample
 
     reply = "".join(openai_contents()) if name.startswith("openai") else anthropic_text()
-    script = Script([pieces(sample(name), 61), 204])
+    script = Script([[b"retry: 10\n\n", *pieces(sample(name), 61)], 204])  # no 3 s wait
     script.gate.set()
     with StreamServer(script) as url:
         result = on_terminal(url, "-f", "text")
@@ -226,7 +226,7 @@ def test_an_openai_chunk_takes_one_line_at_120_columns_and_full_expands_it() -> 
     assert len(data) > COLUMNS  # a real chunk: about 250 characters
     screens = {}
     for flag in ("", "--full"):
-        with StreamServer(Script([[chunk + b"\n\n"], 204])) as url:
+        with StreamServer(Script([[b"retry: 10\n\n", chunk + b"\n\n"], 204])) as url:
             result = on_terminal(url, "-f", "pretty", "-q", *([flag] if flag else []))
         assert result.status == 0, result.stderr
         screens[flag] = [line for line in screen_of(result.text) if line]
