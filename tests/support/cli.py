@@ -147,8 +147,10 @@ class Running:
         self._thread.join(timeout)
         if self._thread.is_alive():
             raise AssertionError(f"sse-cli still running after {timeout} s")
-        with self.stdout:
-            rest = b"" if self.stdout.closed else self.stdout.read()
+        rest = b""
+        if not self.stdout.closed:
+            with self.stdout:
+                rest = self.stdout.read()
         assert self.status is not None, "the run raised: see the thread's exception above"
         assert isinstance(self.env.stderr, io.StringIO)
         return Result(self.status, rest, self.env.stderr.getvalue())
