@@ -154,13 +154,20 @@ def checked(check: Callable[[T], T]) -> Callable[[T], T]:
     return callback
 
 
-def fail(exc: SseCliError, messages: "Messages") -> NoReturn:
-    """An expected failure: one line on stderr, then its exit status."""
+def fail(exc: SseCliError, messages: "Messages | None" = None) -> NoReturn:
+    """An expected failure: one line on stderr (`messages`', or the process's), then its
+    exit status."""
+    if messages is None:
+        from sse_cli.render import Messages
+
+        messages = Messages()
     messages.error(str(exc))
     raise typer.Exit(exc.exit_code)
 
 
-def run_async(main: Coroutine[Any, Any, None], messages: "Messages", env: Environment) -> None:
+def run_async(
+    main: Coroutine[Any, Any, None], messages: "Messages", env: Environment | None = None
+) -> None:
     """Run `main` on a new event loop; map every expected ending to its exit status.
 
     Ctrl-C cancels the main task (on 3.10 as on 3.11+), so output ends on a whole line.
@@ -192,7 +199,7 @@ def run_async(main: Coroutine[Any, Any, None], messages: "Messages", env: Enviro
         messages.error(str(exc))
         code = exc.exit_code
     except BrokenPipeError:
-        _silence_stdout(env)
+        _silence_stdout(env or Environment.from_sys())
     finally:
         try:
             loop.run_until_complete(loop.shutdown_asyncgens())

@@ -46,7 +46,7 @@ def start(output_format: str | None, env: Environment) -> None:
             messages.note(f"demo server up; running: sse-cli listen {url} --no-reconnect")
             options = ListenOptions(url=url, reconnect=False)
             run_async(
-                session(options, Limits(), render_options, messages, env, False), messages, env
+                session(options, Limits(), render_options, messages, False, env=env), messages, env
             )
             messages.note(
                 "next: run 'sse-cli serve' and, in another terminal, "

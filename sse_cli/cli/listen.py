@@ -273,7 +273,7 @@ def start(settings: ListenSettings, env: Environment) -> None:
         except SseCliError as exc:
             fail(exc, messages)
     run_async(
-        session(options, limits, render_options, messages, env, output.stats, recorder),
+        session(options, limits, render_options, messages, output.stats, recorder, env),
         messages,
         env,
     )
@@ -322,18 +322,19 @@ async def session(
     limits: "Limits",
     render_options: "RenderOptions",
     messages: "Messages",
-    env: Environment,
     report_stats: bool,
     recorder: "Recorder | None" = None,
+    env: Environment | None = None,
 ) -> None:
-    """The client's actions through the session's limits into a renderer."""
+    """The client's actions through the session's limits into a renderer writing to `env`'s
+    stdout (the process's by default)."""
     import aiohttp  # noqa: F401 - the whole stack loads before the collector comes back
 
     from sse_cli import process
     from sse_cli.client import listen as client_listen
     from sse_cli.session import run
 
-    renderer = _renderer(render_options, messages, env)
+    renderer = _renderer(render_options, messages, env or Environment.from_sys())
     process.settled()
     try:
         source = client_listen(options)
