@@ -2,8 +2,11 @@
 environment variables it reads, as HTTPie's `Environment` holds them.
 
 `Environment.from_sys()` is the process's own; tests build one over in-memory streams and
-run the whole CLI in-process through `run_cli(argv, env)`. Nothing else in the CLI touches
-`sys.stdin`, `sys.stdout`, `sys.stderr` or `os.environ`. Stdlib only.
+run the whole CLI in-process through `run_cli(argv, env)`. The commands hand it down to
+whatever reads or writes; a lower function called without one uses the process's streams.
+Three things stay the process's, being decided for the whole process: which decoder twin
+runs (SSE_CLI_PURE_PYTHON, read at import; `--version` reads the run's), the proxies that
+aiohttp takes from the environment, and Typer's shell completion. Stdlib only.
 """
 
 from __future__ import annotations
