@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from httpx_sse import connect_sse
-from support.cli import WAIT, invoke, spawn_cli
+from support.cli import WAIT, invoke, start
 from support.serve import stats
 from support.waiting import wait_until
 
@@ -324,7 +324,7 @@ def publish(base: str, data: str, **query: str) -> httpx.Response:
 def test_publish_reaches_every_subscriber_of_its_topic_only(base: str) -> None:
     news = [Subscriber(base, "news", 3) for _ in range(4)]
     chat = [Subscriber(base, "chat", 1) for _ in range(2)]
-    cli_news = spawn_cli("listen", f"{base}/subscribe?topic=news", "-f", "json", "-n", "3")
+    cli_news = start("listen", f"{base}/subscribe?topic=news", "-f", "json", "-n", "3")
     wait_until(lambda: stats(base)["subscribers"] == 7)
     assert publish(base, "one", topic="news").json()["subscribers"] == 5
     assert publish(base, "hi", topic="chat", event="chat").json()["subscribers"] == 2
@@ -332,9 +332,7 @@ def test_publish_reaches_every_subscriber_of_its_topic_only(base: str) -> None:
     assert publish(base, "three", topic="news").json()["subscribers"] == 5
     for subscriber in news + chat:
         assert subscriber.done.wait(WAIT)
-    assert records_of(
-        json.loads(line) for line in cli_news.communicate(timeout=WAIT)[0].splitlines()
-    ) == [
+    assert records_of(json.loads(line) for line in cli_news.finish().stdout.splitlines()) == [
         ("message", "one", "1"),
         ("alert", "two\nlines", "2"),
         ("message", "three", "3"),
@@ -358,14 +356,8 @@ def test_a_slow_subscriber_is_dropped_while_others_keep_receiving(
     slow.sendall(b"GET /subscribe?topic=load HTTP/1.1\r\nHost: test\r\n\r\n")
     count = 60
     output = (tmp_path / "fast.out").open("wb")  # a file: the fast reader never blocks
-    fast = spawn_cli(
-        "listen",
-        f"{base}/subscribe?topic=load",
-        "-f",
-        "data",
-        "-n",
-        str(count),
-        stdout=output.fileno(),
+    fast = start(
+        "listen", f"{base}/subscribe?topic=load", "-f", "data", "-n", str(count), stdout=output
     )
     wait_until(lambda: stats(base)["subscribers"] == 2)
     payload = "x" * 131072  # the slow socket's buffers fill after a few MiB
@@ -377,9 +369,9 @@ def test_a_slow_subscriber_is_dropped_while_others_keep_receiving(
             for n in range(count)
         ]
     assert reached[0] == 2 and reached[-1] == 1  # the slow one was dropped along the way
-    _, err = fast.communicate(timeout=WAIT)
+    result = fast.finish()
     output.close()
-    assert fast.returncode == 0, err.decode()
+    assert result.status == 0, result.stderr
     out = (tmp_path / "fast.out").read_bytes()
     assert [line.split(b" ")[0] for line in out.splitlines()] == [b"%d" % n for n in range(count)]
     received = b""

@@ -126,10 +126,19 @@ class Running:
     """`sse-cli ARGS` running in-process in a thread, its stdout a real pipe (buffered, as a
     process's is, so a missing flush shows) that the test reads with `read_line`."""
 
-    def __init__(self, args: tuple[str, ...], stdin: bytes, environ: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        args: tuple[str, ...],
+        stdin: bytes,
+        environ: Mapping[str, str],
+        stdout: IO[bytes] | None = None,
+    ) -> None:
         read_end, write_end = os.pipe()
         self.stdout = os.fdopen(read_end, "rb")
-        self._out = os.fdopen(write_end, "wb")
+        self._out: IO[bytes] = os.fdopen(write_end, "wb")
+        if stdout is not None:  # the run writes there; the pipe only reaches its end
+            self._out.close()
+            self._out = stdout
         self.env = Environment(stdin=Terminal(stdin), stdout=self._out, environ=cli_env(**environ))
         self.status: int | None = None
         self._thread = threading.Thread(target=self._run, args=(list(args),), daemon=True)
@@ -156,9 +165,12 @@ class Running:
         return Result(self.status, rest, self.env.stderr.getvalue())
 
 
-def start(*args: str, stdin: bytes = b"", **environ: str) -> Running:
-    """Start `sse-cli ARGS` in-process in a thread; read its stdout as it comes."""
-    return Running(args, stdin, environ)
+def start(
+    *args: str, stdin: bytes = b"", stdout: IO[bytes] | None = None, **environ: str
+) -> Running:
+    """Start `sse-cli ARGS` in-process in a thread; read its stdout as it comes (or give a
+    file to write it to, for output that nobody reads until the end)."""
+    return Running(args, stdin, environ, stdout)
 
 
 def run_cli(
