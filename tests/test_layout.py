@@ -24,6 +24,7 @@ FORBIDDEN = {
     "sse_cli.render": ("sse_cli.client", "sse_cli.serve", "sse_cli.cli"),
     "sse_cli.request": ("sse_cli.client", "sse_cli.serve", "sse_cli.cli", "sse_cli.render"),
     "sse_cli.launcher": ("sse_cli.serve", "sse_cli.client", "sse_cli.cli"),
+    "sse_cli.doctor": ("sse_cli.serve", "sse_cli.cli", "sse_cli.render", "sse_cli.session"),
 }
 # The bottom floor: pure modules that import nothing of the package but each other.
 BOTTOM = (
