@@ -1,8 +1,10 @@
 """Attacks on the client: hostile and broken servers, dropped and silent connections, a reader
 that stops reading, signals, TLS and redirects (issue 7, the client half).
 
-Every server is a real loopback socket (`SocketServer`), the CLI runs as a subprocess, and
-every wait is on a condition with a timeout; every loop is bounded in count and time.
+Every server is a real loopback socket (`SocketServer`), the CLI runs in-process (`invoke`,
+or `start` with stdout on a real pipe), and every wait is on a condition with a timeout;
+every loop is bounded in count and time. Where the process is the point (peak RSS, Ctrl-C, a
+reader that stops reading) it runs as a subprocess.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """How `listen` meets a server it cannot reach (issue 18): what fails at once, what is retried,
 and how many times `--max-retries N` tries.
 
-The CLI runs as a subprocess where the exit status and stderr matter; the retry count is
-checked in-process against a loopback server, with a reconnection time of milliseconds.
+The CLI runs in-process (`invoke`) where the exit status and stderr matter; the retry count
+is checked on the client against a loopback server, with a reconnection time of milliseconds.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """`sse-cli listen` telling people what happened: text mode, --extract, wire-format warnings
-and --strict, -v, --stats. The CLI runs as a subprocess against raw-socket loopback servers.
+and --strict, -v, --stats. The CLI runs in-process against raw-socket loopback servers.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A 2xx other than 200 and 204 is not an event stream: exit status 6, one line naming the
 status and the body's first bytes, no event from that body on stdout, never reconnected.
-Every server is a loopback socket and the CLI runs as a subprocess.
+Every server is a loopback socket and the CLI runs in-process (`invoke`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """`sse-cli bench` as people run it: flags, exit statuses, thresholds, and real `serve` runs.
 
-The pure parts (thresholds, send times) are tested in-process; the command runs as a
-subprocess against `sse-cli serve` on loopback for /clock latency, /publish fan-out latency,
+The pure parts (thresholds, send times) are tested alone; the command runs in-process
+(`invoke`) against `sse-cli serve` on loopback for /clock latency, /publish fan-out latency,
 and serve's own caps (503 past --max-streams, 429 past --rate-limit).
 """
 
