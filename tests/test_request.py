@@ -204,11 +204,6 @@ def test_last_event_id_flag_wins_over_the_header() -> None:
     assert (options.last_event_id, options.headers) == ("7", ())
 
 
-def test_pick_takes_the_flags_among_a_commands_parameters() -> None:
-    flags = RequestFlags.pick({"url": URL, "method": "post", "quiet": True})
-    assert flags == RequestFlags(url=URL, method="post")
-
-
 def test_text_output_stops_at_done_unless_until_is_given() -> None:
     assert stop_data("text", None) == "[DONE]"
     assert stop_data("text", "end") == "end"
