@@ -96,8 +96,10 @@ def test_replay_wins_over_the_builtin_route_and_the_banner_says_so(
     server = serve_socket(stream(b"data: recorded\n\n"))
     recording = tmp_path / "root.jsonl"
     record(server.url, recording)
-    with replaying("--replay", str(recording)) as (base, banner):
-        done = invoke("listen", base + "/", "-f", "data", "--no-reconnect")
+    # Not -q, whose banner is the address alone.
+    with running(serve_command(["--replay", str(recording)])) as child:
+        done = invoke("listen", child.url + "/", "-f", "data", "--no-reconnect")
+        banner = child.lines()
     assert done.stdout == b"recorded\n"
     assert any("replays" in line and "replaces the built-in" in line for line in banner)
 

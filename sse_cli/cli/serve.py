@@ -36,11 +36,37 @@ def _host(ctx: typer.Context, value: str) -> str:
 
 SERVE_EPILOG = """\
 \b
+Endpoints (the banner prints each with a command to try):
+  GET  /                     a message, one character per event
+  POST /sse                  streams back a posted {"message": "..."}
+  GET  /counter              ids 1, 2, 3 ...; ?limit=N, ?drop_after=K
+  GET  /clock                a tick a second, its time as JSON; ?interval=S
+  GET  /showcase             one of every wire feature
+  POST /v1/chat/completions  an OpenAI-compatible mock
+  GET  /v1/models            the mock's model list, as the API lists it
+  GET  /subscribe            what /publish sends to ?topic=; ?history=N
+  POST /publish              its body as one event on ?topic= (?event= names it)
+  GET  /exec                 with --exec-per-client: a process per client
+  GET  /ui                   a page that shows the streams live
+  GET  /stats                JSON: generators, streams, events, subscribers
+
+\b
+A replay (--replay) also takes, per request:
+  ?speed=X        X times faster (0: no waiting)
+  ?drop_after=K   end the response after every K events
+  ?status=CODE    answer CODE with a JSON error instead
+  ?stall_after=K  stop sending after K events, without closing
+  ?reconnects=1   end each response where the recorded one ended
+
+\b
 Examples:
   sse-cli serve
   sse-cli serve --port 0 --delay 0
   sse-cli serve --host 0.0.0.0 --cors-origin http://localhost:5173
   sse-cli serve --exec 'tail -n 100 -F app.log'
+  tail -F app.log | sse-cli serve --stdin
+  sse-cli serve --replay counter.jsonl --speed 0
+  sse-cli serve --broker redis://127.0.0.1:6379/0 --workers 4
 """
 
 
@@ -179,15 +205,16 @@ def serve(
         ),
     ] = None,
     speed: Annotated[
-        float,
+        float | None,
         typer.Option(
             "--speed",
             metavar="FACTOR",
-            callback=checked(check_between(0, 1e6)),
-            help="Replay recorded gaps this many times faster (default: 1; 0: no waiting).",
+            callback=checked(unless_none(check_between(0, 1e6))),
+            help="Replay recorded gaps this many times faster (default: 1; 0: no waiting); "
+            "needs --replay.",
             show_default=False,
         ),
-    ] = 1.0,
+    ] = None,
     exec_: Annotated[
         str | None,
         typer.Option(
@@ -249,7 +276,8 @@ def serve(
         ),
     ] = None,
     quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="Do not log each request on stderr.")
+        bool,
+        typer.Option("--quiet", "-q", help="Print a short banner and no request log on stderr."),
     ] = False,
 ) -> None:
     from sse_cli.serve.flags import ServeFlags
@@ -286,8 +314,11 @@ def start(flags: "ServeFlags", env: Environment) -> None:
     from sse_cli import process
     from sse_cli.render import Messages
 
+    def warn(message: str) -> None:
+        env.stderr.write(f"sse-cli: warning: {message}\n")
+
     try:
-        settings = flags.settings()
+        settings = flags.settings(warn)
         from sse_cli.serve import run_server
 
         process.settled()

@@ -9,7 +9,7 @@ more than one flag, or read files, run in `ServeFlags.settings()`.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -37,7 +37,7 @@ class ServeFlags:
     broker: str | None = None
     workers: int = 1
     replay: Sequence[str] = ()
-    speed: float = 1.0
+    speed: float | None = None  # None: 1, and refused without --replay
     exec_: str | None = None
     exec_topic: str | None = None
     exec_restart: bool = False
@@ -47,16 +47,17 @@ class ServeFlags:
     exec_per_client: str | None = None
     quiet: bool = False
 
-    def settings(self) -> ServeSettings:
+    def settings(self, warn: Callable[[str], None] | None = None) -> ServeSettings:
         """The flags checked, recordings read: what the server runs with. Raises
-        `UsageError` (or the recording's error) naming the flag."""
+        `UsageError` (or the recording's error) naming the flag; `warn` is told of each
+        file a --replay folder skips."""
         from sse_cli.request import parse_size
         from sse_cli.serve.relay_settings import relay_settings
 
         # In this order, so that of two bad flags the same one is named as before.
         origins = tuple(parse_cors_origin(origin) for origin in self.cors_origin)
         max_body = parse_size(self.max_body, "--max-body")
-        replays = load_replays(self.replay)
+        replays = load_replays(self.replay, self.speed, warn)
         relay = relay_settings(
             self.exec_,
             self.stdin,
@@ -81,8 +82,9 @@ class ServeFlags:
             broker=self.broker,
             workers=self.workers,
             access_log=not self.quiet,
+            quiet=self.quiet,
             replays=replays,
-            speed=self.speed,
+            speed=1.0 if self.speed is None else self.speed,
             relay=relay,
         )
 
@@ -114,13 +116,18 @@ def parse_cors_origin(origin: str) -> str:
     return origin
 
 
-def load_replays(paths: Sequence[str]) -> tuple[Tape, ...]:
-    """Every --replay PATH read and checked: a bad one stops `serve` before it binds."""
+def load_replays(
+    paths: Sequence[str], speed: float | None = None, warn: Callable[[str], None] | None = None
+) -> tuple[Tape, ...]:
+    """Every --replay PATH read and checked: a bad one stops `serve` before it binds. A
+    --speed without --replay, which it would shape, is refused, not ignored."""
     if not paths:
+        if speed is not None:
+            raise UsageError("--speed needs --replay", "add --replay FILE")
         return ()
     from sse_cli.serve.tapes import load_tapes
 
-    return tuple(load_tapes(tuple(paths)))
+    return tuple(load_tapes(tuple(paths), warn))
 
 
 __all__ = ["ServeFlags", "check_host", "load_replays", "parse_cors_origin"]
