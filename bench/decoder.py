@@ -21,7 +21,7 @@ READ = 64 * 1024
 CHILD = """
 import json, sys, time
 from bench.source import body
-from sse_cli.parser import Decoder, _scan
+from sse_cli.protocol.decoder import Decoder, _scan
 kind, n, runs, read = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 data = body(kind, n)
 chunks = [data[i : i + read] for i in range(0, len(data), read)]
@@ -37,7 +37,7 @@ print(json.dumps({"times": times, "count": count, "twin": _scan.__module__}))
 #: Each twin: its name in the table, the environment that picks it, the module it lives in.
 TWINS = [
     ("C (sse_cli._speedups)", {}, "sse_cli._speedups"),
-    ("Python (SSE_CLI_PURE_PYTHON=1)", {"SSE_CLI_PURE_PYTHON": "1"}, "sse_cli.parser"),
+    ("Python (SSE_CLI_PURE_PYTHON=1)", {"SSE_CLI_PURE_PYTHON": "1"}, "sse_cli.protocol.decoder"),
 ]
 
 

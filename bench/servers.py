@@ -35,7 +35,7 @@ from bench.common import (
     service,
 )
 from bench.config import Config
-from sse_cli.parser import Decoder, Event
+from sse_cli.protocol.decoder import Decoder, Event
 
 SERVE = "sse-cli serve"
 PEER = "sse-starlette, plain"

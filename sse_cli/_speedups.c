@@ -1,6 +1,6 @@
 /* The decoder's per-line loop in C: "Interpreting an event stream" for the lines of one chunk.
  *
- * `sse_cli.parser.scan_lines` is the same loop in Python, and the reference: this file follows
+ * `sse_cli.protocol.decoder.scan_lines` is the same loop in Python, and the reference: this file follows
  * it statement by statement, and the test suite runs every decoder test against both. The
  * lines are read in place in the chunk's text, so a string is made only for what an event
  * keeps (its data, id and type). The rare lines (other spellings of the fields, `retry:`,
@@ -8,12 +8,14 @@
  *
  *     bind(Event, Comment)    the record types it makes, once, before any scan
  *     scan(text, end, data, event_type, id_buffer, last_id, retry, blocks, data_size, checked,
- *          max_line, max_size, field)
+ *          max_line, max_size, field, block)
  *     -> (items, event_type, id_buffer, last_id, retry, blocks, data_size, trip, ids_seen)
  *
  * The lines are text[:end], each ended by "\n". `data` (the data buffer, a list of str) is
  * changed in place; `trip` is None, or what grew past the size bound ("a line", "an event's
- * data"), at which point the loop stopped.
+ * data"), at which point the loop stopped. `block` is None, or the tuple type of the record
+ * that a blank line after a block without data gives when the block changed the last event
+ * ID or set `retry`.
  *
  * Beside it, the load tester's per-chunk question, twin of `sse_cli.loadtest.audit.ascending`:
  *
@@ -136,6 +138,32 @@ dispatch(PyObject *out, PyObject *data, PyObject *event_type, PyObject *id_buffe
         return -1;
     }
     return PyList_SetSlice(data, 0, lines, NULL);
+}
+
+/* After a block without data: a `block` record (id, retry) when the block changed the last
+ * event ID (id is then the new one, else None) or set retry. */
+static int
+empty_block(PyObject *out, PyObject *block, PyObject *id_buffer, PyObject *last_id,
+            PyObject *retry)
+{
+    int same = PyUnicode_Compare(id_buffer, last_id);
+    if (same == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (same == 0 && retry == Py_None) {
+        return 0;
+    }
+    PyObject *id = same == 0 ? Py_None : id_buffer;
+    Py_INCREF(id);
+    Py_INCREF(retry);
+    PyObject *items[2] = {id, retry};
+    PyObject *record = new_record((PyTypeObject *)block, items, 2);
+    if (record == NULL) {
+        return -1;
+    }
+    int failed = PyList_Append(out, record);
+    Py_DECREF(record);
+    return failed;
 }
 
 /* A line in the general form, through the Python callback; it returns the event type, id
@@ -266,17 +294,21 @@ bind(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 static PyObject *
 scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 13) {
-        PyErr_Format(PyExc_TypeError, "scan() takes 13 arguments (%zd given)", nargs);
+    if (nargs != 14) {
+        PyErr_Format(PyExc_TypeError, "scan() takes 14 arguments (%zd given)", nargs);
         return NULL;
     }
     if (event_cls == NULL || comment_cls == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "scan() before bind()");
         return NULL;
     }
-    PyObject *text = args[0], *data = args[2], *field = args[12];
+    PyObject *text = args[0], *data = args[2], *field = args[12], *block = args[13];
     if (!PyUnicode_Check(text) || !PyList_CheckExact(data)) {
         PyErr_SetString(PyExc_TypeError, "scan() takes a str and a list of data");
+        return NULL;
+    }
+    if (block != Py_None && !is_tuple_type(block)) {
+        PyErr_SetString(PyExc_TypeError, "scan()'s block is None or a tuple type");
         return NULL;
     }
     for (int i = 3; i < 6; i++) {
@@ -323,6 +355,10 @@ scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (length == 0) {
             /* Blank line: dispatch the event. Step 1 sets the last event ID string even
              * when the data buffer is empty and nothing is dispatched. */
+            if (block != Py_None && PyList_GET_SIZE(data) == 0
+                && empty_block(out, block, id_buffer, last_id, retry) < 0) {
+                goto error;
+            }
             SET_REF(last_id, Py_NewRef(id_buffer));
             if (PyList_GET_SIZE(data)) {
                 if (dispatch(out, data, event_type, id_buffer, retry, event_cls) < 0) {
@@ -426,7 +462,7 @@ static PyMethodDef methods[] = {
     {"bind", (PyCFunction)(void (*)(void))bind, METH_FASTCALL,
      "Name the Event and Comment types scan() makes."},
     {"scan", (PyCFunction)(void (*)(void))scan, METH_FASTCALL,
-     "Interpret the lines of one chunk: the C twin of sse_cli.parser.scan_lines."},
+     "Interpret the lines of one chunk: the C twin of sse_cli.protocol.decoder.scan_lines."},
     {"ascending", (PyCFunction)(void (*)(void))ascending, METH_FASTCALL,
      "Whether a chunk's items are events with ascending integer ids: the C twin of "
      "sse_cli.loadtest.audit.ascending."},

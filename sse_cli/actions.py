@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sse_cli.parser import Item
+from sse_cli.protocol.decoder import Item
 
 __all__ = ["Action", "Connected", "Connecting", "Ended", "Received", "Retrying"]
 

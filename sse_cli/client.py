@@ -18,33 +18,32 @@ from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from sse_cli import __version__
 from sse_cli.actions import Action, Connected, Connecting, Ended, Received, Retrying
-from sse_cli.backoff import Backoff
-from sse_cli.errors import ConnectError, EventTooLargeError, SseCliError, UsageError
-from sse_cli.failures import Retryable, check_response, futile_at_start, network_error, not_tls
-from sse_cli.parser import Decoder, Diagnostic, Event, Item
-from sse_cli.request import (
-    CONTROL,
-    SECRET_HEADERS,
-    TOKEN,
-    ListenOptions,
-    mask_url,
+from sse_cli.errors import (
+    ConnectError,
+    EventTooLargeError,
+    HttpStatusError,
+    SseCliError,
+    UsageError,
 )
+from sse_cli.failures import (
+    Retryable,
+    check_response,
+    futile_at_start,
+    head_of,
+    network_error,
+    not_tls,
+)
+from sse_cli.protocol.decoder import Decoder, Diagnostic, Event, Item
+from sse_cli.protocol.reconnect import CONTROL, GiveUp, Reconnection
+from sse_cli.protocol.response import Outcome
+from sse_cli.request import SECRET_HEADERS, TOKEN, ListenOptions, mask_url
 
 if TYPE_CHECKING:
     import aiohttp
     from yarl import URL
 
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-DEFAULT_HEADERS: tuple[tuple[str, str], ...] = (
-    ("Accept", "text/event-stream"),
-    ("Cache-Control", "no-cache"),
-    # Compression makes servers and proxies buffer a stream.
-    ("Accept-Encoding", "identity"),
-    ("User-Agent", f"sse-cli/{__version__}"),
-)
 #: The most bytes decoded at once. A read returns what has arrived, up to this: a reader that
 #: falls behind would otherwise take far more at a time, and decoding, splitting and writing
 #: a chunk that size runs each pass out of the CPU's cache (bench/RESULTS.md has the figures).
@@ -70,7 +69,7 @@ NO_BLANK_LINE = Diagnostic(
 def check_sendable(url: str, headers: Iterable[tuple[str, str]]) -> None:
     """The last check before a request is sent: no URL or header holds what HTTP cannot carry.
 
-    The same rule (`request.CONTROL`) that refuses a bad `-H` or URL on the command line, for
+    The same rule (`CONTROL`) that refuses a bad `-H` or URL on the command line, for
     options built by other means; a value is never echoed, since it may be a secret.
     """
     if CONTROL.search(url):
@@ -115,55 +114,13 @@ class _Dropped(Exception):
 
 
 class _Connection:
-    """The state that outlives one connection: last event ID, reconnection time, backoff."""
+    """One stream's transport state: its options and headers, around the protocol core's
+    reconnection state (last event ID, retry, backoff, retries)."""
 
     def __init__(self, options: ListenOptions) -> None:
         self.options = options
-        self.last_event_id = options.last_event_id
-        self.retry = options.default_retry
-        self.backoff = Backoff(cap=options.backoff_cap)
-        self.ids_seen = False
-        self.failed_attempts = 0
-        self.connected = False  # has any attempt reached an event stream?
-        user = {name.lower() for name, _ in options.headers}
-        self.headers = [(n, v) for n, v in DEFAULT_HEADERS if n.lower() not in user]
-        self.headers += [(n, v) for n, v in options.headers if v]
-
-    def may_reconnect(self) -> bool:
-        if self.options.reconnect is not None:
-            return self.options.reconnect
-        # Re-sending an unsafe request may repeat a paid call: only a server that sent an
-        # event id (so it can resume) is asked again.
-        return self.options.method in SAFE_METHODS or self.ids_seen
-
-    def retries_asked(self) -> bool:
-        """Did the command line ask for retries (--reconnect, or a --max-retries bound)?"""
-        return bool(self.options.reconnect) or self.options.max_retries is not None
-
-    def headers_for(self, url: str) -> list[tuple[str, str]]:
-        headers = list(self.headers)
-        # Deliberate divergence: an id a header cannot carry is not sent (UNSENDABLE_ID says so).
-        if self.last_event_id and not CONTROL.search(self.last_event_id):
-            if not any(n.lower() == "last-event-id" for n, _ in headers):
-                headers.append(("Last-Event-ID", self.last_event_id))
-        return headers
-
-    def streaming(self) -> None:
-        """An attempt reached an event stream: failures start counting again."""
-        self.backoff.reset()
-        self.failed_attempts = 0
-        self.connected = True
-
-    def after_failure(self, failure: Retryable) -> float:
-        """The wait after a failed attempt; raises its error when no retry is left."""
-        self.failed_attempts += 1
-        limit = self.options.max_retries
-        if not self.may_reconnect() or (limit is not None and self.failed_attempts > limit):
-            raise failure.error from None
-        delay = self.backoff.next_delay(self.retry)
-        if failure.retry_after is not None:
-            delay = max(delay, failure.retry_after)
-        return delay
+        self.state = Reconnection(options.policy, options.last_event_id)
+        self.headers = options.request_headers()
 
 
 async def listen(options: ListenOptions) -> AsyncIterator[Action]:
@@ -172,38 +129,50 @@ async def listen(options: ListenOptions) -> AsyncIterator[Action]:
     Raises an `SseCliError` for a failure that ends listening (bad status, wrong content
     type, network errors when not reconnecting, retries spent, an over-long event).
     """
-    state = _Connection(options)
+    conn = _Connection(options)
+    state = conn.state
     async with _session(options) as session:
         attempt = 0
         while True:
             attempt += 1
             yield Connecting(mask_url(options.url), attempt)
             try:
-                async with _opened(session, state) as response:
+                async with _opened(session, conn) as response:
                     yield _connected(response)
-                    if response.status == 204:
+                    if head_of(response).outcome is Outcome.STOP:
                         yield Ended("the server answered 204 No Content (stop reconnecting)")
                         return
-                    await check_response(response, options)
-                    state.streaming()
+                    await check_response(response)
+                    state.opened()
                     lost: SseCliError | None = None
                     try:
-                        async with contextlib.aclosing(_read(response, state)) as chunks:
+                        async with contextlib.aclosing(_read(response, conn)) as chunks:
                             async for received in chunks:
                                 yield received
                     except _Dropped as dropped:
                         lost = dropped.error
                     reason = lost.message if lost else "the server closed the stream"
-                    if not state.may_reconnect():
+                    decision = state.after_stream()
+                    if isinstance(decision, GiveUp):
                         if lost is not None:
-                            raise lost
+                            raise _given_up(lost, decision)
                         yield Ended(reason)
                         return
-                    delay = state.backoff.next_delay(state.retry)
             except Retryable as failure:
-                delay, reason = state.after_failure(failure), failure.error.message
-            yield Retrying(delay, attempt + 1, reason)
-            await asyncio.sleep(delay)
+                decision = state.after_failure(failure.retry_after)
+                if isinstance(decision, GiveUp):
+                    raise _given_up(failure.error, decision) from None
+                reason = failure.error.message
+            yield Retrying(decision.delay, attempt + 1, reason)
+            await asyncio.sleep(decision.delay)
+
+
+def _given_up(error: SseCliError, decision: GiveUp) -> SseCliError:
+    """The error that ends listening, its hint saying what stopped the retries (a status's
+    usual hint is about retrying, so the reason replaces it)."""
+    if error.hint is None or isinstance(error, HttpStatusError):
+        error.hint = decision.reason
+    return error
 
 
 def _session(options: ListenOptions) -> aiohttp.ClientSession:
@@ -232,7 +201,7 @@ def _connected(response: aiohttp.ClientResponse) -> Connected:
 
 
 async def _read(
-    response: aiohttp.ClientResponse, state: _Connection
+    response: aiohttp.ClientResponse, conn: _Connection
 ) -> AsyncGenerator[Received, None]:
     """One stream's chunks and what they completed; the state keeps its id and retry.
 
@@ -240,7 +209,7 @@ async def _read(
     """
     import aiohttp
 
-    options = state.options
+    options, state = conn.options, conn.state
     decoder = Decoder(state.last_event_id, options.max_event_size)
     watch = _DispatchWatch()
     lost: SseCliError | None = None
@@ -259,18 +228,14 @@ async def _read(
                 if watch.active:
                     watch.check(items, decoder)
                 yield Received(chunk, items)
-                if not state.ids_seen and decoder.ids_seen:
-                    state.ids_seen = True
     except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
         lost = network_error(exc, options, connected=True)
     finally:
-        state.last_event_id = decoder.last_event_id
-        if decoder.retry is not None:
-            state.retry = decoder.retry / 1000.0
+        state.seen(decoder.last_event_id, decoder.retry, decoder.ids_seen)
     tail: list[Item] = list(decoder.close())
     if watch.active and watch.ignored_fields:
         tail.append(NOTHING_DISPATCHED)
-    if CONTROL.search(state.last_event_id) and state.may_reconnect():
+    if not state.sendable_id() and state.may_reconnect():
         tail.append(UNSENDABLE_ID)
     if tail:
         yield Received(b"", tail)
@@ -293,7 +258,7 @@ def _ssl_context(options: ListenOptions) -> ssl.SSLContext | bool:
 
 @contextlib.asynccontextmanager
 async def _opened(
-    session: aiohttp.ClientSession, state: _Connection
+    session: aiohttp.ClientSession, conn: _Connection
 ) -> AsyncIterator[aiohttp.ClientResponse]:
     """One request, redirects followed by hand; the response is released on leaving.
 
@@ -301,11 +266,11 @@ async def _opened(
     method becomes GET after a 303 (and after 301 or 302 for a POST), as curl and browsers do.
     """
 
-    options = state.options
+    options = conn.options
     method, url, body = options.method, options.url, options.body
-    headers = state.headers_for(url)
+    headers = conn.state.headers(conn.headers)
     for _ in range(options.max_redirects + 1):
-        response = await _send(session, state, method, url, headers, body)
+        response = await _send(session, conn, method, url, headers, body)
         location = response.headers.get("Location")
         if response.status not in REDIRECT_STATUSES or not location:
             try:
@@ -331,7 +296,7 @@ async def _opened(
 
 async def _send(
     session: aiohttp.ClientSession,
-    state: _Connection,
+    conn: _Connection,
     method: str,
     url: str,
     headers: list[tuple[str, str]],
@@ -352,7 +317,7 @@ async def _send(
             method, target_url, headers=headers, data=body, allow_redirects=False
         )
     except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
-        error = network_error(exc, state.options, connected=False)
+        error = network_error(exc, conn.options, connected=False)
         if (
             isinstance(error, UsageError)
             or isinstance(exc, aiohttp.ClientConnectorCertificateError)
@@ -360,7 +325,7 @@ async def _send(
         ):
             # No retry fixes a bad URL, an untrusted certificate or a wrong scheme.
             raise error from None
-        if not state.connected and not state.retries_asked():
+        if not conn.state.connected and not conn.state.retries_asked():
             # Deliberate divergence from EventSource, which retries these: before any
             # stream has run, a host that never resolves or a refused connection fails at
             # once. Once a stream has run, both are retried.

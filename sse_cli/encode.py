@@ -1,4 +1,4 @@
-"""Encoding events to the wire format: the inverse of `parser.Decoder`, stdlib only.
+"""Encoding events to the wire format: the inverse of `protocol.decoder.Decoder`, stdlib only.
 
 Used by `serve` (and by anything that replays events). Every function returns bytes that
 `Decoder` reads back as the same event, whatever the data holds: each line of the data

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sse_cli.errors import UsageError
-from sse_cli.parser import Event
+from sse_cli.protocol.decoder import Event
 
 #: The data that ends an OpenAI-style stream; text mode stops on it.
 DONE = "[DONE]"

@@ -1,7 +1,8 @@
-"""What a failed request or a wrong response means: the error to raise, with its hint.
+"""aiohttp's side of a failed attempt: its exceptions and responses, as the errors to raise.
 
-Used by the client only. aiohttp is imported inside the functions that classify its
-exceptions, never at module level.
+What a response head means is the protocol core's (`sse_cli.protocol.response`); this module
+only reads aiohttp's objects for it, and words aiohttp's network exceptions. Used by the
+client only. aiohttp is imported inside the functions, never at module level.
 """
 
 from __future__ import annotations
@@ -9,19 +10,11 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
-import time
-from email.utils import parsedate_to_datetime
-from http import HTTPStatus
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from sse_cli.errors import (
-    ConnectError,
-    HttpStatusError,
-    NotEventStreamError,
-    SseCliError,
-    UsageError,
-)
+from sse_cli.errors import ConnectError, SseCliError, UsageError
+from sse_cli.protocol.response import PREVIEW_BYTES, Head, Outcome, preview_text
 from sse_cli.request import ListenOptions, mask_url
 
 if TYPE_CHECKING:
@@ -37,91 +30,37 @@ class Retryable(Exception):
         self.retry_after = retry_after
 
 
-def retry_after(value: str | None) -> float | None:
-    """Retry-After in seconds: a count of seconds, or an HTTP date (None if neither)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isascii() and value.isdigit():
-        return float(value)
+async def _body_preview(response: aiohttp.ClientResponse) -> str:
     try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _is_event_stream(content_type: str | None) -> bool:
-    if not content_type:
-        return False
-    return content_type.split(";", 1)[0].strip().lower() == "text/event-stream"
-
-
-async def _body_preview(response: aiohttp.ClientResponse, limit: int = 200) -> str:
-    try:
-        head = await asyncio.wait_for(response.content.read(limit), 2.0)
+        head = await asyncio.wait_for(response.content.read(PREVIEW_BYTES), 2.0)
     except Exception:  # the preview is a courtesy: never let it hide the real error
         return ""
-    text = " ".join(head.decode("utf-8", "replace").split())
-    if not text:
-        return ""
-    return ": " + (text if len(head) < limit else text + " …")
+    return preview_text(head)
 
 
-async def check_response(response: aiohttp.ClientResponse, options: ListenOptions) -> None:
-    """Fail a response that is not an event stream; its body is never parsed as events."""
-    status = response.status
-    url = mask_url(str(response.url))
-    if not 200 <= status < 300:
-        preview = await _body_preview(response)
-        error = HttpStatusError(
-            status,
-            f"HTTP {status} {response.reason or ''}".rstrip() + f" from {url}{preview}",
-            _status_hint(status),
-        )
-        if status >= 500 or status == 429:
-            raise Retryable(error, retry_after(response.headers.get("Retry-After")))
-        raise error
-    if status != 200:
-        # WHATWG "fail the connection": only 200 announces an event stream; any other 2xx
-        # (204 aside, which the client handles first) is neither parsed nor reconnected.
-        # A deliberate match with EventSource: curl would print any 2xx body.
-        preview = await _body_preview(response)
-        raise NotEventStreamError(
-            f"{url} answered {_status_text(status, response.reason)}, not 200{preview}",
-            "only 200 opens an event stream, as in a browser's EventSource",
-        )
-    content_type = response.headers.get("Content-Type")
-    if not _is_event_stream(content_type):
-        preview = await _body_preview(response)
-        raise NotEventStreamError(
-            f"{url} answered {status} with Content-Type {content_type or '(none)'}, "
-            f"not text/event-stream{preview}",
-            "check the URL and method; the server did not start an event stream",
-        )
+def head_of(response: aiohttp.ClientResponse) -> Head:
+    """What the protocol core needs of aiohttp's response head."""
+    headers = response.headers
+    return Head(
+        response.status,
+        response.reason or "",
+        headers.get("Content-Type"),
+        headers.get("Retry-After"),
+        mask_url(str(response.url)),
+    )
 
 
-def _status_text(status: int, reason: str | None) -> str:
-    """`205 Reset Content`: the standard phrase where there is one, else the server's."""
-    try:
-        phrase = HTTPStatus(status).phrase
-    except ValueError:
-        phrase = reason or ""
-    return f"{status} {phrase}".rstrip()
-
-
-def _status_hint(status: int) -> str | None:
-    if status in (401, 403):
-        return "send credentials with -H 'Authorization: ...'"
-    if status == 404:
-        return "check the URL's path"
-    if status == 405:
-        return "try another method with -X, or a body with -d / --json"
-    if status == 429:
-        return "the server is rate limiting; wait, or let sse-cli reconnect"
-    if status >= 500:
-        return "a server error; sse-cli retries it unless --no-reconnect"
-    return None
+async def check_response(response: aiohttp.ClientResponse) -> None:
+    """Fail a response that does not open an event stream (`Head.outcome`, 204 aside, which
+    the client handles first); its body is never parsed as events, only previewed."""
+    head = head_of(response)
+    outcome = head.outcome
+    if outcome is Outcome.OPEN:
+        return
+    error = head.error(await _body_preview(response))
+    if outcome is Outcome.RETRY:
+        raise Retryable(error, head.retry_delay())
+    raise error
 
 
 def network_error(exc: BaseException, options: ListenOptions, *, connected: bool) -> SseCliError:

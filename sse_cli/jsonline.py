@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 
 import orjson
 
-from sse_cli.parser import Event
+from sse_cli.protocol.decoder import Event
 
 __all__ = ["LineEncoder", "json_line", "json_string"]
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import IO, TYPE_CHECKING
 
-from sse_cli.parser import Comment, Event, Item
+from sse_cli.protocol.decoder import Comment, Event, Item
 from sse_cli.render import Messages, Renderer, RenderOptions, StatusLine
 from sse_cli.stats import Stats
 

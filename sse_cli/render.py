@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from typing import IO, TYPE_CHECKING, Any
 
 from sse_cli.errors import ProtocolError
-from sse_cli.parser import Diagnostic, Event, Item
+from sse_cli.protocol.decoder import Diagnostic, Event, Item
 from sse_cli.request import SECRET_HEADERS
 from sse_cli.stats import Stats, human_bytes
 

@@ -18,16 +18,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
+from sse_cli import __version__
 from sse_cli.errors import UsageError
 from sse_cli.extract import DONE
-from sse_cli.parser import DEFAULT_MAX_EVENT_SIZE
+from sse_cli.protocol.decoder import DEFAULT_MAX_EVENT_SIZE
+from sse_cli.protocol.reconnect import CONTROL, DEFAULT_BACKOFF_CAP, DEFAULT_RETRY, Policy
 
-#: The reconnection time before any `retry:` arrives (Chrome and Safari use 3 s).
-DEFAULT_RETRY = 3.0
-#: Consecutive failures back off exponentially up to this many seconds.
-DEFAULT_BACKOFF_CAP = 30.0
-#: What no HTTP header value (aiohttp refuses to send it) and no URL may hold; a tab is allowed.
-CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+#: What an SSE client sends unless a -H overrides it (an empty -H value removes one).
+DEFAULT_HEADERS: tuple[tuple[str, str], ...] = (
+    ("Accept", "text/event-stream"),
+    ("Cache-Control", "no-cache"),
+    # Compression makes servers and proxies buffer a stream.
+    ("Accept-Encoding", "identity"),
+    ("User-Agent", f"sse-cli/{__version__}"),
+)
 #: Headers whose values are masked in messages and never follow a redirect to another origin.
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 #: An HTTP token: what a header name or a method may be.
@@ -66,6 +70,20 @@ class ListenOptions:
     """False: pass chunks on unparsed (`Received(chunk, [])`), as curl -N does, when nothing
     needs events: raw output with no filter, check or stats. Ignored while reconnecting is
     possible, which needs the last event ID and the server's retry."""
+
+    def request_headers(self) -> list[tuple[str, str]]:
+        """The headers every request of this stream sends: the defaults, less those a `-H`
+        names, then the user's in order (an empty value only removes a default)."""
+        user = {name.lower() for name, _ in self.headers}
+        headers = [(n, v) for n, v in DEFAULT_HEADERS if n.lower() not in user]
+        return headers + [(n, v) for n, v in self.headers if v]
+
+    @property
+    def policy(self) -> Policy:
+        """How this stream reconnects (`sse_cli.protocol.reconnect`)."""
+        return Policy(
+            self.method, self.reconnect, self.max_retries, self.default_retry, self.backoff_cap
+        )
 
 
 _Flags = TypeVar("_Flags", bound="Flags")

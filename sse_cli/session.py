@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sse_cli.parser import Event, Item
+from sse_cli.protocol.decoder import Event, Item
 from sse_cli.render import Renderer
 
 if TYPE_CHECKING:

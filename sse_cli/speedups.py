@@ -1,6 +1,6 @@
 """Which twin of the hot loops runs: the C ones of `sse_cli._speedups` when they were built
 (a C compiler and Python's headers at install) and SSE_CLI_PURE_PYTHON is unset, else the
-Python ones beside each caller (`parser.scan_lines`, `loadtest.audit.ascending`)."""
+Python ones beside each caller (`protocol.decoder.scan_lines`, `loadtest.audit.ascending`)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from sse_cli.parser import Event, Item
+from sse_cli.protocol.decoder import Event, Item
 
 
 class Stats:

@@ -12,7 +12,7 @@ from support.twins import speedups
 
 from sse_cli.loadtest.audit import ID_AT, MAX_DIGITS, Audit, Span, ascending
 from sse_cli.loadtest.metrics import Metrics
-from sse_cli.parser import Comment, Event, Item
+from sse_cli.protocol.decoder import Comment, Event, Item
 
 Ascending = Callable[[list[Item], type[Event], int], "Span | None"]
 

@@ -8,7 +8,7 @@ import pytest
 
 from sse_cli.errors import UsageError
 from sse_cli.extract import llm_text, path_extractor
-from sse_cli.parser import Decoder, Event
+from sse_cli.protocol.decoder import Decoder, Event
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
 

@@ -6,6 +6,7 @@ Read from the source as text (the `ast` of each module), so nothing of the packa
 from __future__ import annotations
 
 import ast
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,8 +28,11 @@ FORBIDDEN = {
 }
 # The bottom floor: pure modules that import nothing of the package but each other.
 BOTTOM = (
-    "sse_cli.parser",
-    "sse_cli.lines",
+    "sse_cli.protocol",
+    "sse_cli.protocol.decoder",
+    "sse_cli.protocol.lines",
+    "sse_cli.protocol.response",
+    "sse_cli.protocol.reconnect",
     "sse_cli._speedups",
     "sse_cli.speedups",
     "sse_cli.actions",
@@ -147,5 +151,56 @@ def test_no_import_circle_at_load() -> None:
 
 
 def test_the_checks_see_the_whole_package() -> None:
-    assert {"sse_cli.parser", "sse_cli.client", "sse_cli.cli", "sse_cli.serve"} <= set(MODULES)
+    assert {"sse_cli.protocol.decoder", "sse_cli.client", "sse_cli.cli", "sse_cli.serve"} <= set(
+        MODULES
+    )
     assert imported(MODULES["sse_cli.cli.listen"]) & {"sse_cli.client", "sse_cli.request"}
+
+
+#: What the protocol core may import of the package: itself, the errors and the C twin.
+CORE_IMPORTS = ("sse_cli.protocol", "sse_cli.errors", "sse_cli.speedups", "sse_cli._speedups")
+#: Standard library modules that do I/O or run an event loop: none belongs in the core.
+IO_MODULES = ("asyncio", "socket", "ssl", "selectors", "subprocess", "threading", "io", "os")
+
+
+def stdlib_imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if n.startswith("sse_cli.protocol")))
+def test_the_protocol_core_is_pure(name: str) -> None:
+    """Standard library only, no I/O: every client transport can use it, and its tests need
+    no socket."""
+    targets = imported(MODULES[name])
+    assert all(t.startswith(CORE_IMPORTS) for t in targets), sorted(targets)
+    outside = stdlib_imports(MODULES[name]) - {"sse_cli", "__future__"}
+    assert not outside & set(IO_MODULES), sorted(outside & set(IO_MODULES))
+    assert all(module in sys.stdlib_module_names for module in outside), sorted(outside)
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_only_the_core_reads_response_statuses_and_keeps_a_backoff(name: str) -> None:
+    """The rules of being a client live once: no transport compares a status with 204, 429 or
+    500, parses Retry-After or makes its own backoff. Exempt: serve, which answers statuses,
+    and the exit status table, which maps 4xx and 5xx to their statuses."""
+    if name.startswith(("sse_cli.protocol", "sse_cli.serve")) or name == "sse_cli.errors":
+        return
+    tree = ast.parse(MODULES[name].read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            numbers = [
+                c.value
+                for c in (node.left, *node.comparators)
+                if isinstance(c, ast.Constant) and type(c.value) is int
+            ]
+            assert not {204, 429, 500} & set(numbers), f"{name}:{node.lineno} classifies a status"
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            assert node.func.id != "Backoff", f"{name}:{node.lineno} makes its own backoff"
+        if isinstance(node, ast.Name):
+            assert node.id != "parsedate_to_datetime", f"{name}:{node.lineno} parses Retry-After"

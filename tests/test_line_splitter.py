@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from sse_cli.lines import MERGED_PIECE, LineSplitter
+from sse_cli.protocol.lines import MERGED_PIECE, LineSplitter
 
 
 def split_all(*chunks: bytes) -> list[str]:

@@ -96,7 +96,7 @@ def test_counts_and_times_match_the_schedule(serve_socket: Serve) -> None:
     assert report["events"]["total"] == 4 * K
     assert report["bytes"]["total"] == 4 * sum(len(event(n)) for n in range(1, K + 1))
     assert report["errors"]["total"] == 0
-    assert report["streams"] == {"opened": 4, "max_open": 4}
+    assert report["streams"] == {"opened": 4, "max_open": 4, "stopped_by_server": 0}
     ttfe, gap = report["ttfe_ms"], report["gap_ms"]
     assert ttfe["count"] == 4 and gap["count"] == 4 * (K - 1)
     assert FIRST * 1000 - 5 <= ttfe["p50"] <= FIRST * 1000 + 60

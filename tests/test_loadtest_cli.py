@@ -223,3 +223,22 @@ def test_publish_takes_a_short_url_as_the_stream_url_does(serve: str) -> None:
     assert status == 0, report
     assert report["publish"]["errors"] == {} and report["publish"]["sent"] >= 1
     assert report["events"]["total"] >= 1
+
+
+def test_a_204_ends_a_stream_as_the_server_asked_and_is_no_error(serve_socket: Serve) -> None:
+    """As in listen: 204 tells the stream to stop reconnecting; bench counts it, not as an
+    error, and the run ends when every stream has ended."""
+
+    def first(conn: socket.socket, request: Request) -> None:
+        conn.sendall(head() + b"retry: 10\nid: 1\ndata: a\n\nid: 2\ndata: b\n\n")
+
+    def stop(conn: socket.socket, request: Request) -> None:
+        assert request.headers.get("last-event-id") == "2"
+        conn.sendall(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+
+    status, report, err = bench(serve_socket(by_connection(first, stop)).url, "-c", "1")
+    assert status == 0, err
+    assert report["errors"] == {"total": 0, "by_kind": {}}
+    assert report["streams"]["stopped_by_server"] == 1 and report["reconnects"] == 1
+    assert report["events"]["total"] == 2
+    assert report["duration_s"] < 8  # ended with its stream, not at the default 10 s

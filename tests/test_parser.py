@@ -1,5 +1,5 @@
 """One test per rule of the WHATWG HTML Standard, "Parsing an event stream" and
-"Interpreting an event stream", plus the spec's own examples, against `sse_cli.parser`.
+"Interpreting an event stream", plus the spec's own examples, against `sse_cli.protocol.decoder`.
 
 Every test feeds bytes: decoding, the leading BOM and line ends are part of the spec too.
 """
@@ -11,7 +11,15 @@ from collections.abc import Iterable
 import pytest
 
 from sse_cli.errors import EventTooLargeError, ExitCode
-from sse_cli.parser import MAX_RETRY, Comment, Decoder, Diagnostic, Event, Item
+from sse_cli.protocol.decoder import (
+    MAX_RETRY,
+    Block,
+    Comment,
+    Decoder,
+    Diagnostic,
+    Event,
+    Item,
+)
 
 #: Every test here runs on the C twins of the hot loops, then on the Python ones.
 pytestmark = pytest.mark.usefixtures("twins")
@@ -28,7 +36,7 @@ def decode(*chunks: bytes, decoder: Decoder | None = None) -> list[Item]:
     return items
 
 
-def shapes(items: Iterable[Item]) -> list[Event | Comment | str]:
+def shapes(items: Iterable[Item]) -> list[Event | Comment | Block | str]:
     """The items with each Diagnostic replaced by its code, so no test pins message wording."""
     return [item.code if isinstance(item, Diagnostic) else item for item in items]
 
@@ -609,3 +617,19 @@ def test_events_completed_before_oversized_data_lines_are_kept_on_the_error() ->
     with pytest.raises(EventTooLargeError) as raised:
         Decoder(max_event_size=100).feed(b"data: b\n\n" + (b"data: " + b"y" * 60 + b"\n") * 2)
     assert raised.value.items == [message("b")]
+
+
+def test_blocks_without_data_are_reported_only_when_asked() -> None:
+    """For the recorder: a block that changed the last event ID or set retry, and nothing
+    for one that changed neither (the id it repeats, a comment, a lone event type)."""
+    wire = b"retry: 5\n\nid: 7\n\n:hi\ndata: x\n\nid: 7\n\nevent: e\n\nid:\n\n"
+    want = [Block(None, 5), Block("7", None), Comment("hi"), Event("message", "x", "7")]
+    assert Decoder(blocks=True).feed(wire) == [*want, Block("", None)]
+    assert Decoder().feed(wire) == [want[2], want[3]]
+    # Any chunking gives the same, and a seeded last event ID counts as unchanged.
+    split = Decoder("7", blocks=True)
+    assert [i for b in wire for i in split.feed(bytes([b]))] == [
+        want[0],
+        *want[2:],
+        Block("", None),
+    ]

@@ -1,4 +1,5 @@
-"""Property tests for `sse_cli.parser`: the chunking of the bytes never changes what comes out.
+"""Property tests for `sse_cli.protocol.decoder`: the chunking of the bytes never changes
+what comes out.
 
 (a) every split of every shared sample gives its `*.expected.ndjson`;
 (b) generated streams, serialised with random line ends, give back the events they were built
@@ -24,7 +25,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sse_cli.errors import EventTooLargeError
-from sse_cli.parser import MAX_RETRY, Comment, Decoder, Diagnostic, Event, Item
+from sse_cli.protocol import decoder as core
+from sse_cli.protocol.decoder import (
+    DEFAULT_MAX_EVENT_SIZE,
+    MAX_RETRY,
+    Comment,
+    Decoder,
+    Diagnostic,
+    Event,
+    Item,
+)
 
 #: Every test here runs on the C twins of the hot loops, then on the Python ones.
 pytestmark = pytest.mark.usefixtures("twins")
@@ -79,8 +89,10 @@ class Outcome:
     retry: int | None
 
 
-def run(chunks: Iterable[bytes], max_event_size: int | None = None) -> Outcome:
-    decoder = Decoder() if max_event_size is None else Decoder(max_event_size=max_event_size)
+def run(
+    chunks: Iterable[bytes], max_event_size: int | None = None, blocks: bool = False
+) -> Outcome:
+    decoder = Decoder(max_event_size=max_event_size or DEFAULT_MAX_EVENT_SIZE, blocks=blocks)
     items: list[Item] = []
     for chunk in chunks:
         items.extend(decoder.feed(chunk))
@@ -469,11 +481,12 @@ def test_a_line_dripped_a_byte_at_a_time_is_held_in_few_pieces(unit: str) -> Non
 # (e) Against a reference decoder written line for line from the spec
 
 
-def reference(body: bytes) -> Outcome:
+def reference(body: bytes, blocks: bool = False) -> Outcome:
     """The spec's algorithm as plainly as it reads, one line at a time: slow and obvious.
 
     The fast decoder splits per chunk, skips copies and keeps its buffers in locals; it must
-    give exactly this for any bytes (diagnostics compared by code).
+    give exactly this for any bytes (diagnostics compared by code). With `blocks`, a block
+    without data that changed the last event ID or set retry is reported too.
     """
     text = body.decode("utf-8", errors="replace")
     if text.startswith("\ufeff"):
@@ -498,6 +511,9 @@ def reference(body: bytes) -> Outcome:
     block_retry: int | None = None
     for line in lines:
         if line == "":
+            if blocks and not data and (block_retry is not None or id_buffer != last_event_id):
+                changed = id_buffer if id_buffer != last_event_id else None
+                items.append(core.Block(changed, block_retry))
             last_event_id = id_buffer
             if data:
                 items.append(
@@ -566,3 +582,5 @@ def test_decoder_matches_the_reference_decoder_on_any_bytes(
     assert codes_only(run([body])) == expected
     cuts = data.draw(cut_offsets(len(body)), label="cuts")
     assert codes_only(run(split_at(body, cuts))) == expected
+    # The recorder's decoder: the same, with the blocks that dispatched nothing.
+    assert codes_only(run(split_at(body, cuts), blocks=True)) == reference(body, blocks=True)

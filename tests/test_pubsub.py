@@ -22,7 +22,7 @@ from support.cli import WAIT, run_cli
 from support.redis import RedisServer, free_port
 
 from sse_cli.launcher import Launched, launch, serve_command
-from sse_cli.parser import Comment, Decoder, Event, Item
+from sse_cli.protocol.decoder import Comment, Decoder, Event, Item
 
 CLOSE = {"Connection": "close"}
 RUN_BOUND = 60.0  # seconds any one test's publishing and reading may take in all

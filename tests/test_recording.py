@@ -11,8 +11,7 @@ import pytest
 from support.cli import WAIT, finish, read_line, run_cli
 from support.sockets import Handler, SocketServer, by_connection, steps, stream
 
-from sse_cli.parser import Comment, Event
-from sse_cli.recording import Block, WireReader
+from sse_cli.protocol.decoder import Event
 from sse_cli.recording.reader import read_recording
 
 SAMPLE = b"retry: 2000\n\nid: 1\ndata: one\n\n: beat\n\nevent: update\ndata: a\ndata: b\n\n"
@@ -20,12 +19,6 @@ SAMPLE = b"retry: 2000\n\nid: 1\ndata: one\n\n: beat\n\nevent: update\ndata: a\n
 
 def records(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
-
-
-def test_wire_reader_reports_retry_only_and_id_only_blocks() -> None:
-    reader = WireReader()
-    items = reader.feed(b"retry: 5\n\nid: 7\n\n:hi\ndata: x\n\n")
-    assert items == [Block(None, 5), Block("7", None), Comment("hi"), Event("message", "x", "7")]
 
 
 def test_recording_holds_every_item_with_offsets(

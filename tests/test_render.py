@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sse_cli.actions import Connected
 from sse_cli.errors import ProtocolError
 from sse_cli.jsonline import json_line
-from sse_cli.parser import Comment, Diagnostic, Event, Item
+from sse_cli.protocol.decoder import Comment, Diagnostic, Event, Item
 from sse_cli.render import (
     DataRenderer,
     JsonRenderer,

@@ -12,7 +12,7 @@ from support.cli import run_cli
 from support.sockets import Handler, SocketServer, stream
 
 from sse_cli.launcher import running, serve_command
-from sse_cli.parser import Event
+from sse_cli.protocol.decoder import Event
 from sse_cli.recording.reader import read_recording
 
 SAMPLES = Path(__file__).parent / "samples"

@@ -12,8 +12,8 @@ import pytest
 
 from sse_cli.client import check_sendable
 from sse_cli.errors import ExitCode, UsageError
+from sse_cli.protocol.reconnect import CONTROL
 from sse_cli.request import (
-    CONTROL,
     SECRET_HEADERS,
     ListenOptions,
     RequestFlags,

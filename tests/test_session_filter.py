@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sse_cli.parser import Comment, Diagnostic, Event, Item
+from sse_cli.protocol.decoder import Comment, Diagnostic, Event, Item
 from sse_cli.session import Limits, _Filter
 
 A = Event("message", "a", None)

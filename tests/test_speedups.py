@@ -11,11 +11,11 @@ import pytest
 from support.cli import cli_env
 from support.twins import speedups
 
-from sse_cli.parser import Event
+from sse_cli.protocol.decoder import Event
 
 WHICH = (
-    "from sse_cli import parser; from sse_cli.loadtest import audit; "
-    "print(parser._scan.__module__, audit.ascending_ids.__module__)"
+    "from sse_cli.protocol import decoder; from sse_cli.loadtest import audit; "
+    "print(decoder._scan.__module__, audit.ascending_ids.__module__)"
 )
 
 
@@ -42,7 +42,10 @@ def test_the_c_twins_run_when_they_were_built() -> None:
 
 
 def test_sse_cli_pure_python_keeps_to_the_python_twins() -> None:
-    assert which(SSE_CLI_PURE_PYTHON="1").split() == ["sse_cli.parser", "sse_cli.loadtest.audit"]
+    assert which(SSE_CLI_PURE_PYTHON="1").split() == [
+        "sse_cli.protocol.decoder",
+        "sse_cli.loadtest.audit",
+    ]
 
 
 @pytest.mark.skipif(speedups() is None, reason="sse_cli._speedups was not built")
@@ -52,9 +55,11 @@ def test_wrong_calls_raise_instead_of_crashing() -> None:
     with pytest.raises(TypeError):
         built.scan("text")
     with pytest.raises(TypeError):
-        built.scan(b"not str", 0, [], "", "", "", None, 0, 0, False, 10, 10, print)
+        built.scan(b"not str", 0, [], "", "", "", None, 0, 0, False, 10, 10, print, None)
+    with pytest.raises(TypeError):
+        built.scan("a\n\n", 3, [], "", "", "", None, 0, 0, False, 10, 10, print, int)
     with pytest.raises(ValueError):
-        built.scan("a\n", 5, [], "", "", "", None, 0, 0, False, 10, 10, print)
+        built.scan("a\n", 5, [], "", "", "", None, 0, 0, False, 10, 10, print, None)
     with pytest.raises(TypeError):
         built.bind(int, Event)
     with pytest.raises(TypeError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sse_cli.parser import Comment, Event
+from sse_cli.protocol.decoder import Comment, Event
 from sse_cli.stats import Stats, human_bytes
 
 

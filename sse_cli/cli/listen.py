@@ -214,6 +214,7 @@ def start(request: RequestFlags, output: OutputFlags) -> None:
                 options.url,
                 options.headers,
                 options.body,
+                options.max_event_size,
             )
         except SseCliError as exc:
             fail(exc, messages)

@@ -12,7 +12,7 @@ import operator
 from collections.abc import Callable
 
 from sse_cli.loadtest.metrics import Metrics
-from sse_cli.parser import Event, Item
+from sse_cli.protocol.decoder import Event, Item
 from sse_cli.speedups import chosen
 
 #: Ids other than integers are remembered up to this many per stream for the duplicate check.

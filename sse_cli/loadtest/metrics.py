@@ -39,6 +39,7 @@ class Metrics:
         self.bytes = 0
         self.connections = 0  # responses that started an event stream
         self.reconnects = 0
+        self.stopped = 0  # streams the server told to stop reconnecting (204)
         self.duplicates = 0
         self.gaps = 0
         self.open = 0  # streams open now
@@ -77,6 +78,7 @@ class Metrics:
                     "bytes",
                     "connections",
                     "reconnects",
+                    "stopped",
                     "duplicates",
                     "gaps",
                     "max_open",

@@ -36,7 +36,11 @@ def build_report(options: BenchOptions, metrics: Metrics, elapsed: float) -> dic
         "connections": options.connections,
         "workers": options.workers,
         "duration_s": round(elapsed, 3),
-        "streams": {"opened": metrics.connections, "max_open": metrics.max_open},
+        "streams": {
+            "opened": metrics.connections,
+            "max_open": metrics.max_open,
+            "stopped_by_server": metrics.stopped,
+        },
         "connect_ms": summary_ms(hist["connect"]),
         "ttfe_ms": summary_ms(hist["ttfe"]),
         "gap_ms": summary_ms(hist["gap"]),
@@ -144,13 +148,20 @@ def write_table(report: dict[str, Any]) -> None:
         console.print(f"{mark} {check['threshold']} (was {check['value']})", markup=False)
 
 
+def _stopped(count: int) -> str:
+    if not count:
+        return ""
+    return f"; {count:,} told to stop by the server (HTTP 204)"
+
+
 def _figures(report: dict[str, Any]) -> str:
     events, data = report["events"], report["bytes"]
     rate = report["per_stream_events_per_s"]
     errors = report["errors"]
     lines = [
         f"streams     {report['streams']['max_open']:,} open at most of {report['connections']:,}"
-        f" ({report['streams']['opened']:,} connections) in {report['duration_s']:.1f} s",
+        f" ({report['streams']['opened']:,} connections) in {report['duration_s']:.1f} s"
+        + _stopped(report["streams"]["stopped_by_server"]),
         f"events      {events['total']:,} ({events['per_s']:,.0f}/s)"
         + (f"; per stream min {rate['min']:.1f}/s, median {rate['median']:.1f}/s" if rate else ""),
         f"bytes       {data['total']:,} ({data['per_s'] / 1e6:,.2f} MB/s)",

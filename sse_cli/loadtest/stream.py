@@ -18,15 +18,13 @@ import ssl
 import time
 from typing import cast
 
-from sse_cli.backoff import Backoff
-from sse_cli.client import SAFE_METHODS
 from sse_cli.errors import EventTooLargeError
-from sse_cli.failures import retry_after
 from sse_cli.loadtest.audit import ID_AT, Audit, ascending_ids
 from sse_cli.loadtest.target import Target, connect_error_kind, error_note
 from sse_cli.loadtest.wire import HeadError, Response, StreamProtocol, build_request
-from sse_cli.parser import Decoder, Diagnostic, Event, Item
-from sse_cli.request import CONTROL
+from sse_cli.protocol.decoder import Decoder, Diagnostic, Event, Item
+from sse_cli.protocol.reconnect import GiveUp, Reconnection
+from sse_cli.protocol.response import Head, Outcome
 
 #: An event's data, read by position: `map` with it runs in C.
 _DATA = operator.itemgetter(Event._fields.index("data"))
@@ -54,23 +52,21 @@ class Stream:
         "first",
         "last_at",
         "last_event_at",
-        "last_event_id",
         "marker_open",
         "marker_tail",
         "opened",
         "outcome",
         "preview",
         "protocol",
-        "retry",
         "retry_after",
         "started",
+        "state",
         "target",
     )
 
     def __init__(self, target: Target) -> None:
         self.target = target
-        self.last_event_id = target.options.last_event_id
-        self.retry = target.options.default_retry
+        self.state = Reconnection(target.options.policy, target.options.last_event_id)
         self.events = 0
         self.audit = Audit(target.metrics)
         self.started = time.perf_counter()
@@ -89,39 +85,25 @@ class Stream:
 
     async def run(self) -> None:
         """Connect, and reconnect as `listen` does, until done, refused for good, or cancelled."""
-        options = self.target.options
-        backoff = None  # made on the first reconnection: most streams never need one
-        failures = 0
+        state = self.state
         try:
             while True:
                 retryable = await self._connect()
-                if self.finished or not retryable or not self._may_reconnect():
+                if self.finished or not retryable:
                     return
-                if backoff is None:
-                    backoff = Backoff(cap=options.backoff_cap)
                 if self.opened:
-                    backoff.reset()
-                    failures = 0
+                    decision = state.after_stream()
                 else:
-                    failures += 1
-                    if options.max_retries is not None and failures > options.max_retries:
-                        return
-                delay = backoff.next_delay(self.retry)
-                if self.retry_after is not None:
-                    delay = max(delay, self.retry_after)
-                await asyncio.sleep(delay)
+                    decision = state.after_failure(self.retry_after)
+                if isinstance(decision, GiveUp):
+                    return
+                await asyncio.sleep(decision.delay)
                 self.target.metrics.reconnects += 1
                 self.audit.reconnecting()
         finally:
             if self.protocol is not None and not self.protocol.ended:
                 self.protocol.abort()
                 self._closed()
-
-    def _may_reconnect(self) -> bool:
-        options = self.target.options
-        if options.reconnect is not None:
-            return options.reconnect
-        return options.method in SAFE_METHODS or self.audit.resumable
 
     def rate(self) -> float:
         """This stream's events per second since it started."""
@@ -140,10 +122,7 @@ class Stream:
         self.audit.connected()
         self.marker_open, self.marker_tail = False, b""
         self.first, self.counted = True, False
-        headers = target.headers
-        # Deliberate divergence, as in `listen`: an id a header cannot carry is not sent.
-        if self.last_event_id and not CONTROL.search(self.last_event_id):
-            headers = [*headers, ("Last-Event-ID", self.last_event_id)]
+        headers = self.state.headers(target.headers)
         options = target.options
         # No local keeps the request: this frame lives as long as the connection.
         protocol = self.protocol = StreamProtocol(
@@ -191,24 +170,25 @@ class Stream:
     def on_head(self, response: Response) -> None:
         metrics = self.target.metrics
         metrics.record("connect", (time.perf_counter() - self.attempt_at) * 1e6)
-        status = response.status
-        if 200 < status < 300 and status != 204:
-            # As listen and EventSource: only 200 opens a stream (204 says stop).
-            self.failure = "not-event-stream"
-            return
-        if status != 200:
-            self.failure = f"http-{status}"
-            if status >= 500 or status == 429:
-                self.retry_after = retry_after(response.headers.get("retry-after"))
+        headers = response.headers
+        head = Head(response.status, response.reason, headers.get("content-type"),
+                    headers.get("retry-after"))  # fmt: skip
+        outcome = head.outcome
+        if outcome is Outcome.OPEN:
+            self.opened = self.counted = True
+            self.state.opened()
+            metrics.opened()
+            state = self.state
+            self.decoder = Decoder(state.last_event_id, self.target.options.max_event_size)
+        elif outcome is Outcome.STOP:
+            # As in listen: the server asked this stream to stop reconnecting. Not an error.
+            self.outcome = "stop"
+            metrics.stopped += 1
+        else:
+            self.failure = head.kind
+            if outcome is Outcome.RETRY:
+                self.retry_after = head.retry_delay()
                 self.outcome = "retry"
-            return
-        content_type = response.headers.get("content-type", "")
-        if content_type.split(";", 1)[0].strip().lower() != "text/event-stream":
-            self.failure = "not-event-stream"
-            return
-        self.opened = self.counted = True
-        metrics.opened()
-        self.decoder = Decoder(self.last_event_id, self.target.options.max_event_size)
 
     def on_body(self, data: bytes) -> None:
         decoder = self.decoder
@@ -324,11 +304,9 @@ class Stream:
             cut = decoder.close()  # an event cut off by the stream's own stop is no fault
             for item in [] if self.finished else cut:
                 metrics.error(f"wire:{item.code}", item.message)
-            self.last_event_id = decoder.last_event_id
-            if decoder.retry is not None:
-                self.retry = decoder.retry / 1000.0
+            self.state.seen(decoder.last_event_id, decoder.retry, decoder.ids_seen)
         self._closed()
-        retryable = True
+        retryable = self.outcome != "stop"
         if self.failure is not None:
             metrics.error(self.failure, error_note(self.preview))
             retryable = self.outcome == "retry" or self.failure.endswith("timeout")

@@ -12,7 +12,6 @@ import ssl
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from sse_cli.client import DEFAULT_HEADERS
 from sse_cli.errors import ConnectError
 from sse_cli.loadtest.latency import Extract
 from sse_cli.loadtest.metrics import Metrics
@@ -75,10 +74,8 @@ def make_target(
 ) -> Target:
     parts = urlsplit(options.url)  # for the credentials it may hold
     where = endpoint(options.url)
-    user = {name.lower() for name, _ in options.headers}
-    headers = [(n, v) for n, v in DEFAULT_HEADERS if n.lower() not in user]
-    headers += [(n, v) for n, v in options.headers if v]
-    if parts.username is not None and "authorization" not in user:
+    headers = options.request_headers()
+    if parts.username is not None and not any(n.lower() == "authorization" for n, _ in headers):
         pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
         headers.append(("Authorization", "Basic " + base64.b64encode(pair.encode()).decode()))
     return Target(

@@ -8,8 +8,9 @@ response: events, comments, and blocks that dispatched no event (a `retry:` or `
 then each reconnect and how the stream ended.
 
 `writer` holds the recorder, `reader` the checks that reading makes. The recorder decodes
-the wire itself (`WireReader`), so a recording holds what the server
-sent, not what filters let through, and blocks that `parser.Decoder` does not report.
+the wire itself, with the one decoder (`protocol.decoder.Decoder(blocks=True)`), so a
+recording holds what the server sent, not what filters let through, and the blocks that
+dispatched no event.
 Stdlib only: it must not import aiohttp or the server.
 """
 
@@ -19,8 +20,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from sse_cli.errors import UsageError
-from sse_cli.lines import LineSplitter
-from sse_cli.parser import MAX_RETRY, Comment, Event
+from sse_cli.protocol.decoder import Block, Comment, Event
 from sse_cli.request import mask_url
 
 __all__ = [
@@ -33,7 +33,6 @@ __all__ = [
     "Recording",
     "RecordingError",
     "Response",
-    "WireReader",
     "entry_record",
     "scrub_url",
 ]
@@ -84,13 +83,6 @@ class RecordingError(UsageError):
     """A recording that cannot be read: names the file, the line and the problem (status 2)."""
 
 
-class Block(NamedTuple):
-    """A block that dispatched no event but set the last event ID or the reconnection time."""
-
-    id: str | None
-    retry: int | None
-
-
 Item = Event | Comment | Block
 
 
@@ -117,56 +109,6 @@ class Recording:
     url: str
     headers: tuple[tuple[str, str], ...]
     responses: tuple[Response, ...]
-
-
-class WireReader:
-    """The wire of one response, interpreted block by block (WHATWG "Interpreting an event
-    stream"), reporting the blocks that dispatch nothing as well as events and comments."""
-
-    def __init__(self, last_event_id: str = "") -> None:
-        self._lines = LineSplitter()
-        self._data: list[str] = []
-        self._type = ""
-        self._id = last_event_id  # the id buffer
-        self._id_set = False
-        self._retry: int | None = None
-
-    def feed(self, chunk: bytes) -> list[Item]:
-        out: list[Item] = []
-        for line in self._lines.split(chunk):
-            if not line:
-                self._dispatch(out)
-            elif line[0] == ":":
-                out.append(Comment(line[1:]))
-            else:
-                self._field(line)
-        return out
-
-    def last_event_id(self) -> str:
-        return self._id
-
-    def _dispatch(self, out: list[Item]) -> None:
-        if self._data:
-            out.append(
-                Event(self._type or "message", "\n".join(self._data), self._id or None, self._retry)
-            )
-        elif self._id_set or self._retry is not None:
-            out.append(Block(self._id if self._id_set else None, self._retry))
-        self._data.clear()
-        self._type, self._id_set, self._retry = "", False, None
-
-    def _field(self, line: str) -> None:
-        name, _, value = line.partition(":")
-        if value[:1] == " ":
-            value = value[1:]
-        if name == "data":
-            self._data.append(value)
-        elif name == "event":
-            self._type = value
-        elif name == "id" and "\0" not in value:
-            self._id, self._id_set = value, True
-        elif name == "retry" and value.isascii() and value.isdigit():
-            self._retry = int(value) if len(value) <= 18 else MAX_RETRY
 
 
 def entry_record(at_us: int, item: Item) -> dict[str, Any]:

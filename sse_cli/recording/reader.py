@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sse_cli.parser import Comment, Event
+from sse_cli.protocol.decoder import Comment, Event
 from sse_cli.recording import (
     FORMAT,
     VERSION,

@@ -13,15 +13,16 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from sse_cli.actions import Action, Connected, Ended, Received, Retrying
-from sse_cli.errors import UsageError
-from sse_cli.recording import (
-    FORMAT,
-    REMOVED,
-    VERSION,
-    WireReader,
-    entry_record,
-    scrub_url,
+from sse_cli.errors import EventTooLargeError, UsageError
+from sse_cli.protocol.decoder import (
+    DEFAULT_MAX_EVENT_SIZE,
+    Block,
+    Comment,
+    Decoder,
+    Diagnostic,
+    Event,
 )
+from sse_cli.recording import FORMAT, REMOVED, VERSION, entry_record, scrub_url
 from sse_cli.request import SECRET_HEADERS
 
 __all__ = ["Recorder", "recorded"]
@@ -61,10 +62,12 @@ class Recorder:
         headers: Iterable[tuple[str, str]],
         body: bytes | None,
         path: str = "",
+        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
     ) -> None:
         self._fd = fd
         self._path = path
-        self._reader: WireReader | None = None
+        self._max_event_size = max_event_size  # the client's bound: the same events pass
+        self._decoder: Decoder | None = None
         self._start = 0
         self._last_id = ""
         self._ended = False
@@ -86,6 +89,7 @@ class Recorder:
         url: str,
         headers: Iterable[tuple[str, str]],
         body: bytes | None,
+        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
     ) -> Recorder:
         """Open `path` for a new recording: an existing file is refused unless `force`."""
         if path == "-":
@@ -106,7 +110,7 @@ class Recorder:
                 f"cannot write --record file {path!r}: {exc.strerror or exc}"
             ) from None
         try:
-            return cls(fd, method, url, headers, body, path)
+            return cls(fd, method, url, headers, body, path, max_event_size)
         except BaseException:
             os.close(fd)
             raise
@@ -115,13 +119,13 @@ class Recorder:
         """Record one action that happened `at_us` microseconds into listening."""
         kind = type(action)
         if kind is Received:
-            if self._reader is not None and action.raw:  # type: ignore[union-attr]
+            if self._decoder is not None and action.raw:  # type: ignore[union-attr]
                 offset = at_us - self._start
-                items = self._reader.feed(action.raw)  # type: ignore[union-attr]
+                items = _feed(self._decoder, action.raw)  # type: ignore[union-attr]
                 self._write([entry_record(offset, item) for item in items])
         elif kind is Connected:
             assert isinstance(action, Connected)
-            self._reader = WireReader(self._last_id)
+            self._decoder = Decoder(self._last_id, self._max_event_size, blocks=True)
             self._start = at_us
             self._write(
                 [
@@ -164,9 +168,9 @@ class Recorder:
                 os.close(self._fd)
 
     def _end_response(self) -> None:
-        if self._reader is not None:
-            self._last_id = self._reader.last_event_id()
-            self._reader = None
+        if self._decoder is not None:
+            self._last_id = self._decoder.last_event_id
+            self._decoder = None
 
     def _write(self, records: list[dict[str, Any]]) -> None:
         if records:
@@ -178,6 +182,16 @@ class Recorder:
                 raise UsageError(
                     f"cannot write --record file {self._path!r}: {exc.strerror or exc}"
                 ) from None
+
+
+def _feed(decoder: Decoder, chunk: bytes) -> list[Block | Comment | Event]:
+    """What a chunk completed that a recording keeps: events, comments and blocks (not the
+    diagnostics, which say what was ignored)."""
+    try:
+        items = decoder.feed(chunk)
+    except EventTooLargeError as exc:  # the client fails the stream at the same chunk
+        items = exc.items
+    return [item for item in items if not isinstance(item, Diagnostic)]
 
 
 def now_us() -> int:

@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import AsyncIterator
 
-from sse_cli.backoff import Backoff
+from sse_cli.protocol.reconnect import Backoff
 from sse_cli.serve.brokers import Broker, BrokerUnavailableError
 from sse_cli.serve.children import child_environment, exit_data, pump, start, stop
 from sse_cli.serve.framing import LineFramer

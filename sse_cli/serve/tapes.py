@@ -16,8 +16,9 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from sse_cli.parser import Comment, Event
-from sse_cli.recording import Block, Entry, Item, RecordingError, WireReader
+from sse_cli.errors import EventTooLargeError
+from sse_cli.protocol.decoder import Comment, Decoder, Diagnostic, Event
+from sse_cli.recording import Block, Entry, Item, RecordingError
 from sse_cli.recording.reader import read_recording
 
 __all__ = ["Step", "Tape", "load_tapes"]
@@ -121,12 +122,17 @@ def _wire_file(path: Path) -> Tape:
         raw = path.read_bytes()
     except OSError as exc:
         raise RecordingError(f"{path}: cannot read it: {exc.strerror or exc}") from None
-    reader = WireReader()
+    decoder = Decoder(blocks=True)
     entries: list[Entry] = []
     events = 0
-    for item in reader.feed(raw):  # an unfinished event at the end is dropped, as the spec says
-        entries.append(Entry(events, item))
-        events += type(item) is Event
+    try:
+        items = decoder.feed(raw)  # an unfinished event at the end is dropped, as the spec says
+    except EventTooLargeError as exc:
+        raise RecordingError(f"{path}: {exc.message}") from None
+    for item in items:
+        if not isinstance(item, Diagnostic):
+            entries.append(Entry(events, item))
+            events += type(item) is Event
     tape = Tape(str(path), "GET", f"/replay/{path.stem}", 200, SSE_HEADERS, paced=True)
     _compile(tape, [entries])
     return tape

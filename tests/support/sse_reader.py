@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from sse_cli.parser import Comment, Decoder, Event
+from sse_cli.protocol.decoder import Comment, Decoder, Event
 from support.cli import WAIT
 
 

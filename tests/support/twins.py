@@ -10,8 +10,8 @@ from types import ModuleType
 
 import pytest
 
-from sse_cli import parser
 from sse_cli.loadtest import audit, stream
+from sse_cli.protocol import decoder as parser
 from sse_cli.speedups import built
 
 NAMES = ("c", "python")

@@ -1,16 +1,13 @@
-"""A pure, incremental decoder for `text/event-stream`.
+"""Lines in, `Event` / `Comment` / `Diagnostic` out: "Interpreting an event stream" (WHATWG
+HTML Standard, "Server-sent events"), incremental and pure, fed the body's bytes in any chunking.
 
-Bytes in, `Event` / `Comment` / `Diagnostic` out, following the WHATWG HTML Standard,
-section "Server-sent events": "Parsing an event stream" and "Interpreting an event stream".
-It does no I/O and imports only the standard library, so it is tested byte by byte and
-reused by every source (the HTTP client now; replay and load testing later).
-
-It works per chunk, not per byte: a chunk is decoded once and its line endings made "\\n" (in
-`sse_cli.lines`), and its complete lines are interpreted in one loop, `scan_lines`. That loop
-has a C twin, `sse_cli._speedups.scan`, which reads the lines in place; it is built with the
-package when a compiler is at hand and used when it imports: about 4x faster on small events
-(bench/RESULTS.md, "The decoder alone"). Every decoder test runs on both twins;
-SSE_CLI_PURE_PYTHON=1 in the environment keeps to Python.
+It works per chunk, not per byte: a chunk is decoded once and its line endings made "\\n"
+(`sse_cli.protocol.lines`), and its complete lines are interpreted in one loop, `scan_lines`.
+That loop has a C twin, `sse_cli._speedups.scan`, which reads the lines in place; it is built
+with the package when a compiler is at hand and used when it imports: about 4x faster on small
+events (bench/RESULTS.md, "The decoder alone"). Every decoder test runs on both twins;
+SSE_CLI_PURE_PYTHON=1 in the environment keeps to Python. `sse-cli --version` names the one
+in use.
 """
 
 from __future__ import annotations
@@ -19,13 +16,14 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from sse_cli.errors import EventTooLargeError
-from sse_cli.lines import LineSplitter
+from sse_cli.protocol.lines import LineSplitter
 from sse_cli.speedups import chosen
 
 __all__ = [
     "DEFAULT_MAX_EVENT_SIZE",
     "Comment",
     "Decoder",
+    "Block",
     "Diagnostic",
     "Event",
     "Item",
@@ -72,7 +70,18 @@ class Diagnostic(NamedTuple):
     message: str
 
 
-Item = Event | Comment | Diagnostic
+class Block(NamedTuple):
+    """A block that dispatched no event but changed the last event ID or set the reconnection
+    time: reported only by a `Decoder(blocks=True)` (the recorder keeps them, so a replay
+    resumes and waits as the server asked)."""
+
+    id: str | None
+    """The last event ID the block set, if it changed it."""
+    retry: int | None
+    """The reconnection time in ms the block set, if any."""
+
+
+Item = Event | Comment | Diagnostic | Block
 
 
 class Decoder:
@@ -85,6 +94,7 @@ class Decoder:
     """
 
     __slots__ = (
+        "_block",
         "_block_retry",
         "_data",
         "_data_blocks",
@@ -100,9 +110,13 @@ class Decoder:
     )
 
     def __init__(
-        self, last_event_id: str = "", max_event_size: int = DEFAULT_MAX_EVENT_SIZE
+        self,
+        last_event_id: str = "",
+        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+        blocks: bool = False,
     ) -> None:
         self._lines = LineSplitter()
+        self._block = Block if blocks else None  # the type of what a block without data gives
         self._max_size = max_event_size
         # A line holds its field name too ("data: "): it may be that much longer.
         self._max_line = max_event_size + 8
@@ -205,6 +219,7 @@ class Decoder:
             self._max_line,
             self._max_size,
             self._field,
+            self._block,
         )
         if ids_seen:
             self.ids_seen = True
@@ -294,20 +309,20 @@ def scan_lines(
     max_line: int,
     max_size: int,
     field: Field,
+    block: type[Block] | None = None,
 ) -> Scanned:
-    """ "Interpreting an event stream" for one chunk's lines, text[:end] (each ended by "\\n"):
-    the hot loop, its buffers in locals. `data` is changed in place; the loop stops at a line
-    that trips the size bound. `sse_cli/_speedups.c` is its C twin, statement by statement:
-    change both or neither."""
-    lines = text.split("\n")[:-1]  # not the unfinished line after text[:end]: the splitter's
+    """ "Interpreting an event stream" for the lines text[:end], each ended by "\\n" (the rest is
+    the splitter's), buffers in locals; `data` changes in place; stops at a line over the bound;
+    `block`: see `Decoder`. `sse_cli/_speedups.c` is its C twin: change both or neither."""
     out: list[Item] = []
     append = out.append
-    trip = None
-    ids_seen = False
-    for line in lines:
+    trip, ids_seen = None, False
+    for line in text.split("\n")[:-1]:
         if not line:
             # Blank line: dispatch the event. Step 1 sets the last event ID string even when
             # the data buffer is empty and nothing is dispatched.
+            if block is not None and not data and (retry is not None or id_buffer != last_id):
+                append(_new_record(block, (None if id_buffer == last_id else id_buffer, retry)))
             last_id = id_buffer
             if data:
                 event = (typ or "message", "\n".join(data), id_buffer or None, retry)
@@ -347,7 +362,7 @@ def _load_scan() -> Callable[..., Scanned]:
     fast = chosen()
     if fast is None:
         return scan_lines
-    fast.bind(Event, Comment)  # the types it makes, once
+    fast.bind(Event, Comment)  # the types it makes, once (a Block's comes with each call)
     scan: Callable[..., Scanned] = fast.scan
     return scan
 
