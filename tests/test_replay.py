@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from support.cli import run_cli
-from support.serve import serving
+from support.serve import serving, tapes
 from support.sockets import Handler, SocketServer, stream
 
 from sse_cli.launcher import running, serve_command
@@ -25,10 +25,8 @@ def replaying(*paths: Path, delay: float = 0.1) -> Iterator[tuple[str, list[str]
     """`serve --replay PATH...` (a fresh app, in this process): its base URL and the banner
     lines it prints."""
     from sse_cli.serve.runner import banner
-    from sse_cli.serve.tapes import load_tapes
 
-    tapes = tuple(load_tapes([str(path) for path in paths]))
-    with serving(replays=tapes, delay=delay, access_log=False) as server:
+    with serving(replays=tapes(*paths), delay=delay, access_log=False) as server:
         yield server.url, banner(server.settings, server.port)
 
 

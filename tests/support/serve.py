@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import threading
 import urllib.request
@@ -121,6 +122,13 @@ def serving(**fields: Any) -> Iterator[InProcessServer]:
         yield server
     finally:
         server.stop()
+
+
+def tapes(*paths: str | os.PathLike[str]) -> tuple[Any, ...]:
+    """`--replay PATH...` as serve reads them: the `replays=` of `serving`."""
+    from sse_cli.serve.tapes import load_tapes
+
+    return tuple(load_tapes([str(path) for path in paths]))
 
 
 def stats(url: str) -> dict[str, int]:
