@@ -655,6 +655,7 @@ def leak_round(server: Server, label: str, baseline: Usage, slack: int = 0) -> U
     return busy
 
 
+@pytest.mark.slow  # two rounds of 1,000 streams: a small leak per stream must add up
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs Linux /proc")
 def test_abandoned_streams_leak_no_fds_tasks_memory_or_generators(
     serve: Callable[..., Server],
