@@ -22,6 +22,7 @@ class ExitCode(IntEnum):
     NOT_EVENT_STREAM = 6  # a 2xx other than 200 and 204, or a 200 that is not text/event-stream
     PROTOCOL = 7  # the stream broke a limit (--max-event-size) or, under --strict, the wire format
     THRESHOLD = 8  # `bench`: a --threshold failed
+    DOCTOR_FAILED = 9  # `doctor`: a check failed
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -66,6 +67,12 @@ class ThresholdError(SseCliError):
     """A load test ran, and a `--threshold` it was given does not hold."""
 
     exit_code = ExitCode.THRESHOLD
+
+
+class DoctorFailedError(SseCliError):
+    """`doctor` watched a stream, and at least one of its checks failed."""
+
+    exit_code = ExitCode.DOCTOR_FAILED
 
 
 class EventTooLargeError(ProtocolError):

@@ -8,6 +8,7 @@ schedule within a tolerance that a busy 2-core machine keeps.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import socket
 import ssl
@@ -23,7 +24,7 @@ from support.cli import WAIT
 from support.sockets import Handler, Request, SocketServer, by_connection, head
 
 from sse_cli.loadtest.metrics import Metrics
-from sse_cli.loadtest.options import bench_options
+from sse_cli.loadtest.options import BenchOptions, BenchSettings
 from sse_cli.loadtest.report import build_report
 from sse_cli.loadtest.runner import run_bench
 from sse_cli.loadtest.stream import PIECE
@@ -47,10 +48,19 @@ def run_request(request: ListenOptions, *, connections: int = 1, **load: Any) ->
     from sse_cli.loadtest.engine import run_load
 
     load.setdefault("duration", 10.0)
-    options = bench_options(request, connections=connections, output_format="json", **load)
+    options = bench_options(request, connections=connections, **load)
     metrics = Metrics()
     elapsed = asyncio.run(run_load(options, metrics))
-    return build_report(options, metrics, elapsed)
+    return dict(build_report(options, metrics, elapsed))
+
+
+def bench_options(
+    request: ListenOptions, reconnect: bool | None = None, **load: Any
+) -> BenchOptions:
+    """The options of a run with these load flags, its report in JSON."""
+    if reconnect is not None:
+        request = dataclasses.replace(request, reconnect=reconnect)
+    return BenchSettings(RequestFlags(url=request.url), output_format="json", **load).check(request)
 
 
 def three_events(conn: socket.socket, request: Request) -> None:
@@ -256,10 +266,8 @@ def test_the_known_send_time_is_read_however_the_chunks_cut_it(serve_socket: Ser
 def test_workers_merge_their_histograms_exactly(serve_socket: Serve) -> None:
     server = serve_socket(scheduled)
     request = build_options(RequestFlags(url=server.url))
-    options = bench_options(
-        request, connections=4, workers=2, reconnect=False, duration=10.0, output_format="json"
-    )
-    report = run_bench(options)
+    options = bench_options(request, connections=4, workers=2, reconnect=False, duration=10.0)
+    report: dict[str, Any] = dict(run_bench(options))
     assert report["events"]["total"] == 4 * K
     assert report["ttfe_ms"]["count"] == 4
     assert report["gap_ms"]["count"] == 4 * (K - 1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from support.cli import run_cli
@@ -19,6 +19,7 @@ from support.sockets import Handler, Request, SocketServer, by_connection, head
 from sse_cli.errors import UsageError
 from sse_cli.launcher import running_server
 from sse_cli.loadtest.latency import to_epoch_ns
+from sse_cli.loadtest.schema import Report
 from sse_cli.loadtest.thresholds import parse_threshold
 
 Serve = Callable[[Handler], SocketServer]
@@ -54,14 +55,24 @@ def test_thresholds_pass_and_fail_with_their_exit_statuses(serve_socket: Serve) 
         url, *common, "--threshold", "events > 6", "--threshold", "ttfe.p99 < 10s"
     )
     assert status == 8
-    assert err.strip() == "sse-cli: error: 1 of 2 thresholds failed: events > 6 (was 6)"
-    assert report["thresholds"][0] == {"threshold": "events > 6", "value": 6, "ok": False}
+    summary, error = err.strip().splitlines()
+    assert summary.startswith("sse-cli bench: ") and "1 thresholds failed" in summary
+    assert error == "sse-cli: error: 1 of 2 thresholds failed: events > 6 (was 6 events)"
+    assert report["thresholds"][0] == {
+        "threshold": "events > 6",
+        "value": 6,
+        "unit": "events",
+        "ok": False,
+    }
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--threshold", "ttfe < 5ms"], "ttfe needs one of .p50, .p90, .p99, .max"),
+        (
+            ["--threshold", "ttfe < 5ms"],
+            "ttfe needs one of .min, .mean, .p50, .p90, .p95, .p99, .max",
+        ),
         (["--threshold", "speed > 1"], "unknown metric 'speed'"),
         (["--threshold", "errors = 0"], "is not 'METRIC[.STAT] OP NUMBER[UNIT]'"),
         (["--threshold", "errors < 1ms"], "errors is a count, not a time"),
@@ -205,7 +216,7 @@ def test_send_times_by_magnitude_or_rfc3339(value: object, expected: object) -> 
     ],
 )
 def test_thresholds_read_the_report(text: str, report: dict[str, Any], ok: bool) -> None:
-    assert parse_threshold(text).check(report)["ok"] is ok
+    assert parse_threshold(text).check(cast(Report, report))["ok"] is ok
 
 
 def test_a_malformed_threshold_is_a_usage_error() -> None:

@@ -34,6 +34,7 @@ def section(title: str) -> str:
         ("listen", "### Every `listen` flag"),
         ("bench", "### Every `bench` flag"),
         ("serve", "### Every `serve` flag"),
+        ("doctor", "### Every `doctor` flag"),
     ],
 )
 def test_every_flag_is_documented_and_every_documented_flag_exists(

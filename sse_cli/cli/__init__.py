@@ -1,10 +1,10 @@
 """The `sse-cli` command line: the Typer app (`app.py`) and one module per command
-(`listen`, `bench`, `demo`, `serve`), each its option declarations, then one call.
+(`listen`, `bench`, `doctor`, `demo`, `serve`), each its option declarations, then one call.
 
 Importing this package registers the commands on `app`, in the order `--help` lists them.
 """
 
-from sse_cli.cli import listen, bench, demo, serve  # noqa: I001 - the order of --help
+from sse_cli.cli import listen, bench, doctor, demo, serve  # noqa: I001 - the order of --help
 from sse_cli.cli.app import Command, app, checked, fail, main, run_async, run_cli
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "bench",
     "checked",
     "demo",
+    "doctor",
     "fail",
     "listen",
     "main",

@@ -1,5 +1,6 @@
 """`sse-cli bench`: its options, then one call that checks them and runs the load test."""
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -31,6 +32,7 @@ Examples:
   sse-cli bench http://127.0.0.1:8000/subscribe -c 1000 --ramp 500 \\
     --publish http://127.0.0.1:8000/publish --publish-rate 10
   sse-cli bench URL -c 50 --threshold 'ttfe.p99 < 500ms' --threshold 'errors == 0'
+  sse-cli bench URL -c 100 --duration 30 --report run.html
 
 \b
 Exit statuses: 2 a usage error, as listen's; 3 to 6 when not one stream opened (as listen's,
@@ -147,17 +149,59 @@ def bench(
             help="Write the report as table or json (default: table on a terminal, else json).",
         ),
     ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            metavar="FILE",
+            help="Write the report to this file too, as one offline HTML page with charts over "
+            "time (needs pip install 'sse-cli[report]').",
+            dir_okay=False,
+        ),
+    ] = None,
     quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="Draw no live view and no warnings on stderr.")
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="Draw no live view, no summary and no warnings on stderr."
+        ),
     ] = False,
 ) -> None:
     """Load-test an event stream: many real SSE clients, and what they measured."""
-    values = locals()
-    from sse_cli.loadtest.options import LoadFlags
+    from sse_cli.loadtest.options import BenchSettings
     from sse_cli.loadtest.runner import start
 
     try:
-        start(RequestFlags.pick(values), LoadFlags.pick(values))
+        start(
+            BenchSettings(
+                RequestFlags(
+                    url=url,
+                    method=method,
+                    data=data,
+                    json_body=json_body,
+                    header=header,
+                    last_event_id=last_event_id,
+                    reconnect=reconnect,
+                    max_retries=max_retries,
+                    connect_timeout=connect_timeout,
+                    idle_timeout=idle_timeout,
+                    insecure=insecure,
+                    cacert=cacert,
+                    max_event_size=max_event_size,
+                ),
+                connections=connections,
+                ramp=ramp,
+                duration=duration,
+                events_per_stream=events_per_stream,
+                workers=workers,
+                publish=publish,
+                publish_rate=publish_rate,
+                latency_field=latency_field,
+                thresholds=threshold or (),
+                output_format=output_format,
+                report=report,
+                quiet=quiet,
+            )
+        )
     except SseCliError as exc:
         fail(exc)
 

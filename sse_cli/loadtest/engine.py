@@ -2,8 +2,9 @@
 
 `run_load` opens `connections` streams (all at once, or `ramp` per second), lets them run
 for `duration` seconds or until each has its `events_per_stream`, sweeps for connect and
-idle timeouts twice a second, and then drops every connection. A `tick` callback, if given,
-sees the metrics every quarter second (the live dashboard, or a worker's progress report).
+idle timeouts twice a second, closes each interval of the time series as it ends, and then
+drops every connection. A `tick` callback, if given, sees the counters every quarter second
+(the live dashboard, or a worker's progress report).
 Every loop here is bounded by the duration or by the count of streams.
 """
 
@@ -14,7 +15,7 @@ import time
 from collections.abc import Callable
 
 from sse_cli.loadtest.latency import KNOWN_MARKER, extractor
-from sse_cli.loadtest.metrics import Metrics
+from sse_cli.loadtest.metrics import Counts, Metrics
 from sse_cli.loadtest.options import BenchOptions
 from sse_cli.loadtest.publish import Publisher
 from sse_cli.loadtest.stream import Stream
@@ -32,9 +33,11 @@ PUBLISH_WAIT = 10.0
 async def run_load(
     options: BenchOptions,
     metrics: Metrics,
-    tick: Callable[[Metrics, float], None] | None = None,
+    tick: Callable[[Counts, float], None] | None = None,
 ) -> float:
     """Run the load; return its length in seconds (from the first stream to the stop)."""
+    if not metrics.started_ns:
+        metrics.started_ns = time.time_ns()
     extract = extractor(options.latency_field)
     marker = KNOWN_MARKER if options.latency_field is None else None
     target = make_target(options.request, metrics, extract, options.events_per_stream, marker)
@@ -42,7 +45,8 @@ async def run_load(
     tasks: set[asyncio.Task[None]] = set()
     start = time.monotonic()
     until = start + (options.duration or MAX_RUN)
-    helpers = [asyncio.create_task(_sweep(streams))]
+    metrics.series.begin(start)
+    helpers = [asyncio.create_task(_sweep(streams)), asyncio.create_task(_intervals(metrics))]
     if tick is not None:
         helpers.append(asyncio.create_task(_ticks(tick, metrics, start)))
     if options.publish is not None:
@@ -55,10 +59,12 @@ async def run_load(
             await asyncio.wait(tasks, timeout=remaining)
     finally:
         elapsed = time.monotonic() - start
+        metrics.roll(start + elapsed, final=True)
         for task in [*tasks, *helpers]:
             task.cancel()
         await asyncio.gather(*tasks, *helpers, return_exceptions=True)
         metrics.rates = [s.rate() for s in streams]
+        metrics.settle()
         if tick is not None:
             tick(metrics, elapsed)
     return elapsed
@@ -94,7 +100,14 @@ async def _sweep(streams: list[Stream]) -> None:
             stream.timed_out(now)
 
 
-async def _ticks(tick: Callable[[Metrics, float], None], metrics: Metrics, start: float) -> None:
+async def _intervals(metrics: Metrics) -> None:
+    """Close each interval of the time series when it ends."""
+    while True:
+        await asyncio.sleep(metrics.series.until_due(time.monotonic()))
+        metrics.roll(time.monotonic())
+
+
+async def _ticks(tick: Callable[[Counts, float], None], metrics: Metrics, start: float) -> None:
     while True:
         await asyncio.sleep(TICK)
         tick(metrics, time.monotonic() - start)

@@ -9,10 +9,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from sse_cli.errors import UsageError
 from sse_cli.loadtest.thresholds import Threshold, parse_threshold
-from sse_cli.request import Flags, ListenOptions, check_choice, parse_url
+from sse_cli.request import ListenOptions, RequestFlags, check_choice, parse_url
 
 #: How long a run lasts when neither --duration nor --events-per-stream is given.
 DEFAULT_DURATION = 10.0
@@ -20,45 +21,9 @@ FORMATS = ("table", "json")
 
 
 @dataclass(frozen=True)
-class LoadFlags(Flags):
-    """`bench`'s flags besides the request flags, as given on the command line."""
-
-    connections: int = 10
-    ramp: float | None = None
-    duration: float | None = None
-    events_per_stream: int | None = None
-    workers: int = 1
-    publish: str | None = None
-    publish_rate: float = 1.0
-    latency_field: str | None = None
-    threshold: list[str] | None = None
-    output_format: str | None = None
-    quiet: bool = False
-
-
-def from_flags(
-    request: ListenOptions, load: LoadFlags, stdout_tty: bool, stderr_tty: bool
-) -> BenchOptions:
-    """The options from the flags: the report's format follows stdout, the live view stderr."""
-    return bench_options(
-        request,
-        connections=load.connections,
-        ramp=load.ramp,
-        duration=load.duration,
-        events_per_stream=load.events_per_stream,
-        workers=load.workers,
-        publish=load.publish,
-        publish_rate=load.publish_rate,
-        latency_field=load.latency_field,
-        thresholds=load.threshold or (),
-        output_format=load.output_format,
-        stdout_is_terminal=stdout_tty,
-        live=stderr_tty and not load.quiet,
-    )
-
-
-@dataclass(frozen=True)
 class BenchOptions:
+    """One run, checked: what the engine, the runner and the report read."""
+
     request: ListenOptions
     connections: int = 1
     ramp: float | None = None
@@ -71,8 +36,13 @@ class BenchOptions:
     latency_field: str | None = None
     thresholds: tuple[Threshold, ...] = ()
     output_format: str = "table"
+    report_file: Path | None = None
+    """Where `--report` writes the HTML report."""
     live: bool = False
     """Draw the live dashboard on stderr."""
+    summary: bool = False
+    """Write a one-line summary on stderr after the JSON report (not with -q)."""
+    quiet: bool = False
 
     def share(self, index: int) -> BenchOptions:
         """Worker `index`'s part of the load: its connections and ramp; no publisher."""
@@ -80,67 +50,113 @@ class BenchOptions:
         count = base + (1 if index < extra else 0)
         ramp = None if self.ramp is None else self.ramp * count / self.connections
         return dataclasses.replace(
-            self, connections=count, ramp=ramp, workers=1, publish=None, live=False
+            self,
+            connections=count,
+            ramp=ramp,
+            workers=1,
+            publish=None,
+            live=False,
+            report_file=None,
+            summary=False,
         )
 
 
-def bench_options(
-    request: ListenOptions,
-    *,
-    connections: int,
-    ramp: float | None = None,
-    duration: float | None = None,
-    events_per_stream: int | None = None,
-    reconnect: bool | None = None,
-    workers: int = 1,
-    publish: str | None = None,
-    publish_rate: float = 1.0,
-    latency_field: str | None = None,
-    thresholds: Sequence[str] = (),
-    output_format: str | None = None,
-    stdout_is_terminal: bool = False,
-    live: bool = False,
-) -> BenchOptions:
-    """Check the load flags and build the options; UsageError (exit status 2) for a bad one."""
-    if connections < 1:
-        raise UsageError(f"-c/--connections must be 1 or more, not {connections}")
-    if workers < 1 or workers > connections:
+@dataclass(frozen=True)
+class BenchSettings:
+    """`bench`'s flags as given on the command line, in one typed object; `options` checks
+    them and builds what runs (UsageError, exit status 2, names a bad one)."""
+
+    request: RequestFlags
+    connections: int = 10
+    ramp: float | None = None
+    duration: float | None = None
+    events_per_stream: int | None = None
+    workers: int = 1
+    publish: str | None = None
+    publish_rate: float = 1.0
+    latency_field: str | None = None
+    thresholds: Sequence[str] = ()
+    output_format: str | None = None
+    report: Path | None = None
+    quiet: bool = False
+
+    def options(self, stdout_tty: bool = False, stderr_tty: bool = False) -> BenchOptions:
+        """The checked options: the report's format follows stdout, the live view stderr."""
+        from sse_cli.request import build_options
+
+        return self.check(build_options(self.request), stdout_tty, stderr_tty)
+
+    def check(
+        self, request: ListenOptions, stdout_tty: bool = False, stderr_tty: bool = False
+    ) -> BenchOptions:
+        """The checked options, for a request already built."""
+        self._check_counts()
+        publish = None if self.publish is None else parse_url(self.publish)
+        if self.latency_field is not None:
+            from sse_cli.loadtest.latency import extractor
+
+            extractor(self.latency_field)  # a bad expression is a usage error now, not mid-run
+        check_choice(self.output_format, FORMATS)
+        fmt = self.output_format or ("table" if stdout_tty else "json")
+        duration = self.duration
+        if duration is None and self.events_per_stream is None:
+            duration = DEFAULT_DURATION
+        return BenchOptions(
+            request=request,
+            connections=self.connections,
+            ramp=self.ramp,
+            duration=duration,
+            events_per_stream=self.events_per_stream,
+            workers=self.workers,
+            publish=publish,
+            publish_rate=self.publish_rate,
+            latency_field=self.latency_field,
+            thresholds=tuple(parse_threshold(t) for t in self.thresholds),
+            output_format=fmt,
+            report_file=check_report_file(self.report),
+            live=stderr_tty and not self.quiet,
+            summary=not self.quiet and not stdout_tty,
+            quiet=self.quiet,
+        )
+
+    def _check_counts(self) -> None:
+        connections, workers = self.connections, self.workers
+        if connections < 1:
+            raise UsageError(f"-c/--connections must be 1 or more, not {connections}")
+        if workers < 1 or workers > connections:
+            raise UsageError(
+                f"--workers must be from 1 to the number of connections ({connections}), "
+                f"not {workers}"
+            )
+        for flag, value in (
+            ("--ramp", self.ramp),
+            ("--duration", self.duration),
+            ("--publish-rate", self.publish_rate),
+        ):
+            if value is not None and (not value > 0 or value == float("inf")):
+                raise UsageError(f"{flag} must be a number more than 0, not {value:g}")
+        per_stream = self.events_per_stream
+        if per_stream is not None and per_stream < 1:
+            raise UsageError(f"--events-per-stream must be 1 or more, not {per_stream}")
+
+
+def check_report_file(path: Path | None) -> Path | None:
+    """`--report FILE.html`: its folder must exist, and so must the charts' extra."""
+    if path is None:
+        return None
+    if str(path) == "-":
+        raise UsageError("--report writes a file, not standard output", "e.g. --report run.html")
+    if not path.parent.is_dir():
+        raise UsageError(f"--report {str(path)!r}: no folder {str(path.parent)!r}")
+    from sse_cli.loadtest.html import charts_missing
+
+    missing = charts_missing()
+    if missing is not None:
         raise UsageError(
-            f"--workers must be from 1 to the number of connections ({connections}), not {workers}"
+            f"--report needs {missing}",
+            "pip install 'sse-cli[report]', or from a clone pip install -e '.[report]'",
         )
-    for flag, value in (
-        ("--ramp", ramp),
-        ("--duration", duration),
-        ("--publish-rate", publish_rate),
-    ):
-        if value is not None and (not value > 0 or value == float("inf")):
-            raise UsageError(f"{flag} must be a number more than 0, not {value:g}")
-    if events_per_stream is not None and events_per_stream < 1:
-        raise UsageError(f"--events-per-stream must be 1 or more, not {events_per_stream}")
-    if publish is not None:
-        publish = parse_url(publish)
-    if latency_field is not None:
-        from sse_cli.loadtest.latency import extractor
-
-        extractor(latency_field)  # a bad expression is a usage error now, not mid-run
-    check_choice(output_format, FORMATS)
-    fmt = output_format or ("table" if stdout_is_terminal else "json")
-    if duration is None and events_per_stream is None:
-        duration = DEFAULT_DURATION
-    return BenchOptions(
-        request=request if reconnect is None else dataclasses.replace(request, reconnect=reconnect),
-        connections=connections,
-        ramp=ramp,
-        duration=duration,
-        events_per_stream=events_per_stream,
-        workers=workers,
-        publish=publish,
-        publish_rate=publish_rate,
-        latency_field=latency_field,
-        thresholds=tuple(parse_threshold(t) for t in thresholds),
-        output_format=fmt,
-        live=live,
-    )
+    return path
 
 
-__all__ = ["BenchOptions", "LoadFlags", "bench_options", "from_flags"]
+__all__ = ["BenchOptions", "BenchSettings"]

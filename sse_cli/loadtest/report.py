@@ -1,63 +1,114 @@
 """The report at the end of a load test: one JSON object, or a table for people.
 
-The JSON object's schema is documented in README ("Load testing"); the table shows the
-same figures. Times are in milliseconds. rich is imported only to draw the table.
+Its type is `schema.Report` (README, "Load testing", documents it key by key); the table,
+the summary line and the HTML report show the same figures. Times are in milliseconds.
+rich is imported only to draw the table.
 """
 
 from __future__ import annotations
 
+import os
 import sys
-from typing import Any
 
 from sse_cli.errors import ConnectError, HttpStatusError, NotEventStreamError, SseCliError
-from sse_cli.loadtest.metrics import Metrics, rate_summary, summary_ms
+from sse_cli.loadtest.metrics import Metrics, curve, rate_summary, summary_ms
 from sse_cli.loadtest.options import BenchOptions
+from sse_cli.loadtest.schema import SCHEMA, Check, Machine, Publish, Report, Settings, Times
+from sse_cli.loadtest.timeline import series
 from sse_cli.request import mask_url
 
-#: Bumped when a key changes meaning or goes away (adding keys does not bump it).
-SCHEMA = 1
+#: How many of the slowest streams' rates the report lists.
+SLOWEST = 20
 
 
-def build_report(options: BenchOptions, metrics: Metrics, elapsed: float) -> dict[str, Any]:
+def load_average() -> list[float]:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:  # not every system has one
+        return []
+
+
+def build_report(
+    options: BenchOptions, metrics: Metrics, elapsed: float, load_start: list[float] | None = None
+) -> Report:
     seconds = max(elapsed, 1e-9)
-    hist = metrics.hist
+    hist = metrics.total
     publish = None
     if options.publish is not None:
-        publish = {
-            "url": mask_url(options.publish),
-            "rate": options.publish_rate,
-            "sent": metrics.publishes,
-            "errors": dict(sorted(metrics.publish_errors.items())),
-            "latency_ms": summary_ms(hist["publish"]),
-        }
-    return {
-        "schema": SCHEMA,
-        "url": mask_url(options.request.url),
-        "connections": options.connections,
-        "workers": options.workers,
-        "duration_s": round(elapsed, 3),
-        "streams": {
+        publish = Publish(
+            url=mask_url(options.publish),
+            rate=options.publish_rate,
+            sent=metrics.publishes,
+            errors=dict(sorted(metrics.publish_errors.items())),
+            latency_ms=summary_ms(hist["publish"]),
+        )
+    latency = summary_ms(hist["latency"])
+    return Report(
+        schema=SCHEMA,
+        url=mask_url(options.request.url),
+        connections=options.connections,
+        workers=options.workers,
+        duration_s=round(elapsed, 3),
+        settings=settings(options),
+        machine=Machine(
+            cores=os.cpu_count() or 1, load_start=load_start or [], load_end=load_average()
+        ),
+        streams={
             "opened": metrics.connections,
             "max_open": metrics.max_open,
             "stopped_by_server": metrics.stopped,
         },
-        "connect_ms": summary_ms(hist["connect"]),
-        "ttfe_ms": summary_ms(hist["ttfe"]),
-        "gap_ms": summary_ms(hist["gap"]),
-        "latency_ms": summary_ms(hist["latency"]),
-        "events": {"total": metrics.events, "per_s": round(metrics.events / seconds, 1)},
-        "bytes": {"total": metrics.bytes, "per_s": round(metrics.bytes / seconds, 1)},
-        "per_stream_events_per_s": rate_summary(metrics.rates),
-        "errors": {
+        connect_ms=summary_ms(hist["connect"]),
+        head_ms=summary_ms(hist["head"]),
+        ttfe_ms=summary_ms(hist["ttfe"]),
+        gap_ms=summary_ms(hist["gap"]),
+        latency_ms=latency,
+        latency_note=None if latency is not None else latency_note(options, metrics),
+        events={"total": metrics.events, "per_s": round(metrics.events / seconds, 1)},
+        bytes={"total": metrics.bytes, "per_s": round(metrics.bytes / seconds, 1)},
+        per_stream_events_per_s=rate_summary(metrics.rates),
+        slowest_streams=[round(r, 3) for r in sorted(metrics.rates)[:SLOWEST]],
+        errors={
             "total": sum(metrics.errors.values()),
             "by_kind": dict(sorted(metrics.errors.items())),
         },
-        "reconnects": metrics.reconnects,
-        "resume": {"duplicates": metrics.duplicates, "gaps": metrics.gaps},
-        "publish": publish,
-        "hints": hints(metrics),
-        "thresholds": [],
-    }
+        reconnects=metrics.reconnects,
+        resume={"duplicates": metrics.duplicates, "gaps": metrics.gaps},
+        publish=publish,
+        hints=hints(metrics),
+        thresholds=[],
+        series=series(metrics.series.points, metrics.series.step),
+        curves={
+            name: curve(hist[name])
+            for name in ("head", "ttfe", "gap", "latency")
+            if hist[name].get_total_count()
+        },
+    )
+
+
+def settings(options: BenchOptions) -> Settings:
+    return Settings(
+        method=options.request.method,
+        ramp=options.ramp,
+        duration=options.duration,
+        events_per_stream=options.events_per_stream,
+        publish_rate=None if options.publish is None else options.publish_rate,
+    )
+
+
+def latency_note(options: BenchOptions, metrics: Metrics) -> str:
+    """Why no latency was measured, and which flag would measure it."""
+    if metrics.stale:
+        return (
+            f"every send time ({metrics.stale:,}) was older than the run's start: that is the "
+            "age of a recording or of history (a replay?), not a delivery, so it is left out"
+        )
+    if options.latency_field is not None:
+        return f"no event's data held a send time at --latency-field {options.latency_field}"
+    return (
+        "the events carry no send time: --latency-field PATH names one in their JSON data "
+        "(a top-level t_ns, as serve's /clock and --publish send, is read without it)"
+    )
 
 
 def hints(metrics: Metrics) -> list[str]:
@@ -87,10 +138,15 @@ def hints(metrics: Metrics) -> list[str]:
         found.append("this process ran out of open files: raise the hard limit (ulimit -Hn)")
     if metrics.publish_errors.get("http-404"):
         found.append("/publish answered 404: no stream was subscribed to the topic yet")
+    if metrics.stale and metrics.total["latency"].get_total_count():
+        found.append(
+            f"{metrics.stale:,} send times were older than the run's start (history or a "
+            "replay): they are left out of latency"
+        )
     return found
 
 
-def nothing_opened(report: dict[str, Any]) -> SseCliError | None:
+def nothing_opened(report: Report) -> SseCliError | None:
     """When no stream opened at all, the failure `listen` would end with: the most common
     kind of error names the exit status (3 connection, 4 and 5 HTTP, 6 not a stream)."""
     by_kind: dict[str, int] = report["errors"]["by_kind"]
@@ -107,45 +163,79 @@ def nothing_opened(report: dict[str, Any]) -> SseCliError | None:
     return ConnectError(message, "is a server listening at that address?")
 
 
-def write_json(report: dict[str, Any]) -> None:
+def write_json(report: Report) -> None:
     import orjson
 
     sys.stdout.buffer.write(orjson.dumps(report) + b"\n")
     sys.stdout.buffer.flush()
 
 
-def _row(name: str, times: dict[str, float] | None) -> list[str]:
+COLUMNS = ("min", "mean", "p50", "p90", "p95", "p99", "max")
+
+
+def _row(name: str, times: Times | None) -> list[str]:
     if times is None:
-        return [name, "-", "-", "-", "-", "0"]
-    return [
-        name,
-        *(f"{times[k]:.2f}" for k in ("p50", "p90", "p99", "max")),
-        f"{int(times['count']):,}",
-    ]
+        return [name, *("-" for _ in COLUMNS), "0"]
+    values = (
+        times["min"],
+        times["mean"],
+        times["p50"],
+        times["p90"],
+        times["p95"],
+        times["p99"],
+        times["max"],
+    )
+    return [name, *(f"{value:.2f}" for value in values), f"{times['count']:,}"]
 
 
-def write_table(report: dict[str, Any]) -> None:
+def write_table(report: Report) -> None:
     from rich.console import Console
     from rich.table import Table
 
     console = Console(highlight=False)
     console.on_broken_pipe = lambda: None  # type: ignore[method-assign]
     times = Table(title=f"sse-cli bench {report['url']}", title_justify="left")
-    for column in ("ms", "p50", "p90", "p99", "max", "count"):
+    for column in ("ms", *COLUMNS, "count"):
         times.add_column(column, justify="left" if column == "ms" else "right")
     times.add_row(*_row("connect", report["connect_ms"]))
+    times.add_row(*_row("response head", report["head_ms"]))
     times.add_row(*_row("first event", report["ttfe_ms"]))
     times.add_row(*_row("gap", report["gap_ms"]))
     times.add_row(*_row("latency", report["latency_ms"]))
     if report["publish"] is not None:
         times.add_row(*_row("publish", report["publish"]["latency_ms"]))
     console.print(times)
+    if report["latency_note"] is not None:
+        console.print(f"latency: {report['latency_note']}", style="dim", markup=False)
     console.print(_figures(report), markup=False)
     for hint in report["hints"]:
         console.print(f"hint: {hint}", style="yellow", markup=False)
     for check in report["thresholds"]:
         mark = "ok  " if check["ok"] else "FAIL"
-        console.print(f"{mark} {check['threshold']} (was {check['value']})", markup=False)
+        console.print(f"{mark} {check['threshold']} (was {shown(check)})", markup=False)
+
+
+def shown(check: Check) -> str:
+    """A threshold's measured value with its unit."""
+    value = check["value"]
+    if value is None:
+        return "not measured"
+    unit = f" {check['unit']}" if check["unit"] else ""
+    return f"{value:g}{unit}"
+
+
+def summary_line(report: Report) -> str:
+    """The run in one line, for stderr when the JSON goes to a file or a pipe."""
+    latency = report["latency_ms"]
+    failed = sum(not c["ok"] for c in report["thresholds"])
+    return (
+        f"sse-cli bench: {report['streams']['max_open']:,} of {report['connections']:,} streams,"
+        f" {report['events']['total']:,} events ({report['events']['per_s']:,.0f}/s),"
+        f" {report['errors']['total']:,} errors"
+        + ("" if latency is None else f", latency p99 {latency['p99']:.1f} ms")
+        + (f", {failed} thresholds failed" if failed else "")
+        + f" in {report['duration_s']:.1f} s"
+    )
 
 
 def _stopped(count: int) -> str:
@@ -154,7 +244,7 @@ def _stopped(count: int) -> str:
     return f"; {count:,} told to stop by the server (HTTP 204)"
 
 
-def _figures(report: dict[str, Any]) -> str:
+def _figures(report: Report) -> str:
     events, data = report["events"], report["bytes"]
     rate = report["per_stream_events_per_s"]
     errors = report["errors"]

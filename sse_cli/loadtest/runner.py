@@ -2,8 +2,9 @@
 
 With `--workers N`, N child processes (spawned, so each starts clean) run a share of the
 streams each; every quarter second they send their counters for the live view, and at the
-end each sends its histograms in HdrHistogram's compressed encoding, which the parent adds
-up exactly. The publisher, if any, runs in the parent.
+end each sends its histograms, the run's and each interval's, in HdrHistogram's compressed
+encoding, which the parent adds up exactly (the intervals by index: every worker counts them
+from the parent's start). The publisher, if any, runs in the parent.
 """
 
 from __future__ import annotations
@@ -12,13 +13,39 @@ import asyncio
 import queue as queue_module
 import sys
 import time
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sse_cli.errors import ThresholdError
-from sse_cli.loadtest.metrics import Metrics
-from sse_cli.loadtest.options import BenchOptions, LoadFlags, from_flags
-from sse_cli.loadtest.report import build_report, nothing_opened, write_json, write_table
-from sse_cli.request import RequestFlags
+from sse_cli.loadtest.metrics import Counts, Metrics, Snapshot, step_for
+from sse_cli.loadtest.options import BenchOptions, BenchSettings
+from sse_cli.loadtest.report import (
+    build_report,
+    load_average,
+    nothing_opened,
+    shown,
+    summary_line,
+    write_json,
+    write_table,
+)
+from sse_cli.loadtest.schema import Report
+
+if TYPE_CHECKING:
+    from multiprocessing.queues import Queue
+
+Tick = Callable[[Counts, float], None]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a worker sends: its counters every tick, and at the end everything it gathered."""
+
+    index: int
+    counts: Counts
+    final: Snapshot | None = None
+    elapsed: float = 0.0
+
 
 #: File descriptors a process needs besides its streams (stdio, the loop, libraries).
 SPARE_FDS = 64
@@ -48,42 +75,47 @@ def raise_open_files(streams: int, say: bool = True) -> int:
     return soft
 
 
-def start(request: RequestFlags, load: LoadFlags) -> None:
+def start(settings: BenchSettings) -> None:
     """`sse-cli bench`: check every flag, then run; an SseCliError says what went wrong."""
-    from sse_cli.request import build_options
-
     ttys = sys.stdout.isatty(), sys.stderr.isatty()
-    options = from_flags(build_options(request), load, *ttys)
-    if request.insecure and not load.quiet:
+    options = settings.options(*ttys)
+    if settings.request.insecure and not settings.quiet:
         sys.stderr.write("sse-cli: warning: --insecure: TLS certificates are not verified\n")
     run_bench(options)
 
 
-def run_bench(options: BenchOptions) -> dict[str, Any]:
+def run_bench(options: BenchOptions) -> Report:
     """Run the load test and print the report on stdout; then, when no stream opened at all,
     the error that stopped them (3 to 6), else ThresholdError (8) when a threshold fails."""
     raise_open_files(options.connections)
-    metrics = Metrics()
+    metrics = Metrics(step_for(options.duration))
+    load_start = load_average()
     elapsed = asyncio.run(_main(options, metrics))
-    report = build_report(options, metrics, elapsed)
+    report = build_report(options, metrics, elapsed, load_start)
     checks = [t.check(report) for t in options.thresholds]
     report["thresholds"] = checks
+    error = nothing_opened(report)
     if options.output_format == "json":
         write_json(report)
+        if options.summary and error is None:  # else the error's one line says it all
+            sys.stderr.write(summary_line(report) + "\n")
+            sys.stderr.flush()
     else:
         write_table(report)
-    error = nothing_opened(report)
+    if options.report_file is not None:
+        from sse_cli.loadtest.html import write_html
+
+        size = write_html(report, options.report_file)
+        if not options.quiet:
+            sys.stderr.write(f"sse-cli: report written to {options.report_file} ({size:,} bytes)\n")
+            sys.stderr.flush()
     if error is not None:
         raise error
     failed = [c for c in checks if not c["ok"]]
     if failed:
-        named = "; ".join(f"{c['threshold']} (was {_shown(c['value'])})" for c in failed)
+        named = "; ".join(f"{c['threshold']} (was {shown(c)})" for c in failed)
         raise ThresholdError(f"{len(failed)} of {len(checks)} thresholds failed: {named}")
     return report
-
-
-def _shown(value: float | None) -> str:
-    return "not measured" if value is None else f"{value:g}"
 
 
 async def _main(options: BenchOptions, metrics: Metrics) -> float:
@@ -96,7 +128,7 @@ async def _main(options: BenchOptions, metrics: Metrics) -> float:
     if options.live:
         from sse_cli.loadtest.dashboard import Dashboard
 
-        dashboard = Dashboard(options.connections)
+        dashboard = Dashboard(options.connections, options.duration)
         dashboard.__enter__()
     try:
         tick = dashboard.update if dashboard is not None else None
@@ -108,29 +140,35 @@ async def _main(options: BenchOptions, metrics: Metrics) -> float:
             dashboard.__exit__()
 
 
-async def _run_workers(options: BenchOptions, metrics: Metrics, tick: Any) -> float:
+async def _run_workers(options: BenchOptions, metrics: Metrics, tick: Tick | None) -> float:
     import multiprocessing
 
     from sse_cli.loadtest.engine import wait_open
     from sse_cli.loadtest.publish import Publisher
 
     context = multiprocessing.get_context("spawn")
-    messages: Any = context.Queue()
+    messages: Queue[Progress] = context.Queue()
+    start = time.monotonic()
+    metrics.series.begin(start)
+    metrics.started_ns = time.time_ns()
     processes = [
-        context.Process(target=worker_main, args=(options.share(i), i, messages), daemon=True)
+        context.Process(
+            target=worker_main,
+            args=(options.share(i), i, messages, metrics.series.step, start, metrics.started_ns),
+            daemon=True,
+        )
         for i in range(options.workers)
     ]
     for process in processes:
         process.start()
-    live: dict[int, dict[str, Any]] = {}
-    start = time.monotonic()
+    live: dict[int, Counts] = {}
     publishing = None
     if options.publish is not None:
         publisher = Publisher(options.publish, options.publish_rate, metrics)
         until = start + (options.duration or 3600.0)
 
         async def publish() -> None:
-            await wait_open(lambda: sum(s["open"] for s in live.values()), options.connections)
+            await wait_open(lambda: sum(c.open for c in live.values()), options.connections)
             await publisher.run(until)
 
         publishing = asyncio.create_task(publish())
@@ -150,9 +188,9 @@ async def _run_workers(options: BenchOptions, metrics: Metrics, tick: Any) -> fl
 async def _gather(
     options: BenchOptions,
     metrics: Metrics,
-    messages: Any,
-    live: dict[int, dict[str, Any]],
-    tick: Any,
+    messages: Queue[Progress],
+    live: dict[int, Counts],
+    tick: Tick | None,
     start: float,
 ) -> float:
     """Read the workers' messages until each has sent its final snapshot (bounded in time)."""
@@ -161,45 +199,47 @@ async def _gather(
     deadline = start + (options.duration or 3600.0) + WORKER_GRACE
     while len(finished) < options.workers and time.monotonic() < deadline:
         try:
-            kind, index, payload = await loop.run_in_executor(None, messages.get, True, 0.25)
+            message = await loop.run_in_executor(None, messages.get, True, 0.25)
         except queue_module.Empty:
             continue
-        if kind == "live":
-            live[index] = payload
+        if message.final is None:
+            live[message.index] = message.counts
             if tick is not None:
                 tick(_summed(live, metrics), time.monotonic() - start)
         else:
-            metrics.merge(payload["metrics"])
-            finished[index] = payload["elapsed"]
+            metrics.merge(message.final)
+            finished[message.index] = message.elapsed
+    metrics.fold()  # the parent's own samples: the publisher's
     if len(finished) < options.workers:
         metrics.error("worker-lost", f"{options.workers - len(finished)} workers sent no report")
     return max(finished.values(), default=time.monotonic() - start)
 
 
-def _summed(live: dict[int, dict[str, Any]], into: Metrics) -> Metrics:
-    """The parent's live view: the workers' counters added up (percentiles come at the end)."""
-    view = Metrics.__new__(Metrics)
-    view.__dict__.update(into.__dict__)
-    for name in ("open", "events", "bytes", "reconnects"):
-        setattr(view, name, sum(s[name] for s in live.values()))
-    from collections import Counter
-
-    view.errors = Counter()
-    for s in live.values():
-        view.errors.update(s["errors"])
+def _summed(live: dict[int, Counts], parent: Counts) -> Counts:
+    """The parent's live view: the workers' counters and its own (the publisher's) added up."""
+    view = parent.counts()
+    for counts in live.values():
+        view.add(counts)
     return view
 
 
-def worker_main(options: BenchOptions, index: int, messages: Any) -> None:
+def worker_main(
+    options: BenchOptions,
+    index: int,
+    messages: Queue[Progress],
+    step: float,
+    origin: float,
+    started_ns: int,
+) -> None:
     """A worker process: its share of the streams; counters every TICK, a snapshot at the end."""
     raise_open_files(options.connections, say=False)
-    metrics = Metrics()
+    metrics = Metrics(step, origin)
+    metrics.started_ns = started_ns
 
-    def tick(m: Metrics, elapsed: float) -> None:
-        counts = {k: getattr(m, k) for k in ("open", "events", "bytes", "reconnects")}
-        messages.put(("live", index, {**counts, "errors": dict(m.errors)}))
+    def tick(counts: Counts, elapsed: float) -> None:
+        messages.put(Progress(index, counts.counts()))
 
     from sse_cli.loadtest.engine import run_load
 
     elapsed = asyncio.run(run_load(options, metrics, tick))
-    messages.put(("done", index, {"metrics": metrics.snapshot(), "elapsed": elapsed}))
+    messages.put(Progress(index, metrics.counts(), metrics.snapshot(), elapsed))

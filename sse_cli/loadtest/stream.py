@@ -6,8 +6,9 @@ Each stream connects, feeds the body to the same `Decoder` as `listen`, and reco
 callbacks; the stream's one task only waits between connections, so an idle stream costs a
 task, a transport, a protocol and a decoder.
 
-Timing per connection: `connect` is from the start of the attempt to the response head,
-`ttfe` to the first event, `gap` between two events of the same connection.
+Timing per connection, from the start of the attempt: `connect` to the TCP connection (and
+TLS handshake), `head` to the response head, `ttfe` to the first event; `gap` between two
+events of the same connection.
 """
 
 from __future__ import annotations
@@ -140,6 +141,7 @@ class Stream:
         except (OSError, ssl.SSLError) as exc:
             protocol.ended = True
             return self._connect_failed(exc)
+        target.metrics.record("connect", (time.perf_counter() - self.attempt_at) * 1e6)
         retryable: bool = await done
         return retryable
 
@@ -169,7 +171,7 @@ class Stream:
 
     def on_head(self, response: Response) -> None:
         metrics = self.target.metrics
-        metrics.record("connect", (time.perf_counter() - self.attempt_at) * 1e6)
+        metrics.record("head", (time.perf_counter() - self.attempt_at) * 1e6)
         headers = response.headers
         head = Head(response.status, response.reason, headers.get("content-type"),
                     headers.get("retry-after"))  # fmt: skip
@@ -282,7 +284,7 @@ class Stream:
         now = time.time_ns()
         for value in sent:
             if value is not None:
-                target.metrics.record("latency", (now - value) / 1000)
+                target.metrics.sent_at(value, now)
 
     def _marker_in(self, marker: str, chunk: bytes) -> bool:
         """Whether the marker is in this chunk's bytes, or cut between the last chunk's and

@@ -3,42 +3,66 @@
 Grammar (README, "Thresholds"):
 
     threshold := metric [ "." stat ] op number [ unit ]
-    metric    := connect | ttfe | gap | latency | publish          (times; stat required)
+    metric    := connect | head | ttfe | gap | latency | publish   (times; stat required)
                | errors | reconnects | duplicates | gaps | events | bytes | streams
                | events_per_s | bytes_per_s | publish_errors      (figures; no stat)
                | errors "." KIND                   (one kind of error, e.g. errors.http-503)
-    stat      := p50 | p90 | p99 | max
+    stat      := min | mean | p50 | p90 | p95 | p99 | max
     op        := "<" | "<=" | ">" | ">=" | "==" | "!="
     unit      := us | ms | s          (times only; ms when left out)
 
 A time with no sample at all (no event arrived) fails its threshold: nothing was measured.
-Stdlib only.
+`connect` is the time to the TCP connection (with TLS, its handshake too); `head` the time
+to the response head. Stdlib only.
 """
 
 from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from sse_cli.errors import UsageError
+from sse_cli.loadtest.schema import Check, Report, Times
 
-TIMES = ("connect", "ttfe", "gap", "latency", "publish")
-STATS = ("p50", "p90", "p99", "max")
-FIGURES = (
-    "errors",
-    "reconnects",
-    "duplicates",
-    "gaps",
-    "events",
-    "bytes",
-    "streams",
-    "events_per_s",
-    "bytes_per_s",
-    "publish_errors",
-)
+#: Each time the report has, by the name a threshold gives it.
+TIMES_OF: dict[str, Callable[[Report], Times | None]] = {
+    "connect": lambda r: r["connect_ms"],
+    "head": lambda r: r["head_ms"],
+    "ttfe": lambda r: r["ttfe_ms"],
+    "gap": lambda r: r["gap_ms"],
+    "latency": lambda r: r["latency_ms"],
+    "publish": lambda r: None if r["publish"] is None else r["publish"]["latency_ms"],
+}
+STAT_OF: dict[str, Callable[[Times], float]] = {
+    "min": lambda t: t["min"],
+    "mean": lambda t: t["mean"],
+    "p50": lambda t: t["p50"],
+    "p90": lambda t: t["p90"],
+    "p95": lambda t: t["p95"],
+    "p99": lambda t: t["p99"],
+    "max": lambda t: t["max"],
+}
+#: Each figure the report has, with its unit.
+FIGURE_OF: dict[str, tuple[Callable[[Report], float], str]] = {
+    "errors": (lambda r: r["errors"]["total"], "errors"),
+    "reconnects": (lambda r: r["reconnects"], "reconnects"),
+    "duplicates": (lambda r: r["resume"]["duplicates"], "duplicates"),
+    "gaps": (lambda r: r["resume"]["gaps"], "ids skipped"),
+    "events": (lambda r: r["events"]["total"], "events"),
+    "bytes": (lambda r: r["bytes"]["total"], "bytes"),
+    "streams": (lambda r: r["streams"]["max_open"], "streams"),
+    "events_per_s": (lambda r: r["events"]["per_s"], "events/s"),
+    "bytes_per_s": (lambda r: r["bytes"]["per_s"], "bytes/s"),
+    "publish_errors": (
+        lambda r: 0 if r["publish"] is None else sum(r["publish"]["errors"].values()),
+        "errors",
+    ),
+}
+TIMES = tuple(TIMES_OF)
+STATS = tuple(STAT_OF)
+FIGURES = tuple(FIGURE_OF)
 OPS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
     ">=": operator.ge,
@@ -64,41 +88,28 @@ class Threshold:
     limit: float
     """In ms for times, as written for figures."""
 
-    def value(self, report: Mapping[str, Any]) -> float | None:
-        """The figure this threshold reads from the JSON report; None when nothing was measured."""
-        if self.metric in TIMES:
-            if self.metric == "publish":
-                section = report["publish"] and report["publish"]["latency_ms"]
-            else:
-                section = report[f"{self.metric}_ms"]
-            return None if section is None else float(section[self.stat or ""])
+    def value(self, report: Report) -> float | None:
+        """The figure this threshold reads from the report; None when nothing was measured."""
+        if self.metric in TIMES_OF:
+            times = TIMES_OF[self.metric](report)
+            return None if times is None else float(STAT_OF[self.stat or "max"](times))
         if self.metric == "errors" and self.stat:
             return float(report["errors"]["by_kind"].get(self.stat, 0))
-        return float(_figure(report, self.metric))
+        return float(FIGURE_OF[self.metric][0](report))
 
-    def check(self, report: Mapping[str, Any]) -> dict[str, Any]:
+    def unit(self) -> str:
+        if self.metric in TIMES_OF:
+            return "ms"
+        if self.metric == "errors" and self.stat:
+            return f"{self.stat} errors"
+        return FIGURE_OF[self.metric][1]
+
+    def check(self, report: Report) -> Check:
         value = self.value(report)
         ok = value is not None and OPS[self.op](value, self.limit)
         if value is not None and value.is_integer() and self.metric not in TIMES:
-            return {"threshold": self.text, "value": int(value), "ok": ok}
-        return {"threshold": self.text, "value": value, "ok": ok}
-
-
-def _figure(report: Mapping[str, Any], metric: str) -> float:
-    if metric == "errors":
-        return float(report["errors"]["total"])
-    if metric in ("duplicates", "gaps"):
-        return float(report["resume"][metric])
-    if metric in ("events", "bytes"):
-        return float(report[metric]["total"])
-    if metric in ("events_per_s", "bytes_per_s"):
-        return float(report[metric.removesuffix("_per_s")]["per_s"])
-    if metric == "streams":
-        return float(report["streams"]["max_open"])
-    if metric == "publish_errors":
-        publish = report["publish"]
-        return 0.0 if publish is None else float(sum(publish["errors"].values()))
-    return float(report[metric])
+            return Check(threshold=self.text, value=int(value), unit=self.unit(), ok=ok)
+        return Check(threshold=self.text, value=value, unit=self.unit(), ok=ok)
 
 
 def parse_threshold(text: str) -> Threshold:

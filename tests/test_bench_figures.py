@@ -1,0 +1,181 @@
+"""`bench`'s counters, series and what the terminal shows, in-process and without sockets.
+
+The counters are one dataclass: every field must survive a worker's snapshot and add up in
+the merge; intervals of two workers merge by index; the table has min, mean and p95, says
+why latency is empty, and the live view says how much time is left.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import io
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+from typing import cast
+
+import pytest
+from rich.console import Console
+
+from sse_cli.errors import UsageError
+from sse_cli.loadtest import timeline
+from sse_cli.loadtest.dashboard import Dashboard
+from sse_cli.loadtest.metrics import (
+    CURVE,
+    NUMBERS,
+    TALLIES,
+    Counts,
+    Metrics,
+    new_histogram,
+    values_at,
+)
+from sse_cli.loadtest.options import BenchSettings
+from sse_cli.loadtest.schema import Report
+from sse_cli.loadtest.thresholds import parse_threshold
+from sse_cli.loadtest.timeline import series
+from sse_cli.request import RequestFlags
+
+
+def filled(base: int) -> Metrics:
+    """Metrics whose every counter holds a distinct value, and a few samples."""
+    metrics = Metrics(step=1.0, origin=0.0)
+    for offset, name in enumerate(NUMBERS):
+        setattr(metrics, name, base + offset)
+    for name in TALLIES:
+        getattr(metrics, name)["http-503"] = base
+    for us in (1000, 2000, 3000):
+        metrics.record("ttfe", us * base)
+    return metrics
+
+
+def test_every_counter_survives_the_snapshot_and_adds_up_in_the_merge() -> None:
+    every = {f.name for f in dataclasses.fields(Counts)}
+    assert set(NUMBERS) | set(TALLIES) == every  # no field is left out of the merge
+    one, two = filled(1), filled(100)
+    one.roll(0.5, final=True)
+    two.roll(0.5, final=True)
+    merged = Metrics()
+    merged.merge(one.snapshot())
+    merged.merge(two.snapshot())
+    for name in NUMBERS:
+        assert getattr(merged, name) == getattr(one, name) + getattr(two, name), name
+    for name in TALLIES:
+        assert getattr(merged, name) == {"http-503": 101}, name
+    assert merged.total["ttfe"].get_total_count() == 6
+    assert 300_000 <= merged.total["ttfe"].get_max_value() < 300_300  # 3 significant digits
+
+
+def test_intervals_of_two_workers_merge_by_index() -> None:
+    workers = [Metrics(step=1.0, origin=0.0) for _ in range(2)]
+    for n, metrics in enumerate(workers):
+        metrics.series.begin(0.0)
+        metrics.events = 10 * (n + 1)
+        metrics.record("gap", 5_000)
+        metrics.roll(1.0)  # closes interval 0
+        metrics.events += 1
+        metrics.roll(1.5, final=True)  # interval 1, half a second long
+    parent = Metrics(step=1.0, origin=0.0)
+    for metrics in workers:
+        parent.merge(metrics.snapshot())
+    points = series(parent.series.points, parent.series.step)
+    assert [(p["t"], p["events"]) for p in points] == [(0.0, 30), (1.0, 2)]
+    assert workers[0].series.points[0].counts.events == 10  # the merge copied, not shared
+    assert points[1]["dt"] == 0.5 and points[1]["events_per_s"] == 4.0
+    gap = points[0]["gap_ms"]
+    assert gap is not None and gap["count"] == 2 and 5.0 <= gap["p95"] < 5.01
+
+
+def test_the_live_view_says_the_time_left() -> None:
+    console = Console(file=io.StringIO(), width=100)
+    dashboard = Dashboard(connections=10, duration=30.0)
+    counts = Counts(events=500, open=7)
+    console.print(dashboard.render(counts, 12.5))
+    shown = cast(io.StringIO, console.file).getvalue()
+    assert "12.5 s of 30 s, 17.5 s left" in shown
+    assert "7 of 10" in shown
+
+
+def test_p95_min_and_mean_are_thresholds() -> None:
+    times = {"count": 3, "min": 1.0, "mean": 2.0, "p50": 2.0, "p90": 3.0}
+    report = cast(Report, {"ttfe_ms": {**times, "p95": 4.0, "p99": 5.0, "max": 6.0}})
+    assert parse_threshold("ttfe.p95 < 4.5ms").check(report)["ok"] is True
+    assert parse_threshold("ttfe.min >= 1ms").check(report)["ok"] is True
+    checked = parse_threshold("ttfe.mean < 1ms").check(report)
+    assert checked == {"threshold": "ttfe.mean < 1ms", "value": 2.0, "unit": "ms", "ok": False}
+
+
+def test_a_long_series_is_joined_exactly_into_fewer_points(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(timeline, "MAX_POINTS", 60)
+    metrics = Metrics(step=1.0, origin=0.0)
+    metrics.series.begin(0.0)
+    for second in range(1, 131):  # a run of 130 s, one event and one gap a second
+        metrics.events += 1
+        metrics.record("gap", 1000 * second)
+        metrics.roll(float(second))
+    points = series(metrics.series.points, metrics.series.step)
+    assert len(points) <= 60
+    assert sum(p["events"] for p in points) == 130
+    assert abs(sum(p["events_per_s"] * p["dt"] for p in points) - 130) < 0.01
+    assert sum(p["gap_ms"]["count"] for p in points if p["gap_ms"]) == 130
+    assert points[1]["t"] == points[1]["dt"] == 3.0  # three seconds a point
+    assert points[-1]["gap_ms"] is not None and points[-1]["gap_ms"]["p99"] >= 129
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_percentiles_in_one_pass_are_hdrhistograms_own(seed: int) -> None:
+    rng = random.Random(seed)
+    hist = new_histogram()
+    for _ in range(rng.randint(1, 3000)):
+        hist.record_value(int(rng.lognormvariate(8, 2)) + 1)
+    wanted = (0.0, 0.1, 33.3, *CURVE)
+    assert values_at(hist, wanted) == [hist.get_value_at_percentile(p) for p in wanted]
+
+
+def test_report_flag_problems_are_usage_errors_before_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request = RequestFlags(url="http://127.0.0.1:9/")
+    with pytest.raises(UsageError, match="no folder"):
+        BenchSettings(request, report=tmp_path / "missing" / "run.html").options()
+    with pytest.raises(UsageError, match="not standard output"):
+        BenchSettings(request, report=Path("-")).options()
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: None if name == "vl_convert" else real(name)
+    )
+    with pytest.raises(UsageError, match="--report needs vl-convert-python") as caught:
+        BenchSettings(request, report=tmp_path / "run.html").options()
+    assert "pip install 'sse-cli[report]'" in str(caught.value.hint)
+
+
+def test_the_charts_load_only_for_a_report() -> None:
+    """Checking the flags and building a report without --report never imports the charts'
+    library or the page's module (in a clean interpreter: other tests may have loaded it)."""
+    code = (
+        "import sys\n"
+        "from sse_cli.loadtest.options import BenchSettings\n"
+        "from sse_cli.loadtest.runner import run_bench\n"
+        "from sse_cli.request import RequestFlags\n"
+        "BenchSettings(RequestFlags(url='http://127.0.0.1:9/')).options()\n"
+        "print(sorted(m for m in sys.modules if 'vl_convert' in m or m.endswith('.html')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == b"[]"
+
+
+def test_the_page_escapes_what_the_server_and_the_user_wrote() -> None:
+    from sse_cli.loadtest import html
+
+    hostile = "http://127.0.0.1:9/?q=</script><script>alert(1)</script>"
+    report = json.loads((Path(__file__).parent / "samples" / "bench-report.json").read_text())
+    report["url"] = hostile
+    report["hints"] = ["<img src=x onerror=alert(2)>"]
+    report["errors"]["by_kind"] = {"</script><b>": 1}
+    page = html.render(cast(Report, report), "/* the charts' libraries */")
+    assert "<script>alert" not in page and "<img" not in page and "<b>" not in page
+    assert page.count("</script>") == 3  # the libraries, the charts' data, the drawing
+    assert "&lt;/script&gt;&lt;script&gt;alert(1)" in page
