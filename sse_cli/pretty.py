@@ -10,7 +10,7 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from sse_cli.protocol.decoder import Comment, Event, Item
 from sse_cli.render import Messages, Renderer, RenderOptions, StatusLine
@@ -41,6 +41,8 @@ class PrettyRenderer(Renderer):
             color = options.color if options.color is not None else self.console.is_terminal
             self.status = StatusLine(messages.stream, stats, color and not self.console.no_color)
             messages.status = self.status
+        self.last_json: dict[str, Any] = {}
+        """The JSON data of the last event of each type, to show first what changed."""
 
     def received(self, raw: bytes, items: Sequence[Item]) -> None:
         shown = False
@@ -72,7 +74,7 @@ class PrettyRenderer(Renderer):
         if event.id is not None:
             head.append(f" #{event.id}", style="dim")
         room = self.console.width - head.cell_len - 2  # what fits beside the header
-        body = _pretty_data(event.data, self.options.full, room)
+        body = _pretty_data(event.data, self.options.full, room, self.last_json, event.event)
         if "\n" not in body.plain and (len(body.plain) < 100 or len(body.plain) <= room):
             head.append("  ")
             head.append_text(body)
@@ -101,9 +103,13 @@ def _type_style(event_type: str) -> str:
     return "bold " + _TYPE_STYLES[sum(event_type.encode()) % len(_TYPE_STYLES)]
 
 
-def _pretty_data(data: str, full: bool, room: int = 120) -> Text:
+def _pretty_data(
+    data: str, full: bool, room: int = 120, last: dict[str, Any] | None = None, kind: str = ""
+) -> Text:
     """Data as shown: JSON highlighted, on one line beside the header unless `full` (then
-    pretty-printed when long); other data folded past FOLD_LINES or FOLD_CHARS."""
+    pretty-printed when long); other data folded past FOLD_LINES or FOLD_CHARS. JSON too
+    wide for its line shows first what changed since the last event of type `kind` (its
+    data kept in `last`), so a cut never hides the one part that changes."""
     from rich.text import Text
 
     if data.lstrip()[:1] in ("{", "[") and len(data) < 1_000_000:
@@ -118,9 +124,33 @@ def _pretty_data(data: str, full: bool, room: int = 120) -> Text:
             if full and len(text) > 80:
                 text = json.dumps(value, indent=2, ensure_ascii=False)
             elif not full:
+                if len(text) > room and last is not None and kind in last:
+                    text = json.dumps(changed_first(value, last[kind]), ensure_ascii=False)
                 text = _one_line(text, room, len(data))
+            if last is not None:
+                last[kind] = value
             return JSONHighlighter()(Text(text))
     return Text(data if full else _fold(data))
+
+
+def changed_first(value: Any, before: Any) -> Any:
+    """`value` with the keys of each object whose values differ from `before` moved ahead of
+    those that stayed the same, at every depth (list items keep their places). Deliberate
+    divergence from the wire's order, on the one-line view only: `--full` keeps it."""
+    if isinstance(value, dict) and isinstance(before, dict):
+        changed = {
+            key: changed_first(item, before.get(key))
+            for key, item in value.items()
+            if key not in before or before[key] != item
+        }
+        same = {key: item for key, item in value.items() if key not in changed}
+        return {**changed, **same}
+    if isinstance(value, list) and isinstance(before, list):
+        return [
+            changed_first(item, before[i]) if i < len(before) else item
+            for i, item in enumerate(value)
+        ]
+    return value
 
 
 def _one_line(text: str, room: int, size: int) -> str:

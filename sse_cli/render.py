@@ -24,6 +24,7 @@ from sse_cli.errors import ProtocolError
 from sse_cli.protocol.decoder import Diagnostic, Event, Item
 from sse_cli.request import SECRET_HEADERS
 from sse_cli.stats import Stats, human_bytes
+from sse_cli.terminal import in_foreground
 
 if TYPE_CHECKING:
     from sse_cli.actions import Action
@@ -89,9 +90,10 @@ class StatusLine:
 
     def clear(self) -> None:
         if self.shown:
-            self.stream.write("\r\x1b[2K")
-            self.stream.flush()
             self.shown = False
+            if in_foreground(self.stream):  # in the background, the line is the shell's now
+                self.stream.write("\r\x1b[2K")
+                self.stream.flush()
 
     def text(self, width: int = 1_000_000) -> str:
         """The line, fitted to `width` columns: the URL is shortened first, then dropped, so
@@ -125,6 +127,8 @@ class StatusLine:
         return line[: width - 2] + "…" if width >= 3 else ""
 
     def draw(self) -> None:
+        if not in_foreground(self.stream):
+            return
         line = self.text(_terminal_width(self.stream))
         if not line:
             return
@@ -201,8 +205,11 @@ class Renderer:
         from sse_cli.actions import Connected, Connecting, Retrying
 
         if isinstance(action, Retrying):
+            # Counted as reconnects, not attempts: after streams that ran, "attempt 5" would
+            # read as four failures.
             self.messages.note(
-                f"{action.reason}; reconnecting in {action.delay:.1f} s (attempt {action.attempt})"
+                f"{action.reason}; reconnecting in {action.delay:.1f} s "
+                f"(reconnect {action.attempt - 1})"
             )
         elif isinstance(action, Connected):
             if self.options.verbose:
@@ -220,13 +227,13 @@ class Renderer:
                 status.url = action.url
                 status.deadline = None
                 status.state = "connecting" + (
-                    f" (attempt {action.attempt})" * (action.attempt > 1)
+                    f" (reconnect {action.attempt - 1})" * (action.attempt > 1)
                 )
             elif isinstance(action, Connected):
                 status.state = f"connected, HTTP {action.status}"
             elif isinstance(action, Retrying):
                 status.deadline = time.monotonic() + action.delay
-                status.state = "reconnecting in {left:.1f} s" + f" (attempt {action.attempt})"
+                status.state = "reconnecting in {left:.1f} s" + f" (reconnect {action.attempt - 1})"
             status.draw()
 
     def _verbose(self, action: Any) -> None:

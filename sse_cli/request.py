@@ -221,7 +221,7 @@ def parse_header(raw: str) -> tuple[str, str]:
         if first and first[0].lower() in SECRET_HEADERS:
             shown = f"'{first[0]} …'"  # a secret written without its colon is never echoed
         raise UsageError(
-            f"malformed header {shown}", "write -H 'Name: value' (an empty value removes it)"
+            f"malformed header {shown}", "write -H 'Name: value'; an empty value removes it"
         )
     value = value.strip()
     if "\r" in value or "\n" in value:
@@ -332,9 +332,11 @@ def check_between(low: float, high: float | None = None) -> Callable[[Number], N
     return check
 
 
-def check_choice(value: str | None, choices: Sequence[str]) -> str | None:
+def check_choice(value: str | None, choices: Sequence[str], flag: str = "") -> str | None:
+    """`value` if it is one of `choices`; a UsageError naming `flag` (when given) if not."""
     if value is not None and value not in choices:
-        raise UsageError(f"{value!r} is not one of {', '.join(choices)}")
+        named = f"{flag} " if flag else ""
+        raise UsageError(f"{named}{value!r} is not one of {', '.join(choices)}")
     return value
 
 

@@ -86,7 +86,7 @@ def test_openai_paths_answer_the_api_error_object_and_400_for_invalid() -> None:
     reply = error_response(422, "bad", path="/v1/chat/completions", param="stream", code="x")
     assert reply.status_code == 400
     assert reply.body == (
-        b'{"error":{"message":"bad","type":"invalid_request_error","param":"stream","code":"x"}}'
+        b'{"error":{"message":"bad","type":"invalid_request_error","param":"stream","code":"x"}}\n'
     )
     plain = error_response(422, "bad", path="/sse")
-    assert (plain.status_code, plain.body) == (422, b'{"error":"bad"}')
+    assert (plain.status_code, plain.body) == (422, b'{"error":"bad"}\n')

@@ -31,7 +31,7 @@ WITHOUT_UVLOOP = (
     "import sys; sys.modules['uvloop'] = None; sys.argv[0] = 'sse-cli'; "
     "from sse_cli.__main__ import main; main()"
 )
-SERVE = ["serve", "--port", "0", "--quiet"]
+SERVE = ["serve", "--port", "0"]  # not -q: the stack line is in the full banner
 
 
 @contextmanager

@@ -934,7 +934,7 @@ RATE_BURST = 150  # parallel requests from one address, as a quick local load te
 
 
 def test_rate_limit_is_off_by_default_on_loopback(serve: Callable[..., Server]) -> None:
-    server = serve("-q")
+    server = serve()  # not -q: the rate-limit line is in the full banner
     assert "sse-cli: rate limit: off (loopback" in server.wait_line("rate limit")
     statuses = [reply.status for reply in burst(server, build("GET", "/stats"), RATE_BURST)]
     assert statuses == [200] * RATE_BURST
@@ -943,7 +943,7 @@ def test_rate_limit_is_off_by_default_on_loopback(serve: Callable[..., Server]) 
 def test_rate_limit_is_100_a_second_by_default_off_loopback(
     serve: Callable[..., Server],
 ) -> None:
-    server = serve("--host", "0.0.0.0", "-q")
+    server = serve("--host", "0.0.0.0")
     line = server.wait_line("rate limit").rstrip()
     assert line == "sse-cli: rate limit: 100 requests a second per address (--rate-limit)"
     statuses = [reply.status for reply in burst(server, build("GET", "/stats"), RATE_BURST)]
@@ -954,10 +954,11 @@ def test_rate_limit_is_100_a_second_by_default_off_loopback(
 def test_rate_limit_flag_wins_over_the_default_and_the_banner_says_so(
     serve: Callable[..., Server],
 ) -> None:
-    assert "off (--rate-limit 0)" in serve(
-        "--host", "0.0.0.0", "--rate-limit", "0", "-q"
-    ).wait_line("rate limit")
-    assert "7 requests a second" in serve("--rate-limit", "7", "-q").wait_line("rate limit")
+    # Not -q: the rate-limit line is in the full banner.
+    assert "off (--rate-limit 0)" in serve("--host", "0.0.0.0", "--rate-limit", "0").wait_line(
+        "rate limit"
+    )
+    assert "7 requests a second" in serve("--rate-limit", "7").wait_line("rate limit")
 
 
 def test_open_streams_cap_answers_503_with_retry_after(serve: Callable[..., Server]) -> None:

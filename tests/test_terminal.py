@@ -126,7 +126,9 @@ def test_live_view_shows_events_status_through_a_reconnect_and_clears_it(
         child.expect("update")
         log.append(child.before + child.after)
         # The first stream ended: the status line counts down to the next attempt.
-        child.expect(r"reconnecting in \d+\.\d s \(attempt 2\) · " + re.escape(url) + " · 2 events")
+        child.expect(
+            r"reconnecting in \d+\.\d s \(reconnect 1\) · " + re.escape(url) + " · 2 events"
+        )
         log.append(child.before + child.after)
         script.gate.set()
         child.expect("boom")

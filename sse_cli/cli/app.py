@@ -176,7 +176,7 @@ def run_cli(argv: list[str] | None = None) -> int:
         typer.echo(exc.ctx.get_help())
         return ExitCode.OK
     except ClickException as exc:
-        _stderr_line(f"sse-cli: error: {_usage_message(exc)}")
+        _stderr_line(f"sse-cli: error: {_usage_message(exc, args)}")
         return ExitCode.USAGE
     except typer.Abort:
         return ExitCode.INTERRUPTED
@@ -214,9 +214,15 @@ def _stderr_line(text: str) -> None:
         pass
 
 
-def _usage_message(exc: Any) -> str:
-    """Click's usage error as one line, with where to look for help."""
+def _usage_message(exc: Any, args: list[str]) -> str:
+    """Click's usage error as one line, with where to look for help: the command's own help
+    when the error names no context (an option missing its value) but a command was given."""
     message = " ".join(str(exc.format_message()).split())
     ctx = getattr(exc, "ctx", None)
-    where = ctx.command_path if ctx is not None else "sse-cli"
+    if ctx is not None:
+        where = ctx.command_path
+    else:
+        given = next((a for a in args if not a.startswith("-")), None)
+        commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+        where = f"sse-cli {given}" if given in commands else "sse-cli"
     return f"{message} (see '{where} --help')"

@@ -115,14 +115,14 @@ def bench(
         ),
     ] = None,
     publish_rate: Annotated[
-        float,
+        float | None,
         typer.Option(
             "--publish-rate",
             metavar="PER_SECOND",
-            help="Publish this many times a second (default: 1).",
+            help="Publish this many times a second (default: 1); needs --publish.",
             show_default=False,
         ),
-    ] = 1.0,
+    ] = None,
     latency_field: Annotated[
         str | None,
         typer.Option(

@@ -25,7 +25,7 @@ from sse_cli.cli.options import (
     Seconds,
     UrlArgument,
 )
-from sse_cli.errors import ExitCode, SseCliError
+from sse_cli.errors import ExitCode, SseCliError, UsageError
 from sse_cli.request import Flags, RequestFlags, check_seconds
 
 if TYPE_CHECKING:
@@ -230,6 +230,8 @@ def plan(
     from sse_cli.request import pass_through, stop_data
     from sse_cli.session import Limits
 
+    if output.force and output.record is None:
+        raise UsageError("--force needs --record", "add --record FILE")
     output_format = output.output_format or ("pretty" if sys.stdout.isatty() else "json")
     extractor = None
     if output.extract is not None:

@@ -1,6 +1,7 @@
 """`sse-cli serve`: its options, then one call that checks them and runs the server."""
 
 import re
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
@@ -33,11 +34,37 @@ def unless_none(check: Callable[[float], float]) -> Callable[[float | None], flo
 
 SERVE_EPILOG = """\
 \b
+Endpoints (the banner prints each with a command to try):
+  GET  /                     a message, one character per event
+  POST /sse                  streams back a posted {"message": "..."}
+  GET  /counter              ids 1, 2, 3 ...; ?limit=N, ?drop_after=K
+  GET  /clock                a tick a second, its time as JSON; ?interval=S
+  GET  /showcase             one of every wire feature
+  POST /v1/chat/completions  an OpenAI-compatible mock
+  GET  /v1/models            the mock's model list, as the API lists it
+  GET  /subscribe            what /publish sends to ?topic=; ?history=N
+  POST /publish              its body as one event on ?topic= (?event= names it)
+  GET  /exec                 with --exec-per-client: a process per client
+  GET  /ui                   a page that shows the streams live
+  GET  /stats                JSON: generators, streams, events, subscribers
+
+\b
+A replay (--replay) also takes, per request:
+  ?speed=X        X times faster (0: no waiting)
+  ?drop_after=K   end the response after every K events
+  ?status=CODE    answer CODE with a JSON error instead
+  ?stall_after=K  stop sending after K events, without closing
+  ?reconnects=1   end each response where the recorded one ended
+
+\b
 Examples:
   sse-cli serve
   sse-cli serve --port 0 --delay 0
   sse-cli serve --host 0.0.0.0 --cors-origin http://localhost:5173
   sse-cli serve --exec 'tail -n 100 -F app.log'
+  tail -F app.log | sse-cli serve --stdin
+  sse-cli serve --replay counter.jsonl --speed 0
+  sse-cli serve --broker redis://127.0.0.1:6379/0 --workers 4
 """
 
 
@@ -175,15 +202,16 @@ def serve(
         ),
     ] = None,
     speed: Annotated[
-        float,
+        float | None,
         typer.Option(
             "--speed",
             metavar="FACTOR",
-            callback=checked(check_between(0, 1e6)),
-            help="Replay recorded gaps this many times faster (default: 1; 0: no waiting).",
+            callback=checked(unless_none(check_between(0, 1e6))),
+            help="Replay recorded gaps this many times faster (default: 1; 0: no waiting); "
+            "needs --replay.",
             show_default=False,
         ),
-    ] = 1.0,
+    ] = None,
     exec_: Annotated[
         str | None,
         typer.Option(
@@ -245,7 +273,8 @@ def serve(
         ),
     ] = None,
     quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="Do not log each request on stderr.")
+        bool,
+        typer.Option("--quiet", "-q", help="Print a short banner and no request log on stderr."),
     ] = False,
 ) -> None:
     start(
@@ -276,7 +305,7 @@ def start(
     max_body: str,
     queue_size: int,
     quiet: bool,
-    replay: tuple[tuple[str, ...], float] = ((), 1.0),
+    replay: tuple[tuple[str, ...], float | None] = ((), None),
     scaling: tuple[int, str | None, int] = (1000, None, 1),
     relay: tuple[str | None, bool, str | None, bool, str | None, float | None, str | None]
     | None = None,
@@ -307,8 +336,9 @@ def start(
             broker=scaling[1],
             workers=scaling[2],
             access_log=not quiet,
-            replays=load_replays(replay[0]),
-            speed=replay[1],
+            quiet=quiet,
+            replays=load_replays(*replay),
+            speed=1.0 if replay[1] is None else replay[1],
             relay=relay_settings(*relay, workers=scaling[2]) if relay is not None else None,
         )
         process.settled()
@@ -317,13 +347,19 @@ def start(
         fail(exc)
 
 
-def load_replays(paths: tuple[str, ...]) -> tuple["Tape", ...]:
-    """Every --replay PATH read and checked: a bad one stops `serve` before it binds."""
+def load_replays(paths: tuple[str, ...], speed: float | None = None) -> tuple["Tape", ...]:
+    """Every --replay PATH read and checked: a bad one stops `serve` before it binds. A
+    --speed without --replay, which it would shape, is refused, not ignored."""
     if not paths:
+        if speed is not None:
+            raise UsageError("--speed needs --replay", "add --replay FILE")
         return ()
     from sse_cli.serve.tapes import load_tapes
 
-    return tuple(load_tapes(paths))
+    def warn(message: str) -> None:
+        sys.stderr.write(f"sse-cli: warning: {message}\n")
+
+    return tuple(load_tapes(paths, warn))
 
 
 def parse_cors_origin(origin: str) -> str:

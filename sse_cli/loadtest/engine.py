@@ -85,7 +85,7 @@ async def _open(
                 await asyncio.sleep(delay)
         elif index and index % 500 == 0:
             await asyncio.sleep(0)  # let the opened ones connect before starting more
-        if time.monotonic() >= until:
+        if time.monotonic() >= until or target.unreachable:
             return
         stream = Stream(target)
         streams.append(stream)

@@ -73,7 +73,8 @@ class BenchSettings:
     events_per_stream: int | None = None
     workers: int = 1
     publish: str | None = None
-    publish_rate: float = 1.0
+    publish_rate: float | None = None
+    """None: 1 a second; given without --publish, refused."""
     latency_field: str | None = None
     thresholds: Sequence[str] = ()
     output_format: str | None = None
@@ -96,7 +97,7 @@ class BenchSettings:
             from sse_cli.loadtest.latency import extractor
 
             extractor(self.latency_field)  # a bad expression is a usage error now, not mid-run
-        check_choice(self.output_format, FORMATS)
+        check_choice(self.output_format, FORMATS, "-f/--format")
         fmt = self.output_format or ("table" if stdout_tty else "json")
         duration = self.duration
         if duration is None and self.events_per_stream is None:
@@ -109,7 +110,7 @@ class BenchSettings:
             events_per_stream=self.events_per_stream,
             workers=self.workers,
             publish=publish,
-            publish_rate=self.publish_rate,
+            publish_rate=1.0 if self.publish_rate is None else self.publish_rate,
             latency_field=self.latency_field,
             thresholds=tuple(parse_threshold(t) for t in self.thresholds),
             output_format=fmt,
@@ -135,6 +136,8 @@ class BenchSettings:
         ):
             if value is not None and (not value > 0 or value == float("inf")):
                 raise UsageError(f"{flag} must be a number more than 0, not {value:g}")
+        if self.publish_rate is not None and self.publish is None:
+            raise UsageError("--publish-rate needs --publish", "add --publish URL")
         per_stream = self.events_per_stream
         if per_stream is not None and per_stream < 1:
             raise UsageError(f"--events-per-stream must be 1 or more, not {per_stream}")

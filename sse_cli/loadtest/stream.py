@@ -147,7 +147,20 @@ class Stream:
 
     def _connect_failed(self, exc: BaseException) -> bool:
         kind = connect_error_kind(exc)
-        self.target.metrics.error(kind, str(exc))
+        metrics = self.target.metrics
+        metrics.error(kind, str(exc))
+        options = self.target.options
+        if (
+            kind == "refused"
+            and metrics.connections == 0
+            and set(metrics.errors) == {"refused"}
+            and options.reconnect is not True
+            and options.max_retries is None
+        ):
+            # As `listen`: nothing listens there (a server not started, a wrong port), far
+            # more often than an outage, so the run ends now rather than after --duration.
+            self.target.unreachable = True
+            return False
         return kind not in ("tls-certificate",)
 
     def timed_out(self, now: float) -> None:

@@ -36,6 +36,8 @@ class Target:
     headers: list[tuple[str, str]]
     marker: str | None = None
     """Text that event data must hold for `extract` to be worth calling (None: always call)."""
+    unreachable: bool = False
+    """Every attempt so far was refused and no stream ever opened: open no more."""
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Callable
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect
@@ -36,6 +36,7 @@ from sse_cli.serve.guard import Guard
 from sse_cli.serve.refusals import (
     OPENAI_PREFIX,
     ApiError,
+    JsonBody,
     error_response,
     invalid_field,
     refused,
@@ -130,7 +131,7 @@ async def invalid(request: Request, exc: RequestValidationError) -> Response:
         where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
         problems.append(f"{where}: {error.get('msg', 'invalid')}")
     body = {"error": "; ".join(problems), "detail": jsonable_encoder(exc.errors())}
-    return JSONResponse(body, status_code=422)
+    return JsonBody(body, status_code=422)
 
 
 async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

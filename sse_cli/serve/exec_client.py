@@ -5,9 +5,12 @@ The request reaches the process through its environment only, never its command 
 `QUERY_STRING` (the raw query), `REMOTE_ADDR`, and `LAST_EVENT_ID` (the header, or
 `?last_event_id=`; empty on a first connection). Events are `stdout` and `stderr` lines with
 ids counting on from the client's last event id when it is a number (1, 2, 3 ... otherwise),
-and `exit` (the status as JSON) once the process ends, which ends the stream. A client that
-leaves gets its process stopped (SIGTERM, SIGKILL 2 s later) and reaped before its stream
-slot is freed, so --max-streams caps the processes too. Shutdown stops every one.
+and `exit` (the status as JSON) once the process ends, which ends the stream for good: its
+id is `N-exit`, and a reconnect carrying it gets 204 (stop reconnecting) instead of running
+the command again, as the demo's finite streams answer a reconnect after their last id.
+
+A client that leaves gets its process stopped (SIGTERM, SIGKILL 2 s later) and reaped before
+its stream slot is freed, so --max-streams caps the processes too. Shutdown stops every one.
 
 A bare ASGI app, like /subscribe: it sets its own headers and ends its own body.
 """
@@ -24,9 +27,12 @@ from sse_cli.encode import encode_comment, encode_event
 from sse_cli.serve.children import child_environment, exit_data, pump, start, stop
 from sse_cli.serve.framing import LineFramer
 from sse_cli.serve.pubsub import BARE_HEADERS, STREAM_HEAD, disconnected, resume_id
-from sse_cli.serve.streams import error_response
+from sse_cli.serve.streams import SECURITY_HEADERS, error_response
 
 OPENING = encode_comment("running the command for this client")
+#: Ends the id of the `exit` event: a reconnect carrying such an id gets 204.
+EXIT_ID = "-exit"
+ENDED_HEAD = [(b"cache-control", b"no-cache"), *SECURITY_HEADERS]
 QUEUED = 64  # batches of lines waiting for a slow client before its process is held back
 
 
@@ -72,6 +78,10 @@ class ExecStream:
         env = environment(scope)
         if env is None:
             await error_response(400, "NUL in the request", BARE_HEADERS)(scope, receive, send)
+            return
+        if env["LAST_EVENT_ID"].endswith(EXIT_ID):
+            await send({"type": "http.response.start", "status": 204, "headers": ENDED_HEAD})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
         if scope["method"] == "HEAD" or clients.closing.is_set():
             await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEAD})
@@ -131,7 +141,8 @@ class Session:
             pump(proc.stderr, LineFramer(self.limit), self.flush_after, err),
         )
         status = await proc.wait()
-        await self.outbox.put(encode_event(exit_data(status), event="exit", id=str(self.next_id)))
+        ending = encode_event(exit_data(status), event="exit", id=f"{self.next_id}{EXIT_ID}")
+        await self.outbox.put(ending)
         await self.outbox.put(None)
 
     async def serve(self, receive: Receive, send: Send, closing: asyncio.Event) -> None:

@@ -10,12 +10,21 @@ from collections.abc import Iterator
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from sse_cli.encode import encode_event
-from sse_cli.serve.streams import ApiError, Delay, delay_of, paced, read_model, shared, stream
+from sse_cli.serve.streams import (
+    ApiError,
+    Delay,
+    JsonBody,
+    delay_of,
+    paced,
+    read_model,
+    shared,
+    stream,
+)
 
 MOCK_MODEL = "sse-cli-mock"
 CREATED = 1_700_000_000  # the models' creation time: fixed, as a real model's is
@@ -139,7 +148,7 @@ async def chat(request: Request, delay: Delay = None) -> Response:
     created = int(time.time())
     reply = chat_reply(body)
     if not body.stream:
-        return JSONResponse(chat_completion(completion_id, created, body, reply))
+        return JsonBody(chat_completion(completion_id, created, body, reply))
     chunks = chat_chunks(completion_id, created, body, reply)
     return stream(request, paced(chunks, delay_of(request, delay)))
 
@@ -150,7 +159,7 @@ def model_object(name: str) -> dict[str, Any]:
 
 async def models(request: Request) -> Response:
     """GET /v1/models: the one model the mock serves, as the API lists models."""
-    return JSONResponse({"object": "list", "data": [model_object(MOCK_MODEL)]})
+    return JsonBody({"object": "list", "data": [model_object(MOCK_MODEL)]})
 
 
 async def model(request: Request, model_id: str) -> Response:
@@ -158,4 +167,4 @@ async def model(request: Request, model_id: str) -> Response:
     if model_id != MOCK_MODEL:
         message = f"The model '{model_id}' does not exist or you do not have access to it."
         raise ApiError(404, message, param=None, code="model_not_found")
-    return JSONResponse(model_object(model_id))
+    return JsonBody(model_object(model_id))

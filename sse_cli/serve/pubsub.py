@@ -19,14 +19,21 @@ from typing import Annotated
 from urllib.parse import parse_qs
 
 from fastapi import Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from sse_cli.encode import encode_comment
 from sse_cli.serve.brokers import BrokerUnavailableError, Joined
 from sse_cli.serve.brokers.fanout import Subscriber
 from sse_cli.serve.state import PING, Hub
-from sse_cli.serve.streams import SECURITY_HEADERS, ApiError, error_response, read_body, shared
+from sse_cli.serve.streams import (
+    SECURITY_HEADERS,
+    ApiError,
+    JsonBody,
+    error_response,
+    read_body,
+    shared,
+)
 
 TOPIC = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 TOPIC_RULE = "topic must be 1 to 64 letters, digits or . _ : -"
@@ -196,10 +203,10 @@ async def publish(
     broker = shared(request).hub.broker
     if not broker.keeps_unsubscribed and not broker.fanout.has_subscribers(topic):
         message = f"topic {topic!r} has no subscribers; subscribe first with GET /subscribe"
-        return JSONResponse({"error": message, "subscribers": 0}, status_code=404)
+        return JsonBody({"error": message, "subscribers": 0}, status_code=404)
     try:
         published = await broker.publish(topic, event, data)
     except BrokerUnavailableError as exc:
         raise ApiError(503, str(exc), {"Retry-After": "1"}) from None
     body = {"id": published.id, "subscribers": published.subscribers, "topic": topic}
-    return JSONResponse(body)
+    return JsonBody(body)

@@ -20,6 +20,14 @@ OPENAI_PREFIX = "/v1/"
 INVALID = 422  # an invalid request outside the OpenAI mock; the mock answers 400
 
 
+class JsonBody(JSONResponse):
+    """A JSON response whose body ends with a newline, so `curl` run by a person leaves the
+    shell's prompt on a line of its own. Every JSON body the server answers is one."""
+
+    def render(self, content: Any) -> bytes:
+        return super().render(content) + b"\n"
+
+
 class ApiError(Exception):
     """A request the server refuses: its status, a message naming the problem, and for the
     OpenAI shape the parameter at fault and a machine-readable code."""
@@ -59,11 +67,11 @@ def error_response(
 ) -> Response:
     """The JSON error response for a refusal on `path`, in that path's shape."""
     if not path.startswith(OPENAI_PREFIX):
-        return JSONResponse({"error": message}, status_code=status, headers=headers)
+        return JsonBody({"error": message}, status_code=status, headers=headers)
     if status == INVALID:
         status = 400
     body = {"message": message, "type": openai_type(status), "param": param, "code": code}
-    return JSONResponse({"error": body}, status_code=status, headers=headers)
+    return JsonBody({"error": body}, status_code=status, headers=headers)
 
 
 def refused(exc: ApiError, path: str) -> Response:

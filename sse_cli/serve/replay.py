@@ -148,6 +148,10 @@ def _endpoint(rotation: _Rotation) -> Any:
         if status is not None:
             return error_response(status, f"?status={status}: the replay answers {status}")
         tape, start = rotation.pick(request.headers.get("last-event-id"))
+        if tape.finished(start) and tape.ending is not None:
+            # A resume past the last event: what the live server answered then (a 204 ends
+            # the client's reconnecting, as it did live).
+            return Response(status_code=tape.ending[0], headers=dict(tape.ending[1]))
         source = replay(
             tape,
             start,

@@ -93,25 +93,20 @@ class _Server(uvicorn.Server):
 def banner(
     settings: ServeSettings, port: int, loop_and_parser: tuple[str, str] | None = None
 ) -> list[str]:
-    """The start-up lines: the address bound, each endpoint with a command to try, then the
-    event loop and HTTP parser when given."""
+    """The start-up lines: the address bound, each endpoint served with a command to try,
+    then the event loop and HTTP parser when given; under -q only the address and how to
+    stop (and any warning)."""
     host = settings.host
     shown = f"[{host}]" if ":" in host else host
     wildcard = host in ("0.0.0.0", "::", "")
     base = f"http://{shown}:{port}"
     local = f"http://127.0.0.1:{port}" if wildcard else base
-    lines = [f"sse-cli: serving on {base} (Ctrl-C to stop)", rate_line(settings)]
-    for route in ROUTES:
-        if route.example is not None and (route.shown is None or route.shown(settings)):
-            example = route.command(local)
-            lines.append(f"  {route.method:<4} {route.path:<21} {route.description:<45} {example}")
-    if settings.replays:
-        from sse_cli.serve.replay import banner_lines
-
-        lines += banner_lines(settings.replays, {(r.method, r.path) for r in ROUTES})
-    if loop_and_parser is not None:
-        loop, parser = loop_and_parser
-        lines.append(f"sse-cli: event loop {loop}, HTTP parser {parser}")
+    lines = [f"sse-cli: serving on {base} (Ctrl-C to stop)"]
+    if not settings.quiet:
+        lines += [rate_line(settings), *endpoint_lines(settings, local)]
+        if loop_and_parser is not None:
+            loop, parser = loop_and_parser
+            lines.append(f"sse-cli: event loop {loop}, HTTP parser {parser}")
     if wildcard:
         lines.append(
             "sse-cli: warning: listening on every interface: anyone who can reach this "
@@ -119,6 +114,31 @@ def banner(
             f"make {rate_limit_for(host, settings.rate_limit):g} requests a second (--rate-limit)"
         )
     return lines + public_warnings(settings.relay, host)
+
+
+def endpoint_lines(settings: ServeSettings, local: str) -> list[str]:
+    """What is served, one line each: the built-in endpoints a replay does not replace, the
+    relay's topic, then the replays."""
+    replaced = {(tape.method, tape.path) for tape in settings.replays}
+    lines = []
+    for route in ROUTES:
+        if (route.method, route.path) in replaced:
+            continue
+        if route.example is not None and (route.shown is None or route.shown(settings)):
+            example = route.command(local)
+            lines.append(f"  {route.method:<4} {route.path:<21} {route.description:<45} {example}")
+    relay = settings.relay
+    if relay is not None and relay.shared:
+        topic = relay.topic_name
+        what = "standard input, a line an event" if relay.stdin else "the command's lines"
+        path = f"/subscribe?topic={topic}"
+        example = f"sse-cli listen '{local}{path}&history=100'"
+        lines.append(f"  GET  {path:<21} {what + ' (the relay)':<45} {example}")
+    if settings.replays:
+        from sse_cli.serve.replay import banner_lines
+
+        lines += banner_lines(settings.replays, {(r.method, r.path) for r in ROUTES})
+    return lines
 
 
 def rate_line(settings: ServeSettings) -> str:
@@ -193,7 +213,7 @@ def serve(settings: ServeSettings) -> None:
     sock = bind(settings)
     port = int(sock.getsockname()[1])
     lines = banner(settings, port, (loop, parser))
-    if settings.broker is not None:
+    if settings.broker is not None and not settings.quiet:
         from sse_cli.serve.brokers.urls import shown_url
 
         lines.append(

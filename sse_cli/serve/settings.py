@@ -58,6 +58,7 @@ class ServeSettings:
     broker: str | None = None  # a redis:// URL; None: topics live in this process
     workers: int = 1  # processes serving the one port (more than 1 needs a broker)
     access_log: bool = True
+    quiet: bool = False  # -q: a short banner (the address, how to stop, warnings)
     shutdown_timeout: int = 1  # seconds open streams get to end on Ctrl-C
     replays: tuple[Tape, ...] = ()  # --replay: recorded streams, read before binding
     speed: float = 1.0  # --speed: replayed gaps are divided by this; 0: no waiting

@@ -13,11 +13,11 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from sse_cli.serve.refusals import ApiError, error_response, invalid_field, kind_of
+from sse_cli.serve.refusals import ApiError, JsonBody, error_response, invalid_field, kind_of
 from sse_cli.serve.state import shared
 
 MAX_DELAY = 60.0  # seconds: the largest pause a query may ask for
@@ -28,7 +28,8 @@ SECURITY_HEADERS = (
     (b"x-accel-buffering", b"no"),
 )
 
-__all__ = ["ApiError", "error_response", "shared"]  # for the endpoint modules, from one place
+# for the endpoint modules, from one place
+__all__ = ["ApiError", "JsonBody", "error_response", "shared"]
 
 Model = TypeVar("Model", bound=BaseModel)
 Delay = Annotated[float | None, Query(ge=0, le=MAX_DELAY, description="seconds between events")]
@@ -146,7 +147,7 @@ async def read_model(request: Request, model: type[Model]) -> Model:
 async def stats(request: Request) -> Response:
     """GET /stats: the activity counters, the broker's subscribers and the running tasks."""
     state = shared(request)
-    return JSONResponse(
+    return JsonBody(
         {
             "generators": state.activity.generators,
             "streams_started": state.activity.streams_started,

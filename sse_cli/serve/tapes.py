@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import posixpath
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -61,6 +61,18 @@ class Tape:
     has_retry: bool = False
     paced: bool = False
     """A raw `.sse` file: `due_us` counts events, and --delay sets the time between them."""
+    ending: tuple[int, tuple[tuple[str, str], ...]] | None = None
+    """The status and headers of the response that ended the recorded stream (the 204 of
+    "stop reconnecting"), answered again to a resume past the last event."""
+
+    def finished(self, start: int) -> bool:
+        """Does a resume at step `start` come after the last event, where the recorded
+        stream was answered `ending`?"""
+        return (
+            self.ending is not None
+            and start > 0
+            and not any(step.event for step in self.steps[start:])
+        )
 
     def resume_index(self, last_id: str) -> int | None:
         """The step after the event whose id is `last_id`; None if no event has it."""
@@ -70,26 +82,34 @@ class Tape:
         return None
 
 
-def load_tapes(paths: Sequence[str]) -> list[Tape]:
-    """Every replay PATH (a file, or a folder of them) read and checked, in order."""
+def load_tapes(paths: Sequence[str], warn: Callable[[str], None] | None = None) -> list[Tape]:
+    """Every replay PATH (a file, or a folder of them) read and checked, in order. In a
+    folder, a file that is none of the inputs (notes, a README) is skipped, with one `warn`
+    each; a folder with no input at all is still an error."""
     tapes: list[Tape] = []
     for name in paths:
         path = Path(name)
         if path.is_dir():
             files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
-            if not files:
+            kinds = [(file, _kind(file)) for file in files]
+            for file, kind in kinds:
+                if kind is None and warn is not None:
+                    warn(f"{file}: skipped: not a recording, .sse file or -f json --timestamps")
+            tapes.extend(_load(file, kind) for file, kind in kinds if kind is not None)
+            if not any(kind for _, kind in kinds):
                 raise RecordingError(f"{path}: the folder holds no recording")
         elif path.exists():
-            files = [path]
+            tapes.append(_load(path, _kind(path) or "recording"))
         else:
             raise RecordingError(f"{path}: no such file or folder")
-        tapes.extend(_load(file) for file in files)
     return tapes
 
 
-def _load(path: Path) -> Tape:
+def _kind(path: Path) -> str | None:
+    """What input a file is: "sse" (by its name), "recording" (its first line is a format
+    line), "timestamped" (`-f json --timestamps` lines); None: none of them."""
     if path.suffix == ".sse":
-        return _wire_file(path)
+        return "sse"
     try:
         with path.open("rb") as f:
             first = f.readline()
@@ -98,21 +118,34 @@ def _load(path: Path) -> Tape:
     try:
         head = json.loads(first) if first.strip() else None
     except ValueError:
-        head = None
-    if isinstance(head, dict) and "ts" in head and "format" not in head:
+        return None
+    if isinstance(head, dict) and "format" in head:
+        return "recording"
+    if isinstance(head, dict) and "ts" in head:
+        return "timestamped"
+    return None
+
+
+def _load(path: Path, kind: str) -> Tape:
+    if kind == "sse":
+        return _wire_file(path)
+    if kind == "timestamped":
         return _timestamped(path)
     recording = read_recording(path)
     if not recording.responses:
         raise RecordingError(f"{path}:2: the recording holds no response to replay")
-    first_response = recording.responses[0]
-    headers = (
-        tuple((n, v) for n, v in first_response.headers if n.lower() not in NOT_REPLAYED)
-        or SSE_HEADERS
-    )
+    first_response, last = recording.responses[0], recording.responses[-1]
+    headers = _replayed(first_response.headers) or SSE_HEADERS
     tape = Tape(str(path), recording.method.upper(), urlsplit(recording.url).path or posixpath.sep,
                 first_response.status, headers)  # fmt: skip
     _compile(tape, [r.entries for r in recording.responses])
+    if len(recording.responses) > 1 and last.status != 200 and not last.entries:
+        tape.ending = (last.status, _replayed(last.headers))
     return tape
+
+
+def _replayed(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    return tuple((n, v) for n, v in headers if n.lower() not in NOT_REPLAYED)
 
 
 def _wire_file(path: Path) -> Tape:

@@ -95,7 +95,8 @@ def check_broker(url: str) -> None:
     except ImportError:
         raise UsageError(
             "--broker needs redis-py, which is not installed",
-            "pip install 'sse-cli[redis]'",
+            "pip install 'sse-cli[redis]', or in a clone of the repository "
+            "pip install -e '.[redis]'",
         ) from None
     from sse_cli.serve.brokers.redis import probe
 
