@@ -179,3 +179,13 @@ def test_the_page_escapes_what_the_server_and_the_user_wrote() -> None:
     assert "<script>alert" not in page and "<img" not in page and "<b>" not in page
     assert page.count("</script>") == 3  # the libraries, the charts' data, the drawing
     assert "&lt;/script&gt;&lt;script&gt;alert(1)" in page
+
+
+def test_counts_of_one_are_singular_in_bench_lines() -> None:
+    from sse_cli.loadtest.report import _count
+
+    assert (_count(1, "error"), _count(0, "error"), _count(1234, "threshold")) == (
+        "1 error",
+        "0 errors",
+        "1,234 thresholds",
+    )

@@ -56,7 +56,7 @@ def test_thresholds_pass_and_fail_with_their_exit_statuses(serve_socket: Serve) 
     )
     assert status == 8
     summary, error = err.strip().splitlines()
-    assert summary.startswith("sse-cli bench: ") and "1 thresholds failed" in summary
+    assert summary.startswith("sse-cli bench: ") and "1 threshold failed" in summary
     assert error == "sse-cli: error: 1 of 2 thresholds failed: events > 6 (was 6 events)"
     assert report["thresholds"][0] == {
         "threshold": "events > 6",

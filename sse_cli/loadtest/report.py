@@ -154,7 +154,7 @@ def nothing_opened(report: Report) -> SseCliError | None:
         return None
     kind, count = max(by_kind.items(), key=lambda pair: pair[1])
     total = report["errors"]["total"]
-    message = f"no stream opened: {total:,} errors, {count:,} of them {kind}"
+    message = f"no stream opened: {_count(total, 'error')}, {count:,} of them {kind}"
     if kind.startswith("http-") and kind[5:].isdigit():
         hint = "check the URL and the request flags; the report has the errors by kind"
         return HttpStatusError(int(kind[5:]), message, hint)
@@ -224,6 +224,11 @@ def shown(check: Check) -> str:
     return f"{value:g}{unit}"
 
 
+def _count(n: int, noun: str) -> str:
+    """`1 error`, `3 errors`."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def summary_line(report: Report) -> str:
     """The run in one line, for stderr when the JSON goes to a file or a pipe."""
     latency = report["latency_ms"]
@@ -231,9 +236,9 @@ def summary_line(report: Report) -> str:
     return (
         f"sse-cli bench: {report['streams']['max_open']:,} of {report['connections']:,} streams,"
         f" {report['events']['total']:,} events ({report['events']['per_s']:,.0f}/s),"
-        f" {report['errors']['total']:,} errors"
+        f" {_count(report['errors']['total'], 'error')}"
         + ("" if latency is None else f", latency p99 {latency['p99']:.1f} ms")
-        + (f", {failed} thresholds failed" if failed else "")
+        + (f", {_count(failed, 'threshold')} failed" if failed else "")
         + f" in {report['duration_s']:.1f} s"
     )
 
