@@ -1,8 +1,9 @@
 """`sse-cli serve`: every endpoint read by `sse-cli listen` and by an independent client.
 
-The server runs as `sse-cli serve --port 0` in a subprocess (sse-starlette keeps process-wide
-shutdown state, so it never runs inside the test process). The independent client is httpx
-with httpx-sse; where a test needs the bytes themselves it reads a raw socket.
+The server is a fresh app served on a thread of the test process (`support.serve`: it never
+sets sse-starlette's process-wide shutdown state); the banner test runs `sse-cli serve --port 0`
+as a child, as a user does. The independent client is httpx with httpx-sse; where a test needs
+the bytes themselves it reads a raw socket.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import httpx
 import pytest
 from httpx_sse import connect_sse
 from support.cli import WAIT, invoke, start
-from support.serve import stats
+from support.serve import serving, stats
 from support.waiting import wait_until
 
 from sse_cli.launcher import running_server
@@ -32,10 +33,14 @@ SAMPLES = Path(__file__).resolve().parent / "samples"
 Record = tuple[str, str, str | None]  # event type, data, last event id
 
 
+IN_PROCESS = {"delay": 0, "rate_limit": 0, "queue_size": 8, "access_log": False}  # SERVE's
+
+
 @pytest.fixture(scope="module")
 def base() -> Iterator[str]:
-    with running_server(SERVE) as url:
-        yield url
+    """One fresh app served in this process for the module (SERVE's settings)."""
+    with serving(**IN_PROCESS) as server:
+        yield server.url
 
 
 def listen(url: str, *args: str) -> list[dict[str, Any]]:
@@ -416,14 +421,16 @@ def test_port_0_banner_names_the_bound_port_and_every_endpoint() -> None:
 
 @pytest.mark.parametrize("path", ["/subscribe", "/clock?interval=30"])
 def test_ping_sends_heartbeat_comments_on_idle_streams(path: str) -> None:
-    with running_server([*SERVE, "--ping", "0.1"]) as url:
+    with serving(**IN_PROCESS, ping=0.1) as server:
+        url = server.url
         done = invoke("listen", f"{url}{path}", "-f", "raw", "--duration", "0.8")
     assert done.status == 0, done.stderr
     assert done.stdout.count(b": ping\n\n") >= 3
 
 
 def test_events_sent_counts_published_events_not_heartbeats() -> None:
-    with running_server([*SERVE, "--ping", "0.05"]) as url:
+    with serving(**IN_PROCESS, ping=0.05) as server:
+        url = server.url
         topic = "counted"
         with httpx.Client(timeout=WAIT) as client:
             with client.stream("GET", f"{url}/subscribe?topic={topic}") as response:
