@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from support.cli import invoke
 
 
+@pytest.mark.slow  # the demo stream paces its 28 events over about 6 s
 def test_demo_on_a_terminal_draws_the_pretty_view_and_ends_by_itself() -> None:
     result = invoke("demo", tty=True, COLUMNS="100", timeout=60)
     assert result.status == 0, result.stderr
