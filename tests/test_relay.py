@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.cli import WAIT, run_cli
+from support.cli import WAIT, invoke, run_cli
 from support.redis import RedisServer
 from support.relays import descendants, relay_server, running_now, script, wait_for_file
 from support.sse_reader import StreamReader, close_all
@@ -187,10 +187,10 @@ def test_stdin_lines_json_reserves_listen_output_of_the_samples_event_for_event(
         assert server.proc.stdin is not None
         for sample in samples:
             count = len(sample.with_suffix(".expected.ndjson").read_text().splitlines())
-            done = run_cli(
+            done = invoke(
                 "listen", f"{source.url}/replay/{sample.stem}", "-f", "json", "-n", str(count)
             )
-            assert done.returncode == 0, done.stderr.decode()
+            assert done.status == 0, done.stderr
             server.proc.stdin.write(done.stdout.decode())
             server.proc.stdin.flush()
         server.proc.stdin.close()

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support.cli import run_cli
+from support.cli import invoke
 from support.serve import serving, tapes
 from support.sockets import Handler, SocketServer, stream
 from test_browser import browser  # noqa: F401 - the fixture, shared
@@ -32,11 +32,11 @@ def test_openai_sdk_reads_a_replayed_chat_completion(tmp_path: Path) -> None:
     recording = tmp_path / "chat.jsonl"
     with serving(delay=0.01, access_log=False) as live_app:
         live = live_app.url
-        original = run_cli(
+        original = invoke(
             "listen", live + "/v1/chat/completions", "--json", json.dumps(CHAT), "-f", "text",
             "--record", str(recording),
         )  # fmt: skip
-        assert original.returncode == 0, original.stderr
+        assert original.status == 0, original.stderr
         live_text = sdk_text(live)
     with serving(replays=tapes(recording), access_log=False) as replay:
         replayed = sdk_text(replay.url)
@@ -56,8 +56,8 @@ def test_chromium_eventsource_reads_a_replayed_stream(
     ]
     server = serve_socket(stream(body))
     recording = tmp_path / "ids.jsonl"
-    done = run_cli("listen", server.url + "feed", "--no-reconnect", "--record", str(recording))
-    assert done.returncode == 0, done.stderr
+    done = invoke("listen", server.url + "feed", "--no-reconnect", "--record", str(recording))
+    assert done.status == 0, done.stderr
     types = sorted({e["event"] for e in expected})
     with serving(replays=tapes(recording), access_log=False) as replay:
         base = replay.url
