@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from sse_cli.cli.app import Command, app, checked, environment, fail
-from sse_cli.cli.options import Seconds
 from sse_cli.env import Environment
 from sse_cli.errors import SseCliError
 from sse_cli.request import check_between
@@ -105,14 +104,16 @@ def serve(
         ),
     ] = 0.1,
     ping: Annotated[
-        float | None,
+        float,
         typer.Option(
             "--ping",
             metavar="SECONDS",
-            callback=Seconds,
-            help="Send a heartbeat comment every this many seconds (default: off).",
+            callback=checked(check_between(0)),
+            help="Send a heartbeat comment every this many seconds, so that proxies' idle "
+            "timeouts do not cut a quiet stream (default: 15; 0: none).",
+            show_default=False,
         ),
-    ] = None,
+    ] = 15.0,
     cors_origin: Annotated[
         list[str] | None,
         typer.Option(

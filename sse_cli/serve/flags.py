@@ -27,7 +27,8 @@ class ServeFlags:
     host: str = "127.0.0.1"
     port: int = 8000
     delay: float = 0.1
-    ping: float | None = None
+    ping: float = 15.0
+    """Seconds between heartbeat comments; 0: none."""
     cors_origin: Sequence[str] = ()
     max_streams: int = 1000
     rate_limit: float | None = None
@@ -72,7 +73,7 @@ class ServeFlags:
             host=check_host(self.host),
             port=self.port,
             delay=self.delay,
-            ping=self.ping,
+            ping=self.ping or None,
             cors_origins=origins,
             max_streams=self.max_streams,
             rate_limit=self.rate_limit,
