@@ -184,8 +184,16 @@ def running(
 
 @contextmanager
 def running_server(
-    args: Sequence[str] = (), timeout: float = 20.0, name: str = "the server"
+    args: Sequence[str] = (),
+    timeout: float = 20.0,
+    name: str = "the server",
+    environ: Mapping[str, str] | None = None,
 ) -> Iterator[str]:
-    """Run `sse-cli serve --port 0 ARGS` for the duration of the block; yield its base URL."""
-    with running(serve_command(args), timeout=timeout, name=name) as child:
+    """Run `sse-cli serve --port 0 ARGS` for the duration of the block; yield its base URL.
+
+    The child gets `environ` (this process's by default), without PYTHONUNBUFFERED."""
+    env = None
+    if environ is not None:
+        env = {k: v for k, v in environ.items() if k != "PYTHONUNBUFFERED"}
+    with running(serve_command(args), env=env, timeout=timeout, name=name) as child:
         yield child.url

@@ -7,11 +7,11 @@ data is printed as `Text`, never as markup. rich is imported only when this view
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
 
+from sse_cli.env import Environment
 from sse_cli.protocol.decoder import Comment, Event, Item
 from sse_cli.render import Messages, Renderer, RenderOptions, StatusLine
 from sse_cli.stats import Stats
@@ -30,10 +30,17 @@ class PrettyRenderer(Renderer):
     """A readable live view: time, type (coloured by type), id and data, JSON highlighted."""
 
     def __init__(
-        self, options: RenderOptions, messages: Messages, out: IO[bytes], stats: Stats
+        self,
+        options: RenderOptions,
+        messages: Messages,
+        out: IO[bytes],
+        stats: Stats,
+        env: Environment | None = None,
     ) -> None:
         super().__init__(options, messages, out, stats)
-        self.console = _console(sys.stdout, options.color)
+        if env is None:
+            env = Environment.from_sys()
+        self.console = _console(env.text_stdout, options.color, env.environ)
         show_status = options.status
         if show_status is None:
             show_status = not options.quiet and _isatty(messages.stream)
@@ -177,7 +184,9 @@ def _folded(hidden: int, unit: str) -> str:
     return f"\n… {hidden:,} more {unit} (--full shows all)"
 
 
-def _console(file: IO[str], color: bool | None) -> Console:
+def _console(file: IO[str], color: bool | None, environ: Mapping[str, str]) -> Console:
+    """A console on `file` that reads NO_COLOR, FORCE_COLOR, COLUMNS and the like from
+    `environ` (the run's environment variables)."""
     from rich.console import Console
 
     console = Console(
@@ -187,6 +196,7 @@ def _console(file: IO[str], color: bool | None) -> Console:
         highlight=False,
         no_color=None if color is None else not color,
         force_terminal=True if color else None,
+        _environ=environ,
     )
     # rich exits with status 1 from inside print() on a closed pipe: let it reach the CLI.
     console.on_broken_pipe = _raise_broken_pipe  # type: ignore[method-assign]

@@ -13,10 +13,10 @@ from __future__ import annotations
 import dataclasses
 import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, TypeVar
 
 from sse_cli import __version__
 from sse_cli.errors import UsageError
@@ -86,23 +86,8 @@ class ListenOptions:
         )
 
 
-_Flags = TypeVar("_Flags", bound="Flags")
-
-
-class Flags:
-    """A dataclass of a command's flags as given on the command line."""
-
-    __slots__ = ()
-
-    @classmethod
-    def pick(cls: type[_Flags], values: Mapping[str, Any]) -> _Flags:
-        """The flags among a command's parameters (its `locals()`), by name."""
-        names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
-        return cls(**{name: values[name] for name in names if name in values})
-
-
 @dataclass(frozen=True, slots=True)
-class RequestFlags(Flags):
+class RequestFlags:
     """The request flags as given on the command line (`listen`, and commands like it)."""
 
     url: str

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Mapping
 from types import ModuleType
 
 
@@ -17,6 +18,8 @@ def built() -> ModuleType | None:
         return None
 
 
-def chosen() -> ModuleType | None:
-    """`sse_cli._speedups` when it is to be used: built, and not turned off."""
-    return None if os.environ.get("SSE_CLI_PURE_PYTHON") else built()
+def chosen(environ: Mapping[str, str] | None = None) -> ModuleType | None:
+    """`sse_cli._speedups` when it is to be used: built, and not turned off in `environ`
+    (this process's environment variables by default)."""
+    environ = os.environ if environ is None else environ
+    return None if environ.get("SSE_CLI_PURE_PYTHON") else built()

@@ -5,11 +5,29 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from sse_cli.errors import UsageError
 
 DETAIL_TYPE = "https://mercure.rocks/authorization-detail"
+
+
+@dataclass(frozen=True)
+class TokenRequest:
+    """What `sse-cli token` was asked: a token to mint, or one to `check`."""
+
+    key: str
+    publish: list[str]
+    subscribe: list[str]
+    issuer: str | None = None
+    audience: str | None = None
+    ttl: str = "1h"
+    legacy: bool = False
+    algorithm: str = "HS256"
+    check: str | None = None
+
+
 _TTL = re.compile(r"(\d{1,9})([smhd]?)")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from support.cli import run_cli
+from support.cli import invoke
 from support.sockets import Handler, Request, SocketServer, head
 
 from sse_cli.launcher import running_server
@@ -121,7 +121,7 @@ def test_the_html_report_opens_offline_in_chromium(serve: str, tmp_path: Path) -
             pytest.fail(f"no chromium at {CHROMIUM}: CI must run this test", pytrace=False)
         pytest.skip(f"no chromium at {CHROMIUM}")
     page_file = tmp_path / "run.html"
-    done = run_cli(
+    done = invoke(
         "bench",
         f"{serve}/subscribe?topic=report",
         "-c",
@@ -138,9 +138,9 @@ def test_the_html_report_opens_offline_in_chromium(serve: str, tmp_path: Path) -
         str(page_file),
         timeout=90,
     )
-    assert done.returncode == 0, done.stderr
+    assert done.status == 0, done.stderr
     report = json.loads(done.stdout)
-    assert f"report written to {page_file}" in done.stderr.decode()
+    assert f"report written to {page_file}" in done.stderr
     size = page_file.stat().st_size
     assert 100_000 < size < 1_048_576, size  # the charts' libraries inside, under 1 MiB
 
@@ -202,11 +202,11 @@ def test_send_times_older_than_the_run_are_not_latency(serve_socket: Serve, tmp_
             conn.sendall(b'id: %d\ndata: {"t_ns": %d}\n\n' % (n, then + n * 1_000_000_000))
 
     url = serve_socket(replayed_clock).url
-    done = run_cli("bench", url, "-c", "2", "--no-reconnect", "-f", "json")
-    assert done.returncode == 0, done.stderr
+    done = invoke("bench", url, "-c", "2", "--no-reconnect", "-f", "json")
+    assert done.status == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["events"]["total"] == 10
     assert report["latency_ms"] is None
     assert "older than the run's start" in report["latency_note"]
-    table = run_cli("bench", url, "-c", "1", "--no-reconnect", "-f", "table").stdout.decode()
+    table = invoke("bench", url, "-c", "1", "--no-reconnect", "-f", "table").stdout.decode()
     assert "older than the run's start" in table

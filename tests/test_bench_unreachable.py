@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from support.cli import run_cli
+from support.cli import invoke
 
 
 @pytest.fixture
@@ -32,18 +32,18 @@ def test_bench_where_nothing_listens_exits_3_within_seconds(
     closed_port: int, args: list[str]
 ) -> None:
     began = time.monotonic()
-    done = run_cli("bench", f"http://127.0.0.1:{closed_port}/", "--duration", "30", *args)
+    done = invoke("bench", f"http://127.0.0.1:{closed_port}/", "--duration", "30", *args)
     took = time.monotonic() - began
-    assert done.returncode == 3, done.stderr
-    assert b"refused" in done.stderr
+    assert done.status == 3, done.stderr
+    assert "refused" in done.stderr
     assert took < 5, took
 
 
 def test_bench_with_reconnect_waits_for_a_server_that_is_starting(closed_port: int) -> None:
     """--reconnect keeps trying, as it does for `listen`: the run lasts its --duration."""
     began = time.monotonic()
-    done = run_cli(
+    done = invoke(
         "bench", f"http://127.0.0.1:{closed_port}/", "-c", "2", "--duration", "1.5", "--reconnect"
     )
-    assert done.returncode == 3, done.stderr
+    assert done.status == 3, done.stderr
     assert time.monotonic() - began >= 1.5

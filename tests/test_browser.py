@@ -28,8 +28,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import pytest
-
-from sse_cli.launcher import running_server
+from support.serve import serving
 
 PLAYWRIGHT_MISSING: str | None = None
 try:
@@ -58,7 +57,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SERVE_ARGS = ["--delay", "0.02", "-q", "--rate-limit", "0"]
 WAIT_MS = 10_000  # the bound on any single wait for the page, in milliseconds
 WAIT = WAIT_MS / 1000
 
@@ -103,8 +101,9 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def server() -> Iterator[str]:
-    with running_server(SERVE_ARGS) as base:
-        yield base
+    """A fresh app per test, served in this process (`serve --delay 0.02 --rate-limit 0`)."""
+    with serving(delay=0.02, rate_limit=0, access_log=False) as app:
+        yield app.url
 
 
 @dataclass

@@ -1,8 +1,10 @@
 """Attacks on the client: hostile and broken servers, dropped and silent connections, a reader
 that stops reading, signals, TLS and redirects (issue 7, the client half).
 
-Every server is a real loopback socket (`SocketServer`), the CLI runs as a subprocess, and
-every wait is on a condition with a timeout; every loop is bounded in count and time.
+Every server is a real loopback socket (`SocketServer`), the CLI runs in-process (`invoke`,
+or `start` with stdout on a real pipe), and every wait is on a condition with a timeout;
+every loop is bounded in count and time. Where the process is the point (peak RSS, Ctrl-C, a
+reader that stops reading) it runs as a subprocess.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
-from support.cli import WAIT, cli_env, finish, read_line, run_cli
+from support.cli import WAIT, cli_env, finish, invoke, read_line, start
 from support.measure import memory_kib
 from support.sockets import (
     Handler,
@@ -89,12 +91,17 @@ def resuming(total: int) -> Handler:
     return handler
 
 
-def error_lines(err: bytes) -> list[str]:
-    return [line for line in err.decode().splitlines() if line.startswith("sse-cli: error:")]
+def text_of(err: str | bytes) -> str:
+    """stderr as text, from a subprocess (bytes) or an in-process run (text)."""
+    return err if isinstance(err, str) else err.decode(errors="replace")
 
 
-def assert_no_traceback(err: bytes) -> None:
-    text = err.decode(errors="replace")
+def error_lines(err: str | bytes) -> list[str]:
+    return [line for line in text_of(err).splitlines() if line.startswith("sse-cli: error:")]
+
+
+def assert_no_traceback(err: str | bytes) -> None:
+    text = text_of(err)
     assert "Traceback" not in text and "Exception ignored" not in text, text
 
 
@@ -209,8 +216,8 @@ def test_max_event_size_is_the_exact_bound_on_an_events_data(serve_socket: Serve
     fits = b"data: " + b"a" * 511 + b"\ndata: " + b"b" * 512 + b"\n\n"
     over = b"data: " + b"c" * 1025 + b"\n\n"
     server = serve_socket(stream(fits, fits, over, b"data: never\n\n"))
-    proc = run_cli("listen", server.url, "--max-event-size", "1K", timeout=WAIT)
-    assert proc.returncode == 7, proc.stderr
+    proc = invoke("listen", server.url, "--max-event-size", "1K", timeout=WAIT)
+    assert proc.status == 7, proc.stderr
     assert [len(e["data"]) for e in json_lines(proc.stdout)] == [1024, 1024]
     [error] = error_lines(proc.stderr)
     assert "1,024 characters" in error and "--max-event-size" in error
@@ -321,9 +328,9 @@ def test_every_event_arrives_exactly_once_in_order_across_hundreds_of_drops(
     chaos = Chaos(total=1050, drops=500, seed=7)
     server = serve_socket(chaos.handler)
     started = time.monotonic()
-    proc = run_cli("listen", server.url, "-n", str(chaos.total), "-q", timeout=30)
+    proc = invoke("listen", server.url, "-n", str(chaos.total), "-q", timeout=30)
     elapsed = time.monotonic() - started
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.status == 0, proc.stderr[-2000:]
     received = json_lines(proc.stdout)
     assert [e["id"] for e in received] == [str(i) for i in range(1, chaos.total + 1)]
     assert received == [expected(i) for i in range(1, chaos.total + 1)]
@@ -349,14 +356,14 @@ def test_a_silent_open_connection_is_dropped_by_idle_timeout_and_resumed(
         handlers = [stream(b"retry: 0\n\n" + events(1, 3)), never_answer, resuming(5)]
     server = serve_socket(by_connection(*handlers))
     started = time.monotonic()
-    proc = run_cli("listen", server.url, "--idle-timeout", "0.5", "-n", "5", timeout=WAIT)
+    proc = invoke("listen", server.url, "--idle-timeout", "0.5", "-n", "5", timeout=WAIT)
     elapsed = time.monotonic() - started
-    assert proc.returncode == 0, proc.stderr
+    assert proc.status == 0, proc.stderr
     assert json_lines(proc.stdout) == [expected(i) for i in range(1, 6)]
     requests = server.wait_requests(len(handlers))
     assert len(requests) == len(handlers)
     assert [r.headers.get("last-event-id") for r in requests[1:]] == ["3"] * (len(handlers) - 1)
-    assert "no data from" in proc.stderr.decode()
+    assert "no data from" in proc.stderr
     # The 0.5 s idle timeout, a backoff of at most 1.2 s, start-up: well under WAIT.
     assert elapsed < 6, f"{elapsed:.1f} s"
 
@@ -367,10 +374,10 @@ def test_an_id_no_header_can_carry_reconnects_without_it_and_says_so(
 ) -> None:
     # Before: aiohttp refused the Last-Event-ID header and the CLI crashed with exit 1.
     server = serve_socket(stream(b"retry: 0\n\nid: a\x01b\ndata: x\n\n"))
-    proc = run_cli("listen", server.url, "-n", "2", *["--strict"] * strict, timeout=WAIT)
-    assert proc.returncode == (7 if strict else 0), proc.stderr
+    proc = invoke("listen", server.url, "-n", "2", *["--strict"] * strict, timeout=WAIT)
+    assert proc.status == (7 if strict else 0), proc.stderr
     assert [e["id"] for e in json_lines(proc.stdout)] == ["a\x01b"] * (1 if strict else 2)
-    assert "cannot carry" in proc.stderr.decode()
+    assert "cannot carry" in proc.stderr
     assert [r.headers.get("last-event-id") for r in server.requests] == [None] * (1 + (not strict))
 
 
@@ -515,16 +522,17 @@ def test_ctrl_c_while_a_write_is_blocked_mid_line_still_ends_on_a_whole_line(
 
 
 @pytest.mark.parametrize("fmt", ["json", "data", "raw", "pretty", "text"])
-def test_a_closed_pipe_exits_0_quietly(serve_socket: Serve, spawned: Spawn, fmt: str) -> None:
+def test_a_closed_pipe_exits_0_quietly(serve_socket: Serve, fmt: str) -> None:
+    """Each renderer meets the closed pipe (in-process, stdout a real pipe); test_listen's
+    smoke test shows the process then exits without a word."""
     server = serve_socket(endless)
-    proc = spawned("listen", server.url, "-f", fmt)
-    assert proc.stdout is not None
-    assert proc.stdout.read(1)  # something arrived (text output has no line ends)
-    proc.stdout.close()  # `| head -c 1`
-    status, _, err = finish(proc)
-    assert status == 0, err
-    assert_no_traceback(err)
-    assert error_lines(err) == []
+    running = start("listen", server.url, "-f", fmt)
+    assert running.stdout.read(1)  # something arrived (text output has no line ends)
+    running.stdout.close()  # `| head -c 1`
+    result = running.finish()
+    assert result.status == 0, result.stderr
+    assert_no_traceback(result.stderr)
+    assert error_lines(result.stderr) == []
 
 
 def reset_after(data: bytes) -> Handler:
@@ -567,8 +575,8 @@ def test_an_error_ends_stdout_on_a_whole_line_with_its_exit_status(
     serve_socket: Serve, handler: Handler, args: list[str], code: int, count: int
 ) -> None:
     server = serve_socket(handler)
-    proc = run_cli("listen", server.url, *args, timeout=WAIT)
-    assert proc.returncode == code, proc.stderr
+    proc = invoke("listen", server.url, *args, timeout=WAIT)
+    assert proc.status == code, proc.stderr
     assert json_lines(proc.stdout) == [expected(i) for i in range(1, count + 1)]
     assert len(error_lines(proc.stderr)) == 1, proc.stderr
     assert_no_traceback(proc.stderr)
@@ -627,29 +635,29 @@ def test_tls_is_verified_by_default_and_a_self_signed_cert_fails_fast(
     tls_server: TlsSocketServer,
 ) -> None:
     # GET reconnects by default; a certificate no retry can fix still fails at once.
-    proc = run_cli("listen", tls_server.url, timeout=WAIT)
-    assert proc.returncode == 3, proc.stderr
+    proc = invoke("listen", tls_server.url, timeout=WAIT)
+    assert proc.status == 3, proc.stderr
     assert proc.stdout == b""
-    [line] = proc.stderr.decode().splitlines()
+    [line] = proc.stderr.splitlines()
     assert "not trusted" in line and "--cacert" in line and "--insecure" in line
     assert tls_server.requests == [] and tls_server.handshake_failures == 1
 
 
 def test_cacert_trusts_the_servers_ca(tls_server: TlsSocketServer, tls: Tls) -> None:
-    proc = run_cli(
+    proc = invoke(
         "listen", tls_server.url, "--no-reconnect", "--cacert", str(tls.ca_file), timeout=WAIT
     )
-    assert proc.returncode == 0, proc.stderr
+    assert proc.status == 0, proc.stderr
     assert json_lines(proc.stdout) == [expected(1), expected(2)]
-    assert "warning" not in proc.stderr.decode()
+    assert "warning" not in proc.stderr
 
 
 def test_insecure_connects_and_warns_on_stderr(tls_server: TlsSocketServer) -> None:
-    proc = run_cli("listen", tls_server.url, "--no-reconnect", "-k", timeout=WAIT)
-    assert proc.returncode == 0, proc.stderr
+    proc = invoke("listen", tls_server.url, "--no-reconnect", "-k", timeout=WAIT)
+    assert proc.status == 0, proc.stderr
     assert json_lines(proc.stdout) == [expected(1), expected(2)]
     assert "sse-cli: warning: --insecure: TLS certificates are not verified" in (
-        proc.stderr.decode().splitlines()
+        proc.stderr.splitlines()
     )
 
 
@@ -698,7 +706,7 @@ def test_credentials_follow_a_redirect_only_within_the_origin(
             stream(events(1, 1))(conn, request)
 
     holder.append(serve_socket(first))
-    proc = run_cli(
+    proc = invoke(
         "listen",
         holder[0].url,
         "--no-reconnect",
@@ -707,7 +715,7 @@ def test_credentials_follow_a_redirect_only_within_the_origin(
         "X-Other: kept",
         timeout=WAIT,
     )
-    assert proc.returncode == 0, proc.stderr
+    assert proc.status == 0, proc.stderr
     assert json_lines(proc.stdout) == [expected(1)]
     requests = holder[0].requests + other.requests
     assert [r.target for r in requests] == ["/", "/next"]
@@ -731,8 +739,8 @@ def test_an_authorization_header_wins_over_credentials_in_the_url(
     # aiohttp refuses both at once (a crash, before); curl sends the header.
     server = serve_socket(stream(events(1, 1)))
     url = f"http://user:pw@127.0.0.1:{server.port}/"
-    proc = run_cli("listen", url, "--no-reconnect", *header, timeout=WAIT)
-    assert proc.returncode == 0, proc.stderr
+    proc = invoke("listen", url, "--no-reconnect", *header, timeout=WAIT)
+    assert proc.status == 0, proc.stderr
     assert [r.headers["authorization"] for r in server.requests] == [sent]
 
 
@@ -748,9 +756,9 @@ def test_a_broken_redirect_fails_with_one_line_not_a_crash(
     serve_socket: Serve, location: str, message: str
 ) -> None:
     server = serve_socket(redirect(lambda: location))
-    proc = run_cli("listen", server.url, timeout=WAIT)
-    assert proc.returncode == 3, proc.stderr
-    [line] = proc.stderr.decode().splitlines()
+    proc = invoke("listen", server.url, timeout=WAIT)
+    assert proc.status == 3, proc.stderr
+    [line] = proc.stderr.splitlines()
     assert message in line, line
     assert len(server.requests) == 1
 
@@ -802,9 +810,9 @@ def test_secrets_never_appear_in_error_messages(
         args[0] = f"http://user:{SECRET}@127.0.0.1:99999/"
     elif case == "header-without-colon":
         args += ["-H", f"Authorization Bearer {SECRET}"]
-    proc = run_cli("--traceback", "listen", *args, timeout=WAIT)
-    assert proc.returncode == code, proc.stderr
-    err = proc.stderr.decode()
+    proc = invoke("--traceback", "listen", *args, timeout=WAIT)
+    assert proc.status == code, proc.stderr
+    err = proc.stderr
     assert len(error_lines(proc.stderr)) == 1, err
     assert SECRET not in err, err
     assert_no_traceback(proc.stderr)

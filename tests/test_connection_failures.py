@@ -1,8 +1,8 @@
 """How `listen` meets a server it cannot reach (issue 18): what fails at once, what is retried,
 and how many times `--max-retries N` tries.
 
-The CLI runs as a subprocess where the exit status and stderr matter; the retry count is
-checked in-process against a loopback server, with a reconnection time of milliseconds.
+The CLI runs in-process (`invoke`) where the exit status and stderr matter; the retry count
+is checked on the client against a loopback server, with a reconnection time of milliseconds.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 
 import pytest
-from support.cli import WAIT, run_cli
+from support.cli import WAIT, invoke
 from support.sockets import Handler, SocketServer, stream
 
 from sse_cli.actions import Action, Retrying
@@ -58,8 +58,8 @@ def plain_http() -> Iterator[tuple[int, list[bytes]]]:
     thread.join(WAIT)
 
 
-def one_error_line(stderr: bytes) -> str:
-    lines = stderr.decode().splitlines()
+def one_error_line(stderr: str) -> str:
+    lines = stderr.splitlines()
     assert len(lines) == 1, lines
     assert lines[0].startswith("sse-cli: error: ") and "Traceback" not in lines[0]
     return lines[0]
@@ -92,8 +92,8 @@ def fast(url: str, **changes: object) -> ListenOptions:
 def test_a_refused_first_connection_exits_3_at_once_naming_the_flags_that_wait(
     refused_url: str,
 ) -> None:
-    result = run_cli("listen", refused_url, timeout=WAIT)
-    assert result.returncode == 3
+    result = invoke("listen", refused_url, timeout=WAIT)
+    assert result.status == 3
     assert result.stdout == b""
     line = one_error_line(result.stderr)
     assert line.startswith(f"sse-cli: error: could not connect to {refused_url}: ")
@@ -118,8 +118,8 @@ def test_https_against_plain_http_exits_3_at_once_asking_for_http(
     plain_http: tuple[int, list[bytes]],
 ) -> None:
     port, received = plain_http
-    result = run_cli("listen", f"https://127.0.0.1:{port}/events", "--reconnect", timeout=WAIT)
-    assert result.returncode == 3
+    result = invoke("listen", f"https://127.0.0.1:{port}/events", "--reconnect", timeout=WAIT)
+    assert result.status == 3
     assert result.stdout == b""
     line = one_error_line(result.stderr)
     assert line.endswith(f"the server did not answer TLS; is it http://127.0.0.1:{port}/events?")
@@ -144,14 +144,14 @@ def test_max_retries_n_sends_the_first_request_and_n_more(
 
 def test_max_retries_0_exits_with_the_first_failures_status(serve_socket: Serve) -> None:
     server = serve_socket(UNAVAILABLE)
-    result = run_cli("listen", server.url, "--max-retries", "0", timeout=WAIT)
-    assert result.returncode == 5
+    result = invoke("listen", server.url, "--max-retries", "0", timeout=WAIT)
+    assert result.status == 5
     assert "HTTP 503" in one_error_line(result.stderr)
     assert len(server.requests) == 1
 
 
 def test_max_retries_help_says_what_curls_retry_says() -> None:
-    result = run_cli("listen", "--help", COLUMNS="200")
+    result = invoke("listen", "--help", COLUMNS="200")
     text = " ".join(result.stdout.decode().split())
     assert "Retry at most N times after a failed attempt, as curl's --retry N" in text
 
@@ -161,8 +161,8 @@ def test_max_retries_help_says_what_curls_retry_says() -> None:
 
 def test_a_host_that_does_not_resolve_points_at_the_name_or_the_network() -> None:
     # .invalid never resolves (RFC 6761).
-    result = run_cli("listen", "http://no-such-host.invalid/", timeout=WAIT)
-    assert result.returncode == 3
+    result = invoke("listen", "http://no-such-host.invalid/", timeout=WAIT)
+    assert result.status == 3
     assert one_error_line(result.stderr) == (
         "sse-cli: error: could not resolve host no-such-host.invalid "
         "(check the host name or your network)"

@@ -77,6 +77,7 @@ def test_a_client_that_leaves_has_its_process_gone_within_2_s(report: str) -> No
     assert took < 2.0, took
 
 
+@pytest.mark.slow  # the 2 s grace before SIGKILL is what it shows
 def test_a_process_that_ignores_sigterm_is_killed_2_s_after(report: str) -> None:
     with relay_server(["--exec-per-client", report]) as server:
         reader = StreamReader(f"{server.url}/exec?ignore")
@@ -87,6 +88,7 @@ def test_a_process_that_ignores_sigterm_is_killed_2_s_after(report: str) -> None
     assert 1.5 <= time.monotonic() - began < 3.5
 
 
+@pytest.mark.slow  # fifty real processes started and stopped
 def test_fifty_clients_joining_and_leaving_leave_no_process(report: str) -> None:
     with relay_server(["--exec-per-client", report, "--rate-limit", "0"]) as server:
         pids: list[int] = []

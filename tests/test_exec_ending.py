@@ -9,7 +9,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from support.cli import WAIT, run_cli
+from support.cli import WAIT, invoke
 from support.relays import relay_server, script
 
 COUNTED = """\
@@ -24,12 +24,12 @@ def test_listen_to_exec_ends_after_exit_and_runs_the_command_once(tmp_path: Path
     runs = tmp_path / "runs.txt"
     command = script(tmp_path, "once", COUNTED.format(runs=str(runs)))
     with relay_server(["--exec-per-client", command]) as server:
-        done = run_cli("listen", f"{server.url}/exec", "-f", "json", timeout=WAIT)
-    assert done.returncode == 0, done.stderr
+        done = invoke("listen", f"{server.url}/exec", "-f", "json", timeout=WAIT)
+    assert done.status == 0, done.stderr
     events = [json.loads(line) for line in done.stdout.splitlines()]
     assert [e["event"] for e in events] == ["stdout", "exit"]
     assert events[-1]["id"] == "2-exit"
-    assert b"204" in done.stderr
+    assert "204" in done.stderr
     assert runs.read_text() == "run\n"
 
 

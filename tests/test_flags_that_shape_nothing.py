@@ -5,7 +5,7 @@ point 8): status 2 and one line naming the flag it needs, before anything connec
 from __future__ import annotations
 
 import pytest
-from support.cli import run_cli
+from support.cli import invoke
 
 # A port nothing listens on: were the flag ignored, the command would go on and fail with 3.
 NOWHERE = "http://127.0.0.1:1/"
@@ -22,8 +22,8 @@ NOWHERE = "http://127.0.0.1:1/"
     ],
 )
 def test_a_flag_without_the_one_it_shapes_is_refused(args: list[str], needed: str) -> None:
-    done = run_cli(*args, timeout=30)
-    assert done.returncode == 2, done.stderr
-    lines = done.stderr.decode().splitlines()
+    done = invoke(*args, timeout=30)
+    assert done.status == 2, done.stderr
+    lines = done.stderr.splitlines()
     assert len(lines) == 1 and needed in lines[0], lines
     assert done.stdout == b""

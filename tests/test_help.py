@@ -3,11 +3,13 @@ prints the help, and `--traceback` works before or after the command."""
 
 from __future__ import annotations
 
+import io
+import os
 import re
 
 import pytest
 import typer
-from support.cli import run_cli
+from support.cli import environment, invoke
 from typer.core import TyperOption
 
 from sse_cli import cli
@@ -18,8 +20,8 @@ METAVAR = re.compile(r"[A-Z][A-Z_]*|'NAME: VALUE'")
 
 
 def help_text(*command: str, columns: int = 80) -> str:
-    result = run_cli(*command, "--help", COLUMNS=str(columns))
-    assert result.returncode == 0, result.stderr
+    result = invoke(*command, "--help", COLUMNS=str(columns))
+    assert result.status == 0, result.stderr
     return result.stdout.decode()
 
 
@@ -90,18 +92,18 @@ def test_verbose_states_no_default() -> None:
 
 
 def test_bare_sse_cli_prints_the_formatted_help() -> None:
-    bare = run_cli(COLUMNS="80")
-    assert bare.returncode == 0
-    assert bare.stderr == b""
-    assert bare.stdout == run_cli("--help", COLUMNS="80").stdout
+    bare = invoke(COLUMNS="80")
+    assert bare.status == 0
+    assert bare.stderr == ""
+    assert bare.stdout == invoke("--help", COLUMNS="80").stdout
     assert bare.stdout.startswith(b"Usage: sse-cli [OPTIONS] COMMAND [ARGS]...\n")
 
 
 def test_traceback_is_accepted_after_the_command() -> None:
     # A refused port: the ordinary failure, not "No such option: --traceback".
-    result = run_cli("listen", "http://127.0.0.1:9/", "--traceback", "--no-reconnect")
-    assert result.returncode == 3, result.stderr
-    assert b"could not connect" in result.stderr
+    result = invoke("listen", "http://127.0.0.1:9/", "--traceback", "--no-reconnect")
+    assert result.status == 3, result.stderr
+    assert "could not connect" in result.stderr
 
 
 def test_traceback_after_the_command_shows_the_stack_of_a_bug(
@@ -111,7 +113,13 @@ def test_traceback_after_the_command_shows_the_stack_of_a_bug(
         raise RuntimeError("a bug")
 
     monkeypatch.setattr("sse_cli.cli.listen.start", bug)
-    monkeypatch.delenv("SSE_CLI_TRACEBACK", raising=False)
-    assert cli.run_cli(["listen", "http://127.0.0.1:9/"]) == 1
+    env = environment(environ={})
+    assert cli.run_cli(["listen", "http://127.0.0.1:9/"], env) == 1
+    assert isinstance(env.stderr, io.StringIO)
+    assert "this is a bug: rerun with --traceback" in env.stderr.getvalue()
     with pytest.raises(RuntimeError, match="a bug"):
-        cli.run_cli(["listen", "http://127.0.0.1:9/", "--traceback"])
+        cli.run_cli(["listen", "http://127.0.0.1:9/", "--traceback"], env)
+    traceback_on = environment(environ={"SSE_CLI_TRACEBACK": "1"})
+    with pytest.raises(RuntimeError, match="a bug"):
+        cli.run_cli(["listen", "http://127.0.0.1:9/"], traceback_on)
+    assert "SSE_CLI_TRACEBACK" not in os.environ  # --traceback is the run's, not the process's

@@ -15,11 +15,6 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "sse_cli"
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
-# A Typer command: its option declarations, then at most this many statements (a docstring,
-# imports, one settings object built from the flags by keyword, one call), and no locals().
-MAX_COMMAND_STATEMENTS = 8
-#: Commands that still pick their flags out of locals() (issue 23 converts them).
-PICKS_LOCALS = {"listen"}
 
 # Who may not import whom: the left side never imports a module named on the right.
 FORBIDDEN = {
@@ -93,9 +88,15 @@ def in_cli(name: str) -> bool:
 
 def is_command(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     """A function whose parameters are all Typer declarations: `Annotated[..., typer.Option]`
-    written out, or a shared alias of one (`UrlArgument`, `MethodOption`)."""
-    annotations = [ast.unparse(a.annotation) for a in node.args.args if a.annotation]
-    return len(annotations) == len(node.args.args) > 0 and all(
+    written out, or a shared alias of one (`UrlArgument`, `MethodOption`), besides the
+    context Typer passes (`ctx: typer.Context`)."""
+    args = [
+        a
+        for a in node.args.args
+        if not a.annotation or ast.unparse(a.annotation) != "typer.Context"
+    ]
+    annotations = [ast.unparse(a.annotation) for a in args if a.annotation]
+    return len(annotations) == len(args) > 0 and all(
         a.startswith("Annotated[") or a.endswith(("Option", "Argument")) for a in annotations
     )
 
@@ -115,12 +116,64 @@ def test_no_function_is_over_60_lines_and_commands_only_wire(name: str) -> None:
         assert node.end_lineno is not None
         length = node.end_lineno - node.lineno + 1
         if in_cli(name) and is_command(node):
-            statements = sum(isinstance(n, ast.stmt) for n in ast.walk(node)) - 1
-            assert statements <= MAX_COMMAND_STATEMENTS, f"{name}.{node.name}: {statements}"
-            if node.name not in PICKS_LOCALS:
-                assert "locals()" not in ast.unparse(node), f"{name}.{node.name} reads locals()"
+            problem = wiring_problem(node)
+            assert problem is None, f"{name}.{node.name}: {problem}"
         else:
             assert length <= MAX_FUNCTION_LINES, f"{name}.{node.name} has {length} lines"
+
+
+def wiring_problem(command: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
+    """Why a command's body is more than wiring, or None: past its docstring and its lazy
+    imports, a body builds one settings object from its flags (an assignment, or inline as
+    an argument) and makes one call (which a `try` may wrap, its handlers calling `fail`).
+    Every flag is passed once, by keyword to a constructor; no tuple packs flags by
+    position. The option declarations may take as many lines as they need."""
+    body = [
+        statement
+        for statement in command.body
+        if not isinstance(statement, ast.Import | ast.ImportFrom)
+        and not (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant))
+    ]
+    if not body:
+        return None  # declarations only: a group's callback, its options eager
+    wiring = ast.Module(body=list(body), type_ignores=[])
+    attempt = body[-1]
+    if isinstance(attempt, ast.Try):
+        if any(not one_call(handler.body) for handler in attempt.handlers):
+            return "a try whose handlers do more than one call (fail)"
+        body = body[:-1] + attempt.body
+    if len(body) == 2 and isinstance(body[0], ast.Assign) and isinstance(body[0].value, ast.Call):
+        body = body[1:]
+    if not one_call(body):
+        return "more than one settings construction and one call"
+    flags = [a.arg for a in command.args.args if ast.unparse(a.annotation or a) != "typer.Context"]
+    names = [n.id for n in ast.walk(wiring) if isinstance(n, ast.Name) and n.id in flags]
+    for flag in flags:
+        if names.count(flag) != 1:
+            return f"the flag {flag} is used {names.count(flag)} times, not once"
+    for node in ast.walk(wiring):
+        if isinstance(node, ast.Tuple | ast.List | ast.Set) and node.elts:
+            return f"flags packed by position: {ast.unparse(node)}"
+        if isinstance(node, ast.Starred):
+            return f"flags unpacked by position: {ast.unparse(node)}"
+        if isinstance(node, ast.Call) and any(
+            isinstance(arg, ast.Name) and arg.id in flags for arg in node.args
+        ):
+            return f"a flag passed by position: {ast.unparse(node)[:60]}"
+    return None
+
+
+def one_call(body: list[ast.stmt]) -> bool:
+    return len(body) == 1 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Call)
+
+
+@pytest.mark.parametrize("name", [name for name in sorted(MODULES) if in_cli(name)])
+def test_no_locals_in_the_cli(name: str) -> None:
+    """Commands name each flag they pass on: `locals()` hides which flags reach which
+    settings, and a renamed parameter would silently drop out."""
+    tree = ast.parse(MODULES[name].read_text())
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id in ("locals", "vars")]
+    assert not calls, f"{name} calls {calls[0].id}() on line {calls[0].lineno}"
 
 
 @pytest.mark.parametrize("name", sorted(MODULES))

@@ -1,12 +1,12 @@
-"""`sse-cli listen` end to end: the CLI as a subprocess against raw-socket loopback servers.
+"""`sse-cli listen` end to end against raw-socket loopback servers.
 
-Every test controls the server's bytes and TCP writes, runs the CLI with stdout on a pipe and
-without PYTHONUNBUFFERED (so a missing flush shows), and waits on conditions with timeouts.
+Every test controls the server's bytes and TCP writes and waits on conditions with timeouts.
+The CLI runs in-process (`invoke`); the smoke tests of pipes and flushing run it as a
+subprocess with stdout on a pipe and without PYTHONUNBUFFERED, so a missing flush shows.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
 import subprocess
@@ -16,7 +16,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from support.cli import SSE_CLI, WAIT, cli_env, finish, read_line, run_cli
+from support.cli import (
+    SSE_CLI,
+    WAIT,
+    cli_env,
+    environment,
+    finish,
+    invoke,
+    read_line,
+    start,
+)
 from support.sockets import (
     Handler,
     Request,
@@ -28,6 +37,8 @@ from support.sockets import (
     stream,
 )
 
+from sse_cli.cli import run_cli as run_in_process
+
 Serve = Callable[[Handler], SocketServer]
 Spawn = Callable[..., subprocess.Popen[bytes]]
 
@@ -38,10 +49,10 @@ def lines_of(stdout: bytes) -> list[dict[str, object]]:
     return [json.loads(line) for line in stdout.decode().splitlines()]
 
 
-def one_request(server: SocketServer, *args: str, input: bytes | None = None) -> Request:
+def one_request(server: SocketServer, *args: str, stdin: bytes = b"") -> Request:
     """Run the CLI against a server that answers 204, and return the one request it made."""
-    result = run_cli("listen", server.url, *args, input=input)
-    assert result.returncode == 0, result.stderr
+    result = invoke("listen", server.url, *args, stdin=stdin)
+    assert result.status == 0, result.stderr
     (request,) = server.requests
     return request
 
@@ -100,34 +111,21 @@ def test_json_body_with_method_and_content_type(serve_socket: Serve) -> None:
 
 
 def test_stdin_is_not_read_without_at_dash(serve_socket: Serve) -> None:
-    """stdin stays open and unread: a CLI that read it would hang until the timeout."""
+    """stdin holds data, and none of it is read: a CLI that read it would also send it."""
     server = serve_socket(NO_CONTENT)
-    proc = subprocess.Popen(
-        [*SSE_CLI, "listen", server.url],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=cli_env(),
-    )
-    assert proc.stdin is not None
-    try:
-        with contextlib.suppress(BrokenPipeError):  # the CLI may already be gone
-            proc.stdin.write(b"do not send me\n")
-            proc.stdin.flush()
-        status, out, err = finish(proc)
-    finally:
-        proc.stdin.close()
-    assert status == 0, err
+    env = environment(stdin=b"do not send me\n")
+    assert run_in_process(["listen", server.url], env) == 0
+    assert env.stdin.tell() == 0
     (request,) = server.requests
     assert request.method == "GET"
     assert request.body == b""
     assert request.headers.get("content-length", "0") == "0"
-    assert out == b""
+    assert env.stdout.tell() == 0
 
 
 def test_data_at_dash_reads_stdin(serve_socket: Serve) -> None:
     server = serve_socket(NO_CONTENT)
-    request = one_request(server, "-d", "@-", input=b"from stdin\n\xe2\x9c\x93")
+    request = one_request(server, "-d", "@-", stdin=b"from stdin\n\xe2\x9c\x93")
     assert request.method == "POST"
     assert request.body == b"from stdin\n\xe2\x9c\x93"
 
@@ -148,8 +146,8 @@ def test_last_event_id_header_seeds_the_id_and_yields_to_the_servers(
         conn.sendall(head(204, None))
 
     server = serve_socket(by_connection(first, second))
-    result = run_cli("listen", server.url, "-H", "Last-Event-ID: 41")
-    assert result.returncode == 0, result.stderr
+    result = invoke("listen", server.url, "-H", "Last-Event-ID: 41")
+    assert result.status == 0, result.stderr
     first_request, second_request = server.requests
     assert first_request.headers["last-event-id"] == "41"
     assert second_request.headers["last-event-id"] == "42"  # the server's, not the typed one
@@ -172,8 +170,8 @@ def test_reconnect_sends_last_event_id_after_the_servers_retry(serve_socket: Ser
         conn.sendall(head(204, None))
 
     server = serve_socket(by_connection(first, second))
-    result = run_cli("listen", server.url)
-    assert result.returncode == 0, result.stderr
+    result = invoke("listen", server.url)
+    assert result.status == 0, result.stderr
     first_request, second_request = server.requests
     assert "last-event-id" not in first_request.headers
     assert second_request.headers["last-event-id"] == "7"
@@ -184,20 +182,20 @@ def test_reconnect_sends_last_event_id_after_the_servers_retry(serve_socket: Ser
 
 def test_post_without_ids_is_not_sent_again(serve_socket: Serve) -> None:
     server = serve_socket(stream(b"retry: 0\ndata: reply\n\n"))
-    result = run_cli("listen", server.url, "--json", '{"prompt": "hi"}')
-    assert result.returncode == 0, result.stderr
+    result = invoke("listen", server.url, "--json", '{"prompt": "hi"}')
+    assert result.status == 0, result.stderr
     assert len(server.requests) == 1
     assert lines_of(result.stdout) == [
         {"event": "message", "data": "reply", "id": None, "retry": 0}
     ]
-    assert b"stopped: the server closed the stream" in result.stderr
+    assert "stopped: the server closed the stream" in result.stderr
 
 
 def test_post_with_ids_is_resumed_with_the_same_body(serve_socket: Serve) -> None:
     server = serve_socket(by_connection(stream(b"retry: 0\nid: 5\ndata: a\n\n"), NO_CONTENT))
     body = '{"jsonrpc": "2.0", "id": 1}'
-    result = run_cli("listen", server.url, "--json", body)
-    assert result.returncode == 0, result.stderr
+    result = invoke("listen", server.url, "--json", body)
+    assert result.status == 0, result.stderr
     first, second = server.requests
     for request in (first, second):
         assert request.method == "POST"
@@ -212,10 +210,10 @@ def test_post_with_ids_is_resumed_with_the_same_body(serve_socket: Serve) -> Non
 
 def test_204_stops_with_status_0(serve_socket: Serve) -> None:
     server = serve_socket(NO_CONTENT)
-    result = run_cli("listen", server.url)
-    assert result.returncode == 0
+    result = invoke("listen", server.url)
+    assert result.status == 0
     assert result.stdout == b""
-    assert result.stderr.decode().strip().splitlines() == [
+    assert result.stderr.strip().splitlines() == [
         "sse-cli: stopped: the server answered 204 No Content (stop reconnecting)"
     ]
 
@@ -238,10 +236,10 @@ def test_failed_responses_exit_with_their_status_and_print_no_event(
     phrase: str,
 ) -> None:
     server = serve_socket(stream(b"data: leak\n\n", status=status, content_type=content_type))
-    result = run_cli("listen", server.url, *args)
-    assert result.returncode == code
+    result = invoke("listen", server.url, *args)
+    assert result.status == code
     assert result.stdout == b""
-    err = result.stderr.decode()
+    err = result.stderr
     assert err.startswith("sse-cli: error: ") and phrase in err
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert len(server.requests) == 1
@@ -251,10 +249,10 @@ def test_connection_refused_exits_3_with_one_line() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))  # bound but not listening: connecting is refused
         url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
-        result = run_cli("listen", url, "--no-reconnect")
-    assert result.returncode == 3
+        result = invoke("listen", url, "--no-reconnect")
+    assert result.status == 3
     assert result.stdout == b""
-    err = result.stderr.decode()
+    err = result.stderr
     assert err.splitlines() == [err.rstrip("\n")]
     assert err.startswith("sse-cli: error: could not connect to " + url)
     assert "refused" in err
@@ -262,8 +260,8 @@ def test_connection_refused_exits_3_with_one_line() -> None:
 
 def test_a_short_url_listens_on_localhost(serve_socket: Serve) -> None:
     server = serve_socket(stream(b"data: x\n\n"))
-    result = run_cli("listen", f":{server.port}/events", "--no-reconnect", "-q")
-    assert result.returncode == 0, result.stderr
+    result = invoke("listen", f":{server.port}/events", "--no-reconnect", "-q")
+    assert result.status == 0, result.stderr
     assert result.stdout == b'{"event": "message", "data": "x", "id": null}\n'
     (request,) = server.requests
     assert request.target == "/events"
@@ -272,38 +270,35 @@ def test_a_short_url_listens_on_localhost(serve_socket: Serve) -> None:
 
 def test_end_of_listening_is_one_line_unless_quiet(serve_socket: Serve) -> None:
     server = serve_socket(stream(b"data: x\n\n"))
-    loud = run_cli("listen", server.url, "--no-reconnect")
-    quiet = run_cli("listen", server.url, "--no-reconnect", "-q")
-    assert loud.returncode == quiet.returncode == 0
-    assert loud.stderr == b"sse-cli: stopped: the server closed the stream\n"
-    assert quiet.stderr == b""
+    loud = invoke("listen", server.url, "--no-reconnect")
+    quiet = invoke("listen", server.url, "--no-reconnect", "-q")
+    assert loud.status == quiet.status == 0
+    assert loud.stderr == "sse-cli: stopped: the server closed the stream\n"
+    assert quiet.stderr == ""
     assert loud.stdout == quiet.stdout == b'{"event": "message", "data": "x", "id": null}\n'
 
 
 # Bytes on the wire
 
 
-def test_utf8_split_across_writes_prints_once(
-    serve_socket: Serve, gate: threading.Event, spawned: Spawn
-) -> None:
+def test_utf8_split_across_writes_prints_once(serve_socket: Serve, gate: threading.Event) -> None:
     # 世 is E4 B8 96: the first write ends inside it; the second goes out only after the
     # first event reached the pipe, so the decoder sees two separate chunks.
     server = serve_socket(steps(b"data: a\n\ndata: \xe4\xb8", gate, b"\x96\n\n"))
-    proc = spawned("listen", server.url, "-f", "data", "-n", "2")
-    assert proc.stdout is not None
-    assert read_line(proc.stdout) == b"a\n"
+    running = start("listen", server.url, "-f", "data", "-n", "2")
+    assert read_line(running.stdout) == b"a\n"
     gate.set()
-    status, rest, err = finish(proc)
-    assert status == 0, err
-    assert rest == "世\n".encode()
+    result = running.finish()
+    assert result.status == 0, result.stderr
+    assert result.stdout == "世\n".encode()
 
 
 def test_one_mebibyte_event_arrives_whole(serve_socket: Serve) -> None:
     data = "0123456789abcdé" * (2**20 // 16)  # 1 MiB of UTF-8
     assert len(data.encode()) == 2**20
     server = serve_socket(stream(f"id: big\ndata: {data}\n\n".encode(), b"data: after\n\n"))
-    result = run_cli("listen", server.url, "--no-reconnect")
-    assert result.returncode == 0, result.stderr
+    result = invoke("listen", server.url, "--no-reconnect")
+    assert result.status == 0, result.stderr
     assert lines_of(result.stdout) == [
         {"event": "message", "data": data, "id": "big"},
         {"event": "message", "data": "after", "id": "big"},
@@ -377,8 +372,8 @@ def test_json_format_shape_with_retry_when_the_block_set_one(
     counter: tuple[SocketServer, bytes],
 ) -> None:
     server, _ = counter
-    result = run_cli("listen", server.url, "--no-reconnect", "-f", "json")
-    assert result.returncode == 0, result.stderr
+    result = invoke("listen", server.url, "--no-reconnect", "-f", "json")
+    assert result.status == 0, result.stderr
     assert result.stdout.decode().splitlines() == [
         '{"event": "message", "data": "one", "id": "1", "retry": 1500}',
         '{"event": "update", "data": "line one\\nline two", "id": "2"}',
@@ -388,35 +383,35 @@ def test_json_format_shape_with_retry_when_the_block_set_one(
 
 def test_data_format_prints_data_lines(counter: tuple[SocketServer, bytes]) -> None:
     server, _ = counter
-    result = run_cli("listen", server.url, "--no-reconnect", "-f", "data")
-    assert result.returncode == 0, result.stderr
+    result = invoke("listen", server.url, "--no-reconnect", "-f", "data")
+    assert result.status == 0, result.stderr
     assert result.stdout == "one\nline one\nline two\n七\n".encode()
 
 
 def test_raw_format_gives_bytes_exactly_as_sent(counter: tuple[SocketServer, bytes]) -> None:
     server, body = counter
-    result = run_cli("listen", server.url, "--no-reconnect", "-f", "raw")
-    assert result.returncode == 0, result.stderr
+    result = invoke("listen", server.url, "--no-reconnect", "-f", "raw")
+    assert result.status == 0, result.stderr
     assert result.stdout == body
 
 
 def test_raw_without_reconnecting_passes_bytes_through_unparsed(serve_socket: Serve) -> None:
     body = b'"event": "x"\n"data": "y"\n\n{"ndjson": 1}\n'  # no SSE field at all
     server = serve_socket(stream(body))
-    through = run_cli("listen", server.url, "--no-reconnect", "-f", "raw")
-    assert through.returncode == 0, through.stderr
+    through = invoke("listen", server.url, "--no-reconnect", "-f", "raw")
+    assert through.status == 0, through.stderr
     assert through.stdout == body
-    assert b"warning" not in through.stderr  # nothing was parsed, so nothing to warn about
+    assert "warning" not in through.stderr  # nothing was parsed, so nothing to warn about
     # Asked to check the stream, raw output parses it again: same bytes, and the verdict.
-    checked = run_cli("listen", server.url, "--no-reconnect", "-f", "raw", "--strict")
-    assert checked.returncode == 7
+    checked = invoke("listen", server.url, "--no-reconnect", "-f", "raw", "--strict")
+    assert checked.status == 7
     assert checked.stdout == body[: len(checked.stdout)]
-    assert b"ignored" in checked.stderr
+    assert "ignored" in checked.stderr
     # While it may reconnect, raw output parses to follow ids and retry: the warning shows.
     again = serve_socket(by_connection(stream(b"retry: 10\n\n" + body), NO_CONTENT))
-    reconnecting = run_cli("listen", again.url, "-f", "raw")
-    assert reconnecting.returncode == 0, reconnecting.stderr
-    assert b"ignored" in reconnecting.stderr
+    reconnecting = invoke("listen", again.url, "-f", "raw")
+    assert reconnecting.status == 0, reconnecting.stderr
+    assert "ignored" in reconnecting.stderr
 
 
 # Filters and stop conditions: the server holds the stream open, so only the flag ends it.
@@ -424,35 +419,35 @@ def test_raw_without_reconnecting_passes_bytes_through_unparsed(serve_socket: Se
 
 def test_n_stops_after_that_many_events(serve_socket: Serve, gate: threading.Event) -> None:
     server = serve_socket(steps(b"data: 1\n\n: ping\n\ndata: 2\n\ndata: 3\n\n", gate))
-    result = run_cli("listen", server.url, "-n", "2", "-f", "data")
-    assert result.returncode == 0, result.stderr
+    result = invoke("listen", server.url, "-n", "2", "-f", "data")
+    assert result.status == 0, result.stderr
     assert result.stdout == b"1\n2\n"
-    assert b"stopped: received 2 events (-n)" in result.stderr
+    assert "stopped: received 2 events (-n)" in result.stderr
 
 
 def test_n_0_ends_with_the_one_stopped_line_and_sends_nothing(serve_socket: Serve) -> None:
     server = serve_socket(stream(b"data: x\n\n"))
-    loud = run_cli("listen", server.url, "-n", "0")
-    quiet = run_cli("listen", server.url, "-n", "0", "-q")
-    assert loud.returncode == quiet.returncode == 0
+    loud = invoke("listen", server.url, "-n", "0")
+    quiet = invoke("listen", server.url, "-n", "0", "-q")
+    assert loud.status == quiet.status == 0
     assert loud.stdout == quiet.stdout == b""
-    assert loud.stderr == b"sse-cli: stopped: -n 0 asks for no events, so none was requested\n"
-    assert quiet.stderr == b""
+    assert loud.stderr == "sse-cli: stopped: -n 0 asks for no events, so none was requested\n"
+    assert quiet.stderr == ""
     assert server.requests == []
 
 
 def test_event_type_filter(serve_socket: Serve, gate: threading.Event) -> None:
     body = b"event: a\ndata: 1\n\ndata: 2\n\nevent: b\ndata: 3\n\nevent: c\ndata: 4\n\n"
     server = serve_socket(steps(body, gate))
-    result = run_cli("listen", server.url, "-e", "a", "-e", "c", "-n", "2", "-f", "data")
-    assert result.returncode == 0, result.stderr
+    result = invoke("listen", server.url, "-e", "a", "-e", "c", "-n", "2", "-f", "data")
+    assert result.status == 0, result.stderr
     assert result.stdout == b"1\n4\n"
 
 
 def test_until_stops_after_the_matching_event(serve_socket: Serve, gate: threading.Event) -> None:
     body = b"data: go\n\ndata: [DONE]\n\ndata: never\n\n"
     server = serve_socket(steps(body, gate))
-    result = run_cli("listen", server.url, "--until", "[DONE]", "-f", "data")
-    assert result.returncode == 0, result.stderr
+    result = invoke("listen", server.url, "--until", "[DONE]", "-f", "data")
+    assert result.status == 0, result.stderr
     assert result.stdout == b"go\n[DONE]\n"
-    assert b"stopped: an event's data was '[DONE]'" in result.stderr
+    assert "stopped: an event's data was '[DONE]'" in result.stderr

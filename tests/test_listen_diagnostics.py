@@ -1,5 +1,5 @@
 """`sse-cli listen` telling people what happened: text mode, --extract, wire-format warnings
-and --strict, -v, --stats. The CLI runs as a subprocess against raw-socket loopback servers.
+and --strict, -v, --stats. The CLI runs in-process against raw-socket loopback servers.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.cli import run_cli
+from support.cli import invoke
 from support.sockets import Handler, Request, SocketServer, by_connection, head, steps, stream
 
 Serve = Callable[[Handler], SocketServer]
@@ -74,8 +74,8 @@ def test_text_mode_prints_the_openai_reply_and_stops_at_done(
     assert reply.startswith("Hello!") and len(reply) > 20
     # The server keeps the stream open after [DONE]: only text mode's own stop ends it.
     server = serve_socket(steps(*pieces(sample("openai-chat-completions")), gate))
-    result = run_cli("listen", server.url, "-f", "text", "--json", PROMPT)
-    assert result.returncode == 0, result.stderr
+    result = invoke("listen", server.url, "-f", "text", "--json", PROMPT)
+    assert result.status == 0, result.stderr
     assert result.stdout.decode() == reply + "\n"
 
 
@@ -83,8 +83,8 @@ def test_text_mode_prints_the_anthropic_reply(serve_socket: Serve) -> None:
     reply = anthropic_text()
     assert "世界" in reply and "🌍" in reply
     server = serve_socket(stream(*pieces(sample("anthropic-messages"), 13)))
-    result = run_cli("listen", server.url, "-f", "text", "--json", PROMPT)
-    assert result.returncode == 0, result.stderr
+    result = invoke("listen", server.url, "-f", "text", "--json", PROMPT)
+    assert result.status == 0, result.stderr
     assert result.stdout.decode() == reply + "\n"
     assert len(server.requests) == 1  # a POST without ids is not sent again
 
@@ -97,8 +97,8 @@ def test_text_mode_with_extract_uses_the_path_only(serve_socket: Serve) -> None:
         b'data: {"msg": {"t": "lo \xe2\x9c\x93"}}\n\n'
     )
     server = serve_socket(stream(body))
-    result = run_cli("listen", server.url, "-f", "text", "-x", "msg.t", "--no-reconnect")
-    assert result.returncode == 0, result.stderr
+    result = invoke("listen", server.url, "-f", "text", "-x", "msg.t", "--no-reconnect")
+    assert result.status == 0, result.stderr
     assert result.stdout.decode() == "Hello ✓\n"
 
 
@@ -115,8 +115,8 @@ def test_extracted_lone_surrogate_becomes_a_replacement_character(
 ) -> None:
     # JSON may escape half a surrogate pair; UTF-8 output cannot carry it (it was a crash).
     server = serve_socket(stream(b'data: {"t": "a\\ud800b"}\n\n'))
-    result = run_cli("listen", server.url, "-f", output_format, "-x", "t", "--no-reconnect")
-    assert result.returncode == 0, result.stderr
+    result = invoke("listen", server.url, "-f", output_format, "-x", "t", "--no-reconnect")
+    assert result.status == 0, result.stderr
     assert result.stdout.decode() == expected
 
 
@@ -126,7 +126,7 @@ def test_extract_replaces_data_and_skips_events_without_it(
 ) -> None:
     contents = openai_contents()
     server = serve_socket(stream(*pieces(sample("openai-chat-completions"))))
-    result = run_cli(
+    result = invoke(
         "listen",
         server.url,
         "-f",
@@ -135,7 +135,7 @@ def test_extract_replaces_data_and_skips_events_without_it(
         "choices[0].delta.content",
         "--no-reconnect",
     )
-    assert result.returncode == 0, result.stderr
+    assert result.status == 0, result.stderr
     if output_format == "data":
         assert result.stdout.decode() == "".join(content + "\n" for content in contents)
     else:
@@ -201,10 +201,10 @@ def test_wire_warning_is_said_once_across_reconnects(
 ) -> None:
     body = b"retry: 0\n\n" + body
     server = serve_socket(by_connection(serve_body(body), serve_body(body), NO_CONTENT))
-    result = run_cli("listen", server.url)
-    assert result.returncode == 0, result.stderr
+    result = invoke("listen", server.url)
+    assert result.status == 0, result.stderr
     assert len(server.requests) == 3
-    err = result.stderr.decode()
+    err = result.stderr
     warnings = [line for line in err.splitlines() if phrase in line]
     assert len(warnings) == 1, err
     assert warnings[0].startswith("sse-cli: warning: ")
@@ -219,9 +219,9 @@ def test_strict_turns_the_warning_into_status_7(
     serve_socket: Serve, serve_body: Callable[[bytes], Handler], body: bytes, phrase: str
 ) -> None:
     server = serve_socket(serve_body(body))
-    result = run_cli("listen", server.url, "--strict")
-    assert result.returncode == 7, result.stderr
-    err = result.stderr.decode()
+    result = invoke("listen", server.url, "--strict")
+    assert result.status == 7, result.stderr
+    err = result.stderr
     assert err.startswith("sse-cli: error: ") and phrase in err and "--strict" in err
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert len(server.requests) == 1
@@ -229,10 +229,10 @@ def test_strict_turns_the_warning_into_status_7(
 
 def test_quoted_field_names_say_why_nothing_was_dispatched(serve_socket: Serve) -> None:
     server = serve_socket(stream(*pieces(sample("malformed-quoted-fields"), 5)))
-    result = run_cli("listen", server.url, "--no-reconnect")
-    assert result.returncode == 0, result.stderr
+    result = invoke("listen", server.url, "--no-reconnect")
+    assert result.status == 0, result.stderr
     assert result.stdout == b""
-    err = result.stderr.decode().splitlines()
+    err = result.stderr.splitlines()
     # "event" comes twice in the sample; it is said once.
     for name in ('"event"', '"retry"', '"data"'):
         said = [line for line in err if f"field '{name}' was ignored" in line]
@@ -244,10 +244,10 @@ def test_quoted_field_names_say_why_nothing_was_dispatched(serve_socket: Serve) 
 
 def test_missing_content_type_is_not_an_event_stream(serve_socket: Serve) -> None:
     server = serve_socket(stream(b"data: x\n\n", content_type=None))
-    result = run_cli("listen", server.url)
-    assert result.returncode == 6
+    result = invoke("listen", server.url)
+    assert result.status == 6
     assert result.stdout == b""
-    err = result.stderr.decode()
+    err = result.stderr
     assert err.startswith("sse-cli: error: ")
     assert "Content-Type (none), not text/event-stream" in err
     assert len(err.splitlines()) == 1
@@ -265,7 +265,7 @@ def test_verbose_prints_headers_with_secrets_masked_unless_vv(
         conn.sendall(head(headers=extra) + b"data: x\n\n")
 
     server = serve_socket(handler)
-    result = run_cli(
+    result = invoke(
         "listen",
         server.url,
         flag,
@@ -276,10 +276,10 @@ def test_verbose_prints_headers_with_secrets_masked_unless_vv(
         "-H",
         "Cookie: jar=biscuit-s3cret",
     )
-    assert result.returncode == 0, result.stderr
+    assert result.status == 0, result.stderr
     (request,) = server.requests
     assert request.headers["authorization"] == "Bearer token-s3cret"
-    err = result.stderr.decode().splitlines()
+    err = result.stderr.splitlines()
     assert f"> GET {server.url}" in err
     assert "> Accept: text/event-stream" in err
     assert "< HTTP 200 OK" in err
@@ -288,7 +288,7 @@ def test_verbose_prints_headers_with_secrets_masked_unless_vv(
         assert "> Authorization: Bearer ***" in err
         assert "> Cookie: ***" in err
         assert "< Set-Cookie: ***" in err
-        assert "s3cret" not in result.stderr.decode()
+        assert "s3cret" not in result.stderr
     else:
         assert "> Authorization: Bearer token-s3cret" in err
         assert "> Cookie: jar=biscuit-s3cret" in err
@@ -300,10 +300,10 @@ def test_stats_counts_events_by_type_bytes_and_reconnects(serve_socket: Serve) -
     first = b"retry: 0\nid: 1\ndata: a\n\nevent: t\ndata: b\n\n"
     second = b": ping\n\nevent: t\ndata: c\n\n"
     server = serve_socket(by_connection(stream(first), stream(second), NO_CONTENT))
-    result = run_cli("listen", server.url, "--stats", "-q", "-e", "t")
-    assert result.returncode == 0, result.stderr
+    result = invoke("listen", server.url, "--stats", "-q", "-e", "t")
+    assert result.status == 0, result.stderr
     assert result.stdout.decode().count("\n") == 2  # -e filters the output, not the stats
-    err = result.stderr.decode().splitlines()
+    err = result.stderr.splitlines()
     assert err[0] == "sse-cli: stats"
     assert "  events       3 (t 2, message 1)" in err
     assert f"  bytes        {len(first) + len(second):,}" in err
@@ -317,10 +317,10 @@ def test_text_mode_on_events_without_text_says_why_once_and_exits_0(serve_socket
         for n in range(1, 7)
     )
     server = serve_socket(stream(ticks))
-    result = run_cli("listen", server.url, "-f", "text", "--no-reconnect")
-    assert result.returncode == 0, result.stderr
+    result = invoke("listen", server.url, "-f", "text", "--no-reconnect")
+    assert result.status == 0, result.stderr
     assert result.stdout == b""
-    warning, stopped = result.stderr.decode().splitlines()
+    warning, stopped = result.stderr.splitlines()
     assert warning.startswith("sse-cli: warning: -f text shows nothing: ")
     assert "-x PATH" in warning
     assert stopped == "sse-cli: stopped: the server closed the stream"

@@ -109,9 +109,11 @@ def test_counts_and_times_match_the_schedule(serve_socket: Serve) -> None:
     assert report["streams"] == {"opened": 4, "max_open": 4, "stopped_by_server": 0}
     ttfe, gap = report["ttfe_ms"], report["gap_ms"]
     assert ttfe["count"] == 4 and gap["count"] == 4 * (K - 1)
-    assert FIRST * 1000 - 5 <= ttfe["p50"] <= FIRST * 1000 + 60
-    assert GAP * 1000 - 5 <= gap["p50"] <= GAP * 1000 + 30
-    assert gap["p99"] <= gap["max"] < GAP * 1000 + 250
+    # The server's pauses bound the times from below; from above, only a loose bound (a busy
+    # machine delays reads), which still catches a wrong unit or a time counted from the start.
+    assert FIRST * 1000 - 5 <= ttfe["p50"] <= FIRST * 1000 + 1000
+    assert GAP * 1000 - 5 <= gap["p50"] <= GAP * 1000 + 1000
+    assert gap["p99"] <= gap["max"] < GAP * 1000 + 2000
     assert report["resume"] == {"duplicates": 0, "gaps": 0}
     assert report["per_stream_events_per_s"]["min"] > 0
 

@@ -1,7 +1,7 @@
 """`sse-cli bench` as people run it: flags, exit statuses, thresholds, and real `serve` runs.
 
-The pure parts (thresholds, send times) are tested in-process; the command runs as a
-subprocess against `sse-cli serve` on loopback for /clock latency, /publish fan-out latency,
+The pure parts (thresholds, send times) are tested alone; the command runs in-process
+(`invoke`) against `sse-cli serve` on loopback for /clock latency, /publish fan-out latency,
 and serve's own caps (503 past --max-streams, 429 past --rate-limit).
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 import pytest
-from support.cli import run_cli
+from support.cli import invoke
 from support.sockets import Handler, Request, SocketServer, by_connection, head
 
 from sse_cli.errors import UsageError
@@ -28,10 +28,10 @@ NOW_NS = 1_764_000_000_123_456_789  # 2025-11-24, an instant with every digit in
 
 def bench(*args: str, timeout: float = 30) -> tuple[int, dict[str, Any], str]:
     """Run `sse-cli bench ARGS`; its status, its JSON report (stdout is a pipe) and stderr."""
-    done = run_cli("bench", *args, timeout=timeout)
+    done = invoke("bench", *args, timeout=timeout)
     stdout = done.stdout.decode()
     report = json.loads(stdout) if stdout.strip() else {}
-    return done.returncode, report, done.stderr.decode()
+    return done.status, report, done.stderr
 
 
 def three_events(conn: socket.socket, request: Request) -> None:
@@ -124,10 +124,10 @@ def test_a_run_where_no_stream_opened_exits_as_listen_would(serve_socket: Serve)
     [["not a url"], ["http://127.0.0.1:9/", "-H", "Authorization"], ["http://x/", "--json", "{"]],
 )
 def test_request_flags_fail_as_listen_fails(args: list[str]) -> None:
-    listen = run_cli("listen", *args)
+    listen = invoke("listen", *args)
     status, _, err = bench(*args)
-    assert status == listen.returncode == 2
-    assert err == listen.stderr.decode().replace("listen", "bench")
+    assert status == listen.status == 2
+    assert err == listen.stderr.replace("listen", "bench")
 
 
 def test_clock_latency_needs_no_flag(serve: str) -> None:
@@ -175,7 +175,7 @@ def test_serve_caps_are_named_with_the_flag_to_raise(serve: str) -> None:
 
 def test_the_table_names_every_figure(serve_socket: Serve) -> None:
     url = serve_socket(three_events).url
-    done = run_cli("bench", url, "-c", "1", "--no-reconnect", "-f", "table")
+    done = invoke("bench", url, "-c", "1", "--no-reconnect", "-f", "table")
     table = done.stdout.decode()
     for label in ("first event", "gap", "events", "reconnects", "resume", "errors"):
         assert label in table

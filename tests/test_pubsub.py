@@ -1,5 +1,6 @@
-"""Resumable pub/sub through real `sse-cli serve` processes: in memory, across two processes
-sharing a real redis-server, through a Redis restart, and with --workers on one port.
+"""Resumable pub/sub through real servers: in memory, across two servers sharing a real
+redis-server (fresh apps served in this process), and through a Redis restart and with
+--workers on one port (`sse-cli serve` processes: their stderr and processes are the point).
 
 Subscribers are httpx streams decoded by sse-cli's own parser; a subscriber is "cut" by
 closing its connection and resumes with `Last-Event-ID`, as EventSource does. Every wait is
@@ -12,14 +13,15 @@ import asyncio
 import random
 import subprocess
 import uuid
-from collections.abc import Iterator
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, suppress
 from typing import TypeAlias
 
 import httpx
 import pytest
 from support.cli import WAIT, run_cli
 from support.redis import RedisServer, free_port
+from support.serve import serving
 
 from sse_cli.launcher import Launched, launch, serve_command
 from sse_cli.protocol.decoder import Comment, Decoder, Event, Item
@@ -104,6 +106,15 @@ def servers() -> Iterator[list[Launched]]:
             child.stop()
 
 
+@pytest.fixture
+def apps() -> Iterator[Callable[..., str]]:
+    """Fresh apps served in this process, `open(**settings)` giving each one's URL; all are
+    stopped at the test's end. The tests that read serve's stderr or need its processes
+    (--workers) start children instead."""
+    with ExitStack() as stack:
+        yield lambda **fields: stack.enter_context(serving(rate_limit=0, **fields)).url
+
+
 def start(started: list[Launched], *args: str) -> Launched:
     child = launch(serve_command(["--rate-limit", "0", "-q", *args]), timeout=WAIT)
     started.append(child)
@@ -114,19 +125,19 @@ def start(started: list[Launched], *args: str) -> Launched:
 
 
 def test_memory_resume_under_concurrent_publishing_gets_every_event_once_in_order(
-    servers: list[Launched],
+    apps: Callable[..., str],
 ) -> None:
-    """2,000 events published while 20 subscribers are cut at random points and resume with
-    Last-Event-ID: each receives every event exactly once, in order."""
-    base = start(servers, "--history", "2000").url
-    topic, total, rng = new_topic(), 2000, random.Random(2000)
+    """300 events published while 20 subscribers are cut three times each at random points
+    and resume with Last-Event-ID: each receives every event exactly once, in order."""
+    base = apps(history=300)
+    topic, total, rng = new_topic(), 300, random.Random(2000)
 
     async def main() -> None:
         async with httpx.AsyncClient(timeout=WAIT) as client:
             subscribers = [Subscriber(client, topic) for _ in range(20)]
             readers = [
                 asyncio.ensure_future(
-                    s.follow([base], str(total), [rng.randrange(1, 400) for _ in range(3)])
+                    s.follow([base], str(total), [rng.randrange(1, 60) for _ in range(3)])
                 )
                 for s in subscribers
             ]
@@ -143,20 +154,20 @@ def test_memory_resume_under_concurrent_publishing_gets_every_event_once_in_orde
     asyncio.run(asyncio.wait_for(main(), RUN_BOUND))
 
 
-def test_publish_answers_the_id_and_the_local_subscribers(servers: list[Launched]) -> None:
-    base = start(servers).url
+def test_publish_answers_the_id_and_the_local_subscribers(apps: Callable[..., str]) -> None:
+    base = apps()
     first = httpx.post(f"{base}/publish?topic=ids", content="a", timeout=WAIT)
     assert first.status_code == 200
     assert first.json() == {"id": "1", "subscribers": 0, "topic": "ids"}
-    quiet = start(servers, "--history", "0").url
+    quiet = apps(history=0)
     nowhere = httpx.post(f"{quiet}/publish?topic=ids", content="a", timeout=WAIT)
     assert nowhere.status_code == 404, "with no history and no subscriber it goes nowhere"
 
 
 def test_a_first_connection_asks_for_recent_history_and_a_stale_id_is_told_incomplete(
-    servers: list[Launched],
+    apps: Callable[..., str],
 ) -> None:
-    base = start(servers, "--history", "3").url
+    base = apps(history=3)
     for n in range(1, 6):
         httpx.post(f"{base}/publish?topic=h", content=f"e{n}", timeout=WAIT)
 
@@ -183,14 +194,14 @@ def test_a_first_connection_asks_for_recent_history_and_a_stale_id_is_told_incom
 # ----------------------------------------------------------------------------- with Redis
 
 
-def test_two_processes_sharing_redis_resume_on_either_with_no_gap_or_duplicate(
-    servers: list[Launched], redis_server: RedisServer
+def test_two_servers_sharing_redis_resume_on_either_with_no_gap_or_duplicate(
+    apps: Callable[..., str], redis_server: RedisServer
 ) -> None:
-    """1,000 events published alternately on A and B; subscribers on both, each cut at
-    random points and resumed on the other process with its last id."""
-    a = start(servers, "--broker", redis_server.url).url
-    b = start(servers, "--broker", redis_server.url).url
-    topic, total, rng = new_topic(), 1000, random.Random(1000)
+    """300 events published alternately on A and B (two apps, nothing shared but Redis);
+    subscribers on both, each cut at random points and resumed on the other with its last
+    id."""
+    a, b = apps(broker=redis_server.url), apps(broker=redis_server.url)
+    topic, total, rng = new_topic(), 300, random.Random(1000)
 
     async def main() -> None:
         async with httpx.AsyncClient(timeout=WAIT) as client:
@@ -199,10 +210,10 @@ def test_two_processes_sharing_redis_resume_on_either_with_no_gap_or_duplicate(
             last = asyncio.get_running_loop().create_future()
 
             async def follow(n: int, subscriber: Subscriber) -> None:
-                first = subscriber.connect([a, b][n % 2], None, rng.randrange(1, 250))
+                first = subscriber.connect([a, b][n % 2], None, rng.randrange(1, 75))
                 assert not await first
                 until = await last
-                cuts = [rng.randrange(1, 250) for _ in range(2)]
+                cuts = [rng.randrange(1, 75) for _ in range(2)]
                 await subscriber.follow([[b, a], [a, b]][n % 2], until, cuts)
 
             readers = [asyncio.ensure_future(follow(n, s)) for n, s in enumerate(subscribers)]

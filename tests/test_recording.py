@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support.cli import WAIT, finish, read_line, run_cli
+from support.cli import WAIT, finish, invoke, read_line
 from support.sockets import Handler, SocketServer, by_connection, steps, stream
 
 from sse_cli.protocol.decoder import Event
@@ -26,8 +26,8 @@ def test_recording_holds_every_item_with_offsets(
 ) -> None:
     server = serve_socket(stream(SAMPLE[:20], SAMPLE[20:]))
     out = tmp_path / "r.jsonl"
-    done = run_cli("listen", server.url, "--no-reconnect", "--record", str(out), "-e", "update")
-    assert done.returncode == 0, done.stderr
+    done = invoke("listen", server.url, "--no-reconnect", "--record", str(out), "-e", "update")
+    assert done.status == 0, done.stderr
     lines = records(out)
     assert lines[0] == {"format": "sse-cli recording", "version": 1}
     assert lines[1]["type"] == "request" and lines[2]["type"] == "response"
@@ -53,11 +53,11 @@ def test_secrets_never_reach_the_recording(
     server = serve_socket(stream(b"data: x\n\n"))
     out = tmp_path / "r.jsonl"
     url = server.url + "v1/x?api_key=YSECRET&page=2&access_token=ZSECRET"
-    done = run_cli(
+    done = invoke(
         "listen", url, "--no-reconnect", "--record", str(out),
         "-H", "Authorization: Bearer XSECRET", "-H", "Cookie: c=CSECRET",
     )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    assert done.status == 0, done.stderr
     text = out.read_text()
     for secret in ("XSECRET", "YSECRET", "ZSECRET", "CSECRET"):
         assert secret not in text
@@ -70,8 +70,8 @@ def test_reconnects_are_recorded_with_each_response(
     first = stream(b"retry: 10\nid: 1\ndata: a\n\n")
     server = serve_socket(by_connection(first, stream(b"id: 2\ndata: b\n\n")))
     out = tmp_path / "r.jsonl"
-    done = run_cli("listen", server.url, "--record", str(out), "-n", "2")
-    assert done.returncode == 0, done.stderr
+    done = invoke("listen", server.url, "--record", str(out), "-n", "2")
+    assert done.status == 0, done.stderr
     assert [r["type"] for r in records(out)[2:]] == [
         "response", "event", "reconnect", "response", "event", "end",
     ]  # fmt: skip
@@ -81,16 +81,16 @@ def test_reconnects_are_recorded_with_each_response(
 def test_an_existing_file_is_refused_unless_force(tmp_path: Path) -> None:
     out = tmp_path / "r.jsonl"
     out.write_text("keep me")
-    done = run_cli("listen", "http://127.0.0.1:9/", "--record", str(out))
-    assert done.returncode == 2
-    assert b"exists" in done.stderr and b"--force" in done.stderr
+    done = invoke("listen", "http://127.0.0.1:9/", "--record", str(out))
+    assert done.status == 2
+    assert "exists" in done.stderr and "--force" in done.stderr
     assert out.read_text() == "keep me"
 
 
 def test_record_to_stdout_is_refused() -> None:
-    done = run_cli("listen", "http://127.0.0.1:9/", "--record", "-")
-    assert done.returncode == 2
-    assert done.stderr.count(b"\n") == 1 and b"stdout" in done.stderr
+    done = invoke("listen", "http://127.0.0.1:9/", "--record", "-")
+    assert done.status == 2
+    assert done.stderr.count("\n") == 1 and "stdout" in done.stderr
 
 
 @pytest.mark.parametrize("how", ["sigint", "closed-pipe"])
@@ -124,8 +124,8 @@ def test_a_recording_that_cannot_be_written_ends_in_one_line_not_a_traceback(
     serve_socket: Callable[[Handler], SocketServer],
 ) -> None:
     server = serve_socket(stream(SAMPLE))
-    done = run_cli("listen", server.url, "--record", "/dev/full", "--force", "--no-reconnect")
-    assert done.returncode == 2, done.stderr
-    assert done.stderr.count(b"\n") == 1, done.stderr
-    assert b"cannot write --record file '/dev/full'" in done.stderr
-    assert b"Traceback" not in done.stderr and b"bug" not in done.stderr
+    done = invoke("listen", server.url, "--record", "/dev/full", "--force", "--no-reconnect")
+    assert done.status == 2, done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "cannot write --record file '/dev/full'" in done.stderr
+    assert "Traceback" not in done.stderr and "bug" not in done.stderr

@@ -8,7 +8,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from support.cli import run_cli
+from support.cli import invoke, run_cli
+from support.serve import serving, tapes
 from support.sockets import Handler, SocketServer, stream
 
 from sse_cli.launcher import running, serve_command
@@ -20,10 +21,13 @@ SAMPLE_NAMES = sorted(p.stem for p in SAMPLES.glob("*.sse"))
 
 
 @contextmanager
-def replaying(*args: str) -> Iterator[tuple[str, list[str]]]:
-    """`serve --port 0 -q ARGS`: its base URL and its banner lines."""
-    with running(serve_command(["-q", *args])) as child:
-        yield child.url, child.lines()
+def replaying(*paths: Path, delay: float = 0.1) -> Iterator[tuple[str, list[str]]]:
+    """`serve --replay PATH...` (a fresh app, in this process): its base URL and the banner
+    lines it prints."""
+    from sse_cli.serve.runner import banner
+
+    with serving(replays=tapes(*paths), delay=delay, access_log=False) as server:
+        yield server.url, banner(server.settings, server.port)
 
 
 def events_of(output: bytes) -> list[dict[str, object]]:
@@ -31,8 +35,8 @@ def events_of(output: bytes) -> list[dict[str, object]]:
 
 
 def record(url: str, out: Path, *args: str) -> bytes:
-    done = run_cli("listen", url, "--no-reconnect", "-f", "json", "--record", str(out), *args)
-    assert done.returncode == 0, done.stderr
+    done = invoke("listen", url, "--no-reconnect", "-f", "json", "--record", str(out), *args)
+    assert done.status == 0, done.stderr
     return done.stdout
 
 
@@ -46,7 +50,7 @@ def test_round_trip_of_each_sample(
     original = record(server.url, first)
     expected = (SAMPLES / f"{name}.expected.ndjson").read_bytes()
     assert events_of(original) == events_of(expected)
-    with replaying("--replay", str(first)) as (base, _):
+    with replaying(first) as (base, _):
         replayed = record(base + "/", second)
     assert events_of(replayed) == events_of(original)
     # Recording the replay gives the same recording, offsets within tolerance.
@@ -64,11 +68,11 @@ def test_resume_with_drop_after_gets_every_event_once_in_order(
     server = serve_socket(stream(body))
     recording = tmp_path / "ids.jsonl"
     record(server.url + "feed", recording)
-    with replaying("--replay", str(recording)) as (base, _):
-        done = run_cli("listen", base + "/feed?drop_after=3&speed=0", "-f", "json", "-n", "10")
-    assert done.returncode == 0, done.stderr
+    with replaying(recording) as (base, _):
+        done = invoke("listen", base + "/feed?drop_after=3&speed=0", "-f", "json", "-n", "10")
+    assert done.status == 0, done.stderr
     assert [e["data"] for e in events_of(done.stdout)] == [f"n{n}" for n in range(1, 11)]
-    assert done.stderr.count(b"reconnecting") == 3
+    assert done.stderr.count("reconnecting") == 3
 
 
 def test_faults_status_and_stall(
@@ -77,17 +81,17 @@ def test_faults_status_and_stall(
     server = serve_socket(stream(b"id: 1\ndata: a\n\nid: 2\ndata: b\n\n"))
     recording = tmp_path / "r.jsonl"
     record(server.url + "s", recording)
-    with replaying("--replay", str(recording)) as (base, _):
-        refused = run_cli("listen", base + "/s?status=503", "--no-reconnect")
-        assert refused.returncode == 5
-        stalled = run_cli(
+    with replaying(recording) as (base, _):
+        refused = invoke("listen", base + "/s?status=503", "--no-reconnect")
+        assert refused.status == 5
+        stalled = invoke(
             "listen", base + "/s?stall_after=1", "-f", "json", "--idle-timeout", "0.5",
             "--no-reconnect",
         )  # fmt: skip
-        assert stalled.returncode == 3
+        assert stalled.status == 3
         assert [e["data"] for e in events_of(stalled.stdout)] == ["a"]
-        bad = run_cli("listen", base + "/s?speed=fast", "--no-reconnect")
-        assert bad.returncode == 4
+        bad = invoke("listen", base + "/s?speed=fast", "--no-reconnect")
+        assert bad.status == 4
 
 
 def test_replay_wins_over_the_builtin_route_and_the_banner_says_so(
@@ -96,10 +100,8 @@ def test_replay_wins_over_the_builtin_route_and_the_banner_says_so(
     server = serve_socket(stream(b"data: recorded\n\n"))
     recording = tmp_path / "root.jsonl"
     record(server.url, recording)
-    # Not -q, whose banner is the address alone.
-    with running(serve_command(["--replay", str(recording)])) as child:
-        done = run_cli("listen", child.url + "/", "-f", "data", "--no-reconnect")
-        banner = child.lines()
+    with replaying(recording) as (base, banner):
+        done = invoke("listen", base + "/", "-f", "data", "--no-reconnect")
     assert done.stdout == b"recorded\n"
     assert any("replays" in line and "replaces the built-in" in line for line in banner)
 
@@ -112,8 +114,8 @@ def test_recordings_on_one_path_are_served_in_turn(
     for word in ("one", "two"):
         server = serve_socket(stream(b"data: %s\n\n" % word.encode()))
         record(server.url + "x", folder / f"{word}.jsonl")
-    with replaying("--replay", str(folder)) as (base, _):
-        got = [run_cli("listen", base + "/x", "-f", "data", "--no-reconnect").stdout for _ in "123"]
+    with replaying(folder) as (base, _):
+        got = [invoke("listen", base + "/x", "-f", "data", "--no-reconnect").stdout for _ in "123"]
     assert got == [b"one\n", b"two\n", b"one\n"]
 
 
@@ -124,7 +126,7 @@ def test_unknown_last_event_id_restarts_with_one_log_line(
     recording = tmp_path / "r.jsonl"
     record(server.url, recording)
     with running(serve_command(["-q", "--replay", str(recording)])) as child:
-        done = run_cli(
+        done = invoke(
             "listen", child.url + "/", "--last-event-id", "zz", "-f", "json", "--no-reconnect"
         )
         assert [e["data"] for e in events_of(done.stdout)] == ["a"]
@@ -140,14 +142,14 @@ def test_reconnects_1_reproduces_the_recorded_drop(
         by_connection(stream(b"retry: 10\nid: 1\ndata: a\n\n"), stream(b"id: 2\ndata: b\n\n"))
     )
     recording = tmp_path / "r.jsonl"
-    done = run_cli("listen", server.url, "--record", str(recording), "-n", "2")
-    assert done.returncode == 0, done.stderr
-    with replaying("--replay", str(recording)) as (base, _):
-        merged = run_cli("listen", base + "/", "-f", "data", "--no-reconnect")
+    done = invoke("listen", server.url, "--record", str(recording), "-n", "2")
+    assert done.status == 0, done.stderr
+    with replaying(recording) as (base, _):
+        merged = invoke("listen", base + "/", "-f", "data", "--no-reconnect")
         assert merged.stdout == b"a\nb\n"
-        dropped = run_cli("listen", base + "/?reconnects=1", "-f", "data", "-n", "2")
+        dropped = invoke("listen", base + "/?reconnects=1", "-f", "data", "-n", "2")
         assert dropped.stdout == b"a\nb\n"
-        assert b"reconnecting" in dropped.stderr
+        assert "reconnecting" in dropped.stderr
 
 
 def test_raw_sse_and_timestamped_json_are_replayed_at_replay_stem(tmp_path: Path) -> None:
@@ -158,9 +160,9 @@ def test_raw_sse_and_timestamped_json_are_replayed_at_replay_stem(tmp_path: Path
         '{"event": "message", "data": "x", "id": null, "ts": "2026-01-01T00:00:00.000000Z"}\n'
         '{"event": "tick", "data": "y", "id": "7", "ts": "2026-01-01T00:00:00.050000Z"}\n'
     )
-    with replaying("--replay", str(wire), "--replay", str(stamped), "--delay", "0") as (base, _):
-        raw = run_cli("listen", base + "/replay/feed", "-f", "json", "--no-reconnect")
-        ts = run_cli("listen", base + "/replay/stamped", "-f", "json", "--no-reconnect")
+    with replaying(wire, stamped, delay=0) as (base, _):
+        raw = invoke("listen", base + "/replay/feed", "-f", "json", "--no-reconnect")
+        ts = invoke("listen", base + "/replay/stamped", "-f", "json", "--no-reconnect")
     expected = (SAMPLES / "counter-with-ids.expected.ndjson").read_bytes()
     assert events_of(raw.stdout) == events_of(expected)
     assert events_of(ts.stdout) == [
@@ -221,7 +223,7 @@ def test_timestamped_json_keeps_a_line_separator_inside_its_data(tmp_path: Path)
         '"ts": "2026-01-01T00:00:00.000000Z"}\n',
         encoding="utf-8",
     )
-    with replaying("--replay", str(stamped), "--delay", "0") as (base, _):
-        done = run_cli("listen", base + "/replay/seps", "-f", "json", "--no-reconnect")
-    assert done.returncode == 0, done.stderr
+    with replaying(stamped, delay=0) as (base, _):
+        done = invoke("listen", base + "/replay/seps", "-f", "json", "--no-reconnect")
+    assert done.status == 0, done.stderr
     assert events_of(done.stdout) == [{"event": "message", "data": "a\u2028b\u0085c", "id": "1"}]

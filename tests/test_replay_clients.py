@@ -7,11 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support.cli import run_cli
+from support.cli import invoke
+from support.serve import serving, tapes
 from support.sockets import Handler, SocketServer, stream
 from test_browser import browser  # noqa: F401 - the fixture, shared
-
-from sse_cli.launcher import running_server
 
 SAMPLES = Path(__file__).parent / "samples"
 PROMPT = "tell me about replays"
@@ -31,15 +30,16 @@ def sdk_text(base: str) -> str:
 def test_openai_sdk_reads_a_replayed_chat_completion(tmp_path: Path) -> None:
     pytest.importorskip("openai")
     recording = tmp_path / "chat.jsonl"
-    with running_server(["-q", "--delay", "0.01"]) as live:
-        original = run_cli(
+    with serving(delay=0.01, access_log=False) as live_app:
+        live = live_app.url
+        original = invoke(
             "listen", live + "/v1/chat/completions", "--json", json.dumps(CHAT), "-f", "text",
             "--record", str(recording),
         )  # fmt: skip
-        assert original.returncode == 0, original.stderr
+        assert original.status == 0, original.stderr
         live_text = sdk_text(live)
-    with running_server(["-q", "--replay", str(recording)]) as replay:
-        replayed = sdk_text(replay)
+    with serving(replays=tapes(recording), access_log=False) as replay:
+        replayed = sdk_text(replay.url)
     assert replayed == live_text == original.stdout.decode().rstrip("\n")
     assert "replays" in replayed
 
@@ -56,10 +56,11 @@ def test_chromium_eventsource_reads_a_replayed_stream(
     ]
     server = serve_socket(stream(body))
     recording = tmp_path / "ids.jsonl"
-    done = run_cli("listen", server.url + "feed", "--no-reconnect", "--record", str(recording))
-    assert done.returncode == 0, done.stderr
+    done = invoke("listen", server.url + "feed", "--no-reconnect", "--record", str(recording))
+    assert done.status == 0, done.stderr
     types = sorted({e["event"] for e in expected})
-    with running_server(["-q", "--replay", str(recording)]) as base:
+    with serving(replays=tapes(recording), access_log=False) as replay:
+        base = replay.url
         page = browser.new_page()  # type: ignore[attr-defined]
         try:
             page.goto(base + "/stats")

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.cli import WAIT, run_cli
+from support.cli import WAIT, invoke
 
 from sse_cli.launcher import running_server
 
@@ -69,10 +69,10 @@ def test_a_resume_past_the_last_event_gets_the_recorded_204(replay: str) -> None
 
 @pytest.mark.parametrize("query", ["drop_after=3", "reconnects=1&drop_after=4"])
 def test_listen_to_a_replay_of_a_finished_stream_exits_0(replay: str, query: str) -> None:
-    done = run_cli("listen", f"{replay}/counter?speed=0&{query}", "-f", "data", timeout=WAIT)
-    assert done.returncode == 0, done.stderr
+    done = invoke("listen", f"{replay}/counter?speed=0&{query}", "-f", "data", timeout=WAIT)
+    assert done.status == 0, done.stderr
     assert done.stdout.split() == [str(n).encode() for n in range(1, 11)]
-    assert b"204" in done.stderr
+    assert "204" in done.stderr
 
 
 def test_a_recording_that_stopped_with_its_stream_has_no_ending(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ a hint holds no nested parentheses."""
 from __future__ import annotations
 
 import pytest
-from support.cli import run_cli
+from support.cli import invoke
 
 from sse_cli.launcher import running_server
 
@@ -14,10 +14,10 @@ NOWHERE = "http://127.0.0.1:1/"
 
 def test_reconnects_after_streams_that_ran_are_counted_as_reconnects() -> None:
     with running_server(["-q", "--delay", "0"]) as url:
-        done = run_cli("listen", f"{url}/counter?drop_after=2&limit=6", "-f", "data")
-    assert done.returncode == 0, done.stderr
+        done = invoke("listen", f"{url}/counter?drop_after=2&limit=6", "-f", "data")
+    assert done.status == 0, done.stderr
     assert done.stdout.split() == [b"1", b"2", b"3", b"4", b"5", b"6"]
-    err = done.stderr.decode()
+    err = done.stderr
     assert "(reconnect 1)" in err and "(reconnect 2)" in err, err
     assert "attempt" not in err, err
 
@@ -32,15 +32,15 @@ def test_reconnects_after_streams_that_ran_are_counted_as_reconnects() -> None:
     ],
 )
 def test_a_usage_error_names_its_flag_and_the_right_help(args: list[str], expected: str) -> None:
-    done = run_cli(*args)
-    assert done.returncode == 2
-    [line] = done.stderr.decode().splitlines()
+    done = invoke(*args)
+    assert done.status == 2
+    [line] = done.stderr.splitlines()
     assert expected in line, line
 
 
 def test_a_malformed_header_hint_has_no_nested_parentheses() -> None:
-    done = run_cli("listen", NOWHERE, "-H", "Authorization Bearer x")
-    assert done.returncode == 2
-    [line] = done.stderr.decode().splitlines()
+    done = invoke("listen", NOWHERE, "-H", "Authorization Bearer x")
+    assert done.status == 2
+    [line] = done.stderr.splitlines()
     assert "Bearer" not in line  # the value may be a secret
     assert line.count("(") == line.count(")") == 1, line

@@ -1,8 +1,9 @@
 """`sse-cli serve`: every endpoint read by `sse-cli listen` and by an independent client.
 
-The server runs as `sse-cli serve --port 0` in a subprocess (sse-starlette keeps process-wide
-shutdown state, so it never runs inside the test process). The independent client is httpx
-with httpx-sse; where a test needs the bytes themselves it reads a raw socket.
+The server is a fresh app served on a thread of the test process (`support.serve`: it never
+sets sse-starlette's process-wide shutdown state); the banner test runs `sse-cli serve --port 0`
+as a child, as a user does. The independent client is httpx with httpx-sse; where a test needs
+the bytes themselves it reads a raw socket.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from typing import Any
 import httpx
 import pytest
 from httpx_sse import connect_sse
-from support.cli import WAIT, run_cli, spawn_cli
-from support.serve import stats
+from support.cli import WAIT, invoke, start
+from support.serve import serving, stats
 from support.waiting import wait_until
 
 from sse_cli.launcher import running_server
@@ -32,17 +33,21 @@ SAMPLES = Path(__file__).resolve().parent / "samples"
 Record = tuple[str, str, str | None]  # event type, data, last event id
 
 
+IN_PROCESS = {"delay": 0, "rate_limit": 0, "queue_size": 8, "access_log": False}  # SERVE's
+
+
 @pytest.fixture(scope="module")
 def base() -> Iterator[str]:
-    with running_server(SERVE) as url:
-        yield url
+    """One fresh app served in this process for the module (SERVE's settings)."""
+    with serving(**IN_PROCESS) as server:
+        yield server.url
 
 
 def listen(url: str, *args: str) -> list[dict[str, Any]]:
     """Events as `sse-cli listen -f json` prints them; the run must end with status 0."""
-    done = run_cli("listen", url, "-f", "json", "--no-reconnect", *args)
-    assert done.returncode == 0, done.stderr.decode()
-    assert b"Traceback" not in done.stderr
+    done = invoke("listen", url, "-f", "json", "--no-reconnect", *args)
+    assert done.status == 0, done.stderr
+    assert "Traceback" not in done.stderr
     return [json.loads(line) for line in done.stdout.decode().splitlines()]
 
 
@@ -118,11 +123,11 @@ def test_counter_resumes_after_last_event_id_and_ends_with_204(base: str) -> Non
 
 
 def test_listen_resumes_across_dropped_connections_exactly_once(base: str) -> None:
-    done = run_cli("listen", f"{base}/counter?drop_after=5&limit=40", "-f", "json")
-    assert done.returncode == 0, done.stderr.decode()
+    done = invoke("listen", f"{base}/counter?drop_after=5&limit=40", "-f", "json")
+    assert done.status == 0, done.stderr
     ids = [json.loads(line)["id"] for line in done.stdout.decode().splitlines()]
     assert ids == [str(n) for n in range(1, 41)]
-    assert done.stderr.decode().count("reconnecting") >= 7  # 8 connections of 5 events
+    assert done.stderr.count("reconnecting") >= 7  # 8 connections of 5 events
 
 
 def test_clock_ticks_carry_their_send_time(base: str) -> None:
@@ -157,7 +162,7 @@ def test_showcase_has_one_of_every_wire_feature(base: str) -> None:
     ]
     assert records_of(listen(f"{base}/showcase")) == expected
     assert read_httpx("GET", f"{base}/showcase") == expected
-    raw = run_cli("listen", f"{base}/showcase", "-f", "raw", "--no-reconnect").stdout
+    raw = invoke("listen", f"{base}/showcase", "-f", "raw", "--no-reconnect").stdout
     assert raw.startswith(b": sse-cli showcase")
     assert b"\nretry: 3000\n" in raw
 
@@ -188,8 +193,8 @@ def test_a_finite_stream_answers_a_reconnect_after_its_last_id_with_204(
 def test_listen_on_the_showcase_ends_by_itself(base: str) -> None:
     """GET reconnects by default: after the showcase's `retry: 3000` the reconnect carries
     its last id, gets 204, and listen exits 0 having printed every event once."""
-    done = run_cli("listen", f"{base}/showcase", "-f", "json", timeout=WAIT + 5)
-    assert done.returncode == 0, done.stderr.decode()
+    done = invoke("listen", f"{base}/showcase", "-f", "json", timeout=WAIT + 5)
+    assert done.status == 0, done.stderr
     assert [json.loads(line)["event"] for line in done.stdout.decode().splitlines()] == [
         "greeting",
         "message",
@@ -205,8 +210,8 @@ CHAT = {"model": "m", "messages": [{"role": "user", "content": "hi there"}], "st
 
 def test_chat_completions_stream_like_openai(base: str) -> None:
     url = f"{base}/v1/chat/completions"
-    text = run_cli("listen", url, "--json", json.dumps(CHAT), "-f", "text", "--no-reconnect")
-    assert text.returncode == 0, text.stderr.decode()
+    text = invoke("listen", url, "--json", json.dumps(CHAT), "-f", "text", "--no-reconnect")
+    assert text.status == 0, text.stderr
     assert text.stdout.decode() == "Hello! You said: hi there\n"
     chunks = read_httpx("POST", url, json=CHAT)
     assert chunks[-1] == ("message", "[DONE]", None)
@@ -324,7 +329,7 @@ def publish(base: str, data: str, **query: str) -> httpx.Response:
 def test_publish_reaches_every_subscriber_of_its_topic_only(base: str) -> None:
     news = [Subscriber(base, "news", 3) for _ in range(4)]
     chat = [Subscriber(base, "chat", 1) for _ in range(2)]
-    cli_news = spawn_cli("listen", f"{base}/subscribe?topic=news", "-f", "json", "-n", "3")
+    cli_news = start("listen", f"{base}/subscribe?topic=news", "-f", "json", "-n", "3")
     wait_until(lambda: stats(base)["subscribers"] == 7)
     assert publish(base, "one", topic="news").json()["subscribers"] == 5
     assert publish(base, "hi", topic="chat", event="chat").json()["subscribers"] == 2
@@ -332,9 +337,7 @@ def test_publish_reaches_every_subscriber_of_its_topic_only(base: str) -> None:
     assert publish(base, "three", topic="news").json()["subscribers"] == 5
     for subscriber in news + chat:
         assert subscriber.done.wait(WAIT)
-    assert records_of(
-        json.loads(line) for line in cli_news.communicate(timeout=WAIT)[0].splitlines()
-    ) == [
+    assert records_of(json.loads(line) for line in cli_news.finish().stdout.splitlines()) == [
         ("message", "one", "1"),
         ("alert", "two\nlines", "2"),
         ("message", "three", "3"),
@@ -358,14 +361,8 @@ def test_a_slow_subscriber_is_dropped_while_others_keep_receiving(
     slow.sendall(b"GET /subscribe?topic=load HTTP/1.1\r\nHost: test\r\n\r\n")
     count = 60
     output = (tmp_path / "fast.out").open("wb")  # a file: the fast reader never blocks
-    fast = spawn_cli(
-        "listen",
-        f"{base}/subscribe?topic=load",
-        "-f",
-        "data",
-        "-n",
-        str(count),
-        stdout=output.fileno(),
+    fast = start(
+        "listen", f"{base}/subscribe?topic=load", "-f", "data", "-n", str(count), stdout=output
     )
     wait_until(lambda: stats(base)["subscribers"] == 2)
     payload = "x" * 131072  # the slow socket's buffers fill after a few MiB
@@ -377,9 +374,9 @@ def test_a_slow_subscriber_is_dropped_while_others_keep_receiving(
             for n in range(count)
         ]
     assert reached[0] == 2 and reached[-1] == 1  # the slow one was dropped along the way
-    _, err = fast.communicate(timeout=WAIT)
+    result = fast.finish()
     output.close()
-    assert fast.returncode == 0, err.decode()
+    assert result.status == 0, result.stderr
     out = (tmp_path / "fast.out").read_bytes()
     assert [line.split(b" ")[0] for line in out.splitlines()] == [b"%d" % n for n in range(count)]
     received = b""
@@ -424,14 +421,16 @@ def test_port_0_banner_names_the_bound_port_and_every_endpoint() -> None:
 
 @pytest.mark.parametrize("path", ["/subscribe", "/clock?interval=30"])
 def test_ping_sends_heartbeat_comments_on_idle_streams(path: str) -> None:
-    with running_server([*SERVE, "--ping", "0.1"]) as url:
-        done = run_cli("listen", f"{url}{path}", "-f", "raw", "--duration", "0.8")
-    assert done.returncode == 0, done.stderr.decode()
+    with serving(**IN_PROCESS, ping=0.1) as server:
+        url = server.url
+        done = invoke("listen", f"{url}{path}", "-f", "raw", "--duration", "0.8")
+    assert done.status == 0, done.stderr
     assert done.stdout.count(b": ping\n\n") >= 3
 
 
 def test_events_sent_counts_published_events_not_heartbeats() -> None:
-    with running_server([*SERVE, "--ping", "0.05"]) as url:
+    with serving(**IN_PROCESS, ping=0.05) as server:
+        url = server.url
         topic = "counted"
         with httpx.Client(timeout=WAIT) as client:
             with client.stream("GET", f"{url}/subscribe?topic={topic}") as response:

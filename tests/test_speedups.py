@@ -1,16 +1,20 @@
 """Which twin of the hot loops runs: the C one when it was built, Python's when asked
-(SSE_CLI_PURE_PYTHON=1); and the C functions refuse wrong calls with an exception."""
+(SSE_CLI_PURE_PYTHON=1), and `--version` says which; and the C functions refuse wrong calls
+with an exception."""
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
 
 import pytest
-from support.cli import cli_env
+from support.cli import cli_env, environment
 from support.twins import speedups
 
+from sse_cli import __version__
+from sse_cli.cli import run_cli as run_in_process
 from sse_cli.protocol.decoder import Event
 
 WHICH = (
@@ -65,3 +69,21 @@ def test_wrong_calls_raise_instead_of_crashing() -> None:
     with pytest.raises(TypeError):
         built.ascending((), Event, 2)
     assert built.ascending([Event("message", "x", "1")], Event, 7) is None  # no item 7
+
+
+def version_line(**environ: str) -> str:
+    """`sse-cli --version` in-process, with exactly these environment variables."""
+    env = environment(environ=environ)
+    assert run_in_process(["--version"], env) == 0
+    assert isinstance(env.stdout, io.BytesIO)
+    return env.stdout.getvalue().decode()
+
+
+def test_version_names_the_c_decoder_when_it_runs() -> None:
+    if speedups() is None and not os.environ.get("CI"):
+        pytest.skip("sse_cli._speedups was not built (no C compiler?)")
+    assert version_line() == f"sse-cli {__version__} (decoder: C)\n"
+
+
+def test_version_names_the_python_decoder_under_sse_cli_pure_python() -> None:
+    assert version_line(SSE_CLI_PURE_PYTHON="1") == f"sse-cli {__version__} (decoder: Python)\n"

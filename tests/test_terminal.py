@@ -1,7 +1,9 @@
-"""`sse-cli listen` in a real pseudo-terminal: the live view, its status line and its end.
+"""`sse-cli listen` on a terminal: the live view, its status line and its end.
 
-pexpect runs the CLI in a pty; pyte, a VT100 emulator, replays everything it wrote to give
-the final screen, so the test checks what a person would see.
+The smoke test runs the CLI in a real pseudo-terminal with pexpect; the others run it
+in-process with stdout and stderr said to be terminals, as wide as COLUMNS. pyte, a VT100
+emulator, replays everything written to give the final screen, so the tests check what a
+person would see.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pexpect
 import pyte
 import pytest
 from aiohttp import web
+from support.cli import Result, invoke
 
 COLUMNS, LINES = 120, 40
 
@@ -94,6 +97,14 @@ def spawn(*args: str, **extra_env: str) -> pexpect.spawn:
     )
 
 
+def on_terminal(*args: str, **extra_env: str) -> Result:
+    """`sse-cli listen ARGS` in-process, stdout and stderr terminals COLUMNS wide."""
+    size = {"COLUMNS": str(COLUMNS), "LINES": str(LINES)}
+    return invoke(
+        "listen", *args, tty=True, variables={"TERM": "xterm-256color", **size, **extra_env}
+    )
+
+
 def screen_of(output: str) -> list[str]:
     screen = pyte.Screen(COLUMNS, LINES)
     stream = pyte.Stream(screen)
@@ -158,12 +169,9 @@ def test_view_keeps_exact_counts_at_a_rate_faster_than_redraws() -> None:
     script = Script([chunks, 204])
     with StreamServer(script) as url:
         script.gate.set()
-        child = spawn(url, "--stats")
-        child.expect(pexpect.EOF, timeout=60)
-        output = child.before
-        child.close()
-    assert child.exitstatus == 0
-    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output)
+        result = on_terminal(url, "--stats")
+    assert result.status == 0, result.stderr
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", result.text + result.stderr)
     ids = [int(n) for n in re.findall(r" #(\d+)  e\1\b", plain)]
     assert ids == list(range(1, count + 1))  # every event once, in order
     assert re.search(rf"events\s+{count} \(message {count}\)", plain)
@@ -189,11 +197,9 @@ def one_event_with_comment() -> Iterator[str]:
 def test_colour_follows_flags_and_no_color(
     one_event_with_comment: str, args: tuple[str, ...], env: dict[str, str], coloured: bool
 ) -> None:
-    child = spawn(one_event_with_comment, "--comments", *args, **env)
-    child.expect(pexpect.EOF)
-    output = child.before
-    child.close()
-    assert child.exitstatus == 0
+    result = on_terminal(one_event_with_comment, "--comments", *args, **env)
+    assert result.status == 0, result.stderr
+    output = result.text
     assert "boom" in output and ": heartbeat" in output
     assert ("\x1b[1;37;41merror" in output) is coloured
 
@@ -203,15 +209,12 @@ def test_text_mode_grows_the_reply_in_place_on_a_terminal(name: str) -> None:
     from test_listen_diagnostics import anthropic_text, openai_contents, pieces, sample
 
     reply = "".join(openai_contents()) if name.startswith("openai") else anthropic_text()
-    script = Script([pieces(sample(name), 61), 204])
+    script = Script([[b"retry: 10\n\n", *pieces(sample(name), 61)], 204])  # no 3 s wait
     script.gate.set()
     with StreamServer(script) as url:
-        child = spawn(url, "-f", "text")
-        child.expect(pexpect.EOF)
-        output = child.before
-        child.close()
-    assert child.exitstatus == 0
-    screen = "".join(screen_of(output))
+        result = on_terminal(url, "-f", "text")
+    assert result.status == 0, result.stderr
+    screen = "".join(screen_of(result.text))
     assert re.sub(r"\s", "", reply) in re.sub(r"\s", "", screen)
     assert "{" not in screen  # the text alone, no JSON
 
@@ -225,12 +228,10 @@ def test_an_openai_chunk_takes_one_line_at_120_columns_and_full_expands_it() -> 
     assert len(data) > COLUMNS  # a real chunk: about 250 characters
     screens = {}
     for flag in ("", "--full"):
-        with StreamServer(Script([[chunk + b"\n\n"], 204])) as url:
-            child = spawn(url, "-f", "pretty", "-q", *([flag] if flag else []))
-            child.expect(pexpect.EOF)
-            screens[flag] = [line for line in screen_of(child.before) if line]
-            child.close()
-        assert child.exitstatus == 0
+        with StreamServer(Script([[b"retry: 10\n\n", chunk + b"\n\n"], 204])) as url:
+            result = on_terminal(url, "-f", "pretty", "-q", *([flag] if flag else []))
+        assert result.status == 0, result.stderr
+        screens[flag] = [line for line in screen_of(result.text) if line]
     (line,) = screens[""]
     assert " message  {" in line and line.endswith(f"… ({len(data):,} chars, --full shows all)")
     assert len(line) <= COLUMNS

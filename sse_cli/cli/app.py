@@ -18,12 +18,23 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 import typer
 
 from sse_cli import __version__
+from sse_cli.env import Environment
 from sse_cli.errors import ExitCode, SseCliError, UsageError
 
 if TYPE_CHECKING:
     from sse_cli.render import Messages
 
-__all__ = ["Command", "app", "checked", "fail", "main", "run_async", "run_cli"]
+__all__ = [
+    "Command",
+    "Group",
+    "app",
+    "checked",
+    "environment",
+    "fail",
+    "main",
+    "run_async",
+    "run_cli",
+]
 
 ROOT_EPILOG = """\
 \b
@@ -37,16 +48,49 @@ Examples:
 """
 
 
+def environment(ctx: typer.Context) -> Environment:
+    """The environment `run_cli` was given (the process's own when the app runs otherwise)."""
+    env = ctx.obj
+    return env if isinstance(env, Environment) else Environment.from_sys()
+
+
+def _print_help(ctx: Any, param: Any, value: bool) -> None:
+    """`--help`: the help on the run's stdout, as Click prints it on the process's."""
+    if value and not ctx.resilient_parsing:
+        out = environment(ctx).text_stdout
+        out.write(ctx.get_help() + "\n")
+        out.flush()
+        raise typer.Exit()
+
+
 class Command(typer.core.TyperCommand):
-    """A command whose usage line names its arguments plainly (`URL`, not Typer's `{URL}`)."""
+    """A command whose usage line names its arguments plainly (`URL`, not Typer's `{URL}`),
+    and whose help goes to the run's stdout."""
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         pieces = super().collect_usage_pieces(ctx)
         return [p[1:-1] if p[:1] == "{" and p[-1:] == "}" else p for p in pieces]
 
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.callback = _print_help
+        return option
+
+
+class Group(typer.core.TyperGroup):
+    """The root command: its help goes to the run's stdout."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.callback = _print_help
+        return option
+
 
 app = typer.Typer(
     name="sse-cli",
+    cls=Group,
     help="Listen to and serve Server-Sent Events (text/event-stream).",
     no_args_is_help=True,
     add_completion=True,
@@ -59,9 +103,16 @@ app = typer.Typer(
 T = TypeVar("T")
 
 
-def _version(value: bool) -> None:
+def _version(ctx: typer.Context, value: bool) -> None:
+    """`--version`: the version, and which decoder runs (C, or Python without a compiler or
+    with SSE_CLI_PURE_PYTHON=1), so a user can tell which one a report is about."""
     if value:
-        typer.echo(f"sse-cli {__version__}")
+        from sse_cli.speedups import chosen
+
+        env = environment(ctx)
+        decoder = "Python" if chosen(env.environ) is None else "C"
+        env.text_stdout.write(f"sse-cli {__version__} (decoder: {decoder})\n")
+        env.text_stdout.flush()
         raise typer.Exit()
 
 
@@ -70,7 +121,11 @@ def root(
     version: Annotated[
         bool,
         typer.Option(
-            "--version", "-V", help="Print the version and exit.", callback=_version, is_eager=True
+            "--version",
+            "-V",
+            help="Print the version and the decoder in use (C or Python), and exit.",
+            callback=_version,
+            is_eager=True,
         ),
     ] = False,
     traceback: Annotated[
@@ -82,8 +137,8 @@ def root(
     ] = False,
 ) -> None:
     """Listen to and serve Server-Sent Events (text/event-stream)."""
-    if traceback:
-        os.environ["SSE_CLI_TRACEBACK"] = "1"
+    # `--traceback` is declared here for --help; `run_cli` takes it out of argv wherever it
+    # stands, so it never reaches this callback.
 
 
 def checked(check: Callable[[T], T]) -> Callable[[T], T]:
@@ -100,7 +155,8 @@ def checked(check: Callable[[T], T]) -> Callable[[T], T]:
 
 
 def fail(exc: SseCliError, messages: "Messages | None" = None) -> NoReturn:
-    """An expected failure: one line on stderr, then its exit status."""
+    """An expected failure: one line on stderr (`messages`', or the process's), then its
+    exit status."""
     if messages is None:
         from sse_cli.render import Messages
 
@@ -109,7 +165,9 @@ def fail(exc: SseCliError, messages: "Messages | None" = None) -> NoReturn:
     raise typer.Exit(exc.exit_code)
 
 
-def run_async(main: Coroutine[Any, Any, None], messages: "Messages") -> None:
+def run_async(
+    main: Coroutine[Any, Any, None], messages: "Messages", env: Environment | None = None
+) -> None:
     """Run `main` on a new event loop; map every expected ending to its exit status.
 
     Ctrl-C cancels the main task (on 3.10 as on 3.11+), so output ends on a whole line.
@@ -141,7 +199,7 @@ def run_async(main: Coroutine[Any, Any, None], messages: "Messages") -> None:
         messages.error(str(exc))
         code = exc.exit_code
     except BrokenPipeError:
-        _silence_stdout()
+        _silence_stdout(env or Environment.from_sys())
     finally:
         try:
             loop.run_until_complete(loop.shutdown_asyncgens())
@@ -151,65 +209,107 @@ def run_async(main: Coroutine[Any, Any, None], messages: "Messages") -> None:
         raise typer.Exit(code)
 
 
-def _silence_stdout() -> None:
+def _silence_stdout(env: Environment) -> None:
     """The reader of stdout went away: point stdout at devnull so shutdown does not fail."""
+    try:
+        fd = env.stdout.fileno()
+    except (AttributeError, ValueError, OSError):
+        return  # not a file: nothing flushes to it at shutdown
     devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    os.dup2(devnull, fd)
     os.close(devnull)
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
-    """The console script: run the CLI and exit with its status."""
-    sys.exit(run_cli(argv))
+    """The console script: run the CLI on this process's streams and exit with its status."""
+    sys.exit(run_cli(sys.argv[1:] if argv is None else argv, Environment.from_sys()))
 
 
-def run_cli(argv: list[str] | None = None) -> int:
-    """Run the CLI with `argv`; return its exit status (the one place that maps endings)."""
+def run_cli(argv: list[str] | None = None, env: Environment | None = None) -> int:
+    """Run the CLI with `argv` on `env`'s streams (the process's by default); return its exit
+    status (the one place that maps endings)."""
     from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
-    command = typer.main.get_command(app)
+    if env is None:
+        env = Environment.from_sys()
+    args, show_stack = _take_traceback(sys.argv[1:] if argv is None else argv)
+    show_stack = show_stack or bool(env.environ.get("SSE_CLI_TRACEBACK"))
+    command = _command()
     try:
-        args = _take_traceback(sys.argv[1:] if argv is None else argv)
-        result = command.main(args=args, prog_name="sse-cli", standalone_mode=False)
+        result = command.main(
+            args=args,
+            prog_name="sse-cli",
+            standalone_mode=False,
+            obj=env,
+            terminal_width=env.help_width(),
+        )
     except NoArgsIsHelpError as exc:
         # Bare `sse-cli`: the formatted help, as --help prints it, not a usage error.
-        typer.echo(exc.ctx.get_help())
+        env.text_stdout.write(exc.ctx.get_help() + "\n")
+        env.text_stdout.flush()
         return ExitCode.OK
     except ClickException as exc:
-        _stderr_line(f"sse-cli: error: {_usage_message(exc, args)}")
+        _stderr_line(env, f"sse-cli: error: {_usage_message(exc, args)}")
         return ExitCode.USAGE
     except typer.Abort:
         return ExitCode.INTERRUPTED
     except BrokenPipeError:
-        _silence_stdout()
+        _silence_stdout(env)
         return ExitCode.OK
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED
     except Exception as exc:
-        if os.environ.get("SSE_CLI_TRACEBACK"):
+        if show_stack:
             raise
         _stderr_line(
+            env,
             f"sse-cli: error: unexpected {type(exc).__name__}: {exc} "
-            "(this is a bug: rerun with --traceback and report it)"
+            "(this is a bug: rerun with --traceback and report it)",
         )
         return ExitCode.ERROR
     return result if isinstance(result, int) else ExitCode.OK
 
 
-def _take_traceback(argv: list[str]) -> list[str]:
+def _command() -> Any:
+    """The Click command of `app`, its completion options writing to the run's streams."""
+    command = typer.main.get_command(app)
+    for param in command.params:
+        if param.name in ("install_completion", "show_completion") and param.callback:
+            param.callback = _on_run_streams(param.callback)
+    return command
+
+
+def _on_run_streams(callback: Callable[..., Any]) -> Callable[..., Any]:
+    """A callback of Typer's that prints with Click's `echo` and ends with `sys.exit`: its
+    output on the run's streams, its ending an exit status."""
+    import contextlib
+
+    def run(ctx: typer.Context, param: Any, value: Any) -> Any:
+        env = environment(ctx)
+        with contextlib.redirect_stdout(env.text_stdout), contextlib.redirect_stderr(env.stderr):
+            try:
+                return callback(ctx, param, value)
+            except SystemExit as exc:
+                raise typer.Exit(
+                    exc.code if isinstance(exc.code, int) else ExitCode.ERROR
+                ) from None
+
+    return run
+
+
+def _take_traceback(argv: list[str]) -> tuple[list[str], bool]:
     """`--traceback` anywhere before `--` (after the command too, where the bug message's
-    advice leads): set it for the run, and pass the rest on."""
+    advice leads): whether it was given, and the rest to pass on."""
     end = argv.index("--") if "--" in argv else len(argv)
     if "--traceback" not in argv[:end]:
-        return argv
-    os.environ["SSE_CLI_TRACEBACK"] = "1"
-    return [a for a in argv[:end] if a != "--traceback"] + argv[end:]
+        return argv, False
+    return [a for a in argv[:end] if a != "--traceback"] + argv[end:], True
 
 
-def _stderr_line(text: str) -> None:
+def _stderr_line(env: Environment, text: str) -> None:
     try:
-        sys.stderr.write(text + "\n")
-        sys.stderr.flush()
+        env.stderr.write(text + "\n")
+        env.stderr.flush()
     except (OSError, ValueError):
         pass
 

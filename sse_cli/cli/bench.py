@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from sse_cli.cli.app import Command, app, fail
+from sse_cli.cli.app import Command, app, environment, fail
 from sse_cli.cli.options import (
     CacertOption,
     ConnectTimeoutOption,
@@ -47,6 +47,7 @@ Thresholds: METRIC[.STAT] OP NUMBER[UNIT], e.g. 'gap.p99 <= 2s', 'gaps == 0'.
     short_help="Load-test an event stream with many real SSE clients.",
 )
 def bench(
+    ctx: typer.Context,
     url: UrlArgument,
     connections: Annotated[
         int,
@@ -169,6 +170,7 @@ def bench(
     """Load-test an event stream: many real SSE clients, and what they measured."""
     from sse_cli.loadtest.options import BenchSettings
     from sse_cli.loadtest.runner import start
+    from sse_cli.render import Messages
 
     try:
         start(
@@ -200,10 +202,11 @@ def bench(
                 output_format=output_format,
                 report=report,
                 quiet=quiet,
-            )
+            ),
+            environment(ctx),
         )
     except SseCliError as exc:
-        fail(exc)
+        fail(exc, Messages(environment(ctx).stderr))
 
 
 __all__ = ["bench"]

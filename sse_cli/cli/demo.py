@@ -1,9 +1,10 @@
 """`sse-cli demo`: start the demo server on a free loopback port and listen to it."""
 
-import sys
+import typer
 
-from sse_cli.cli.app import app, fail, run_async
+from sse_cli.cli.app import Command, app, environment, fail, run_async
 from sse_cli.cli.options import FormatOption
+from sse_cli.env import Environment
 from sse_cli.errors import SseCliError
 
 DEMO_EPILOG = """\
@@ -14,18 +15,19 @@ Examples:
 """
 
 
-@app.command(epilog=DEMO_EPILOG)
+@app.command(cls=Command, epilog=DEMO_EPILOG)
 def demo(
+    ctx: typer.Context,
     output_format: FormatOption = None,
 ) -> None:
     """Start the demo server on a free loopback port and listen to it.
 
     See sse-cli at work; the stream ends by itself.
     """
-    start(output_format or ("pretty" if sys.stdout.isatty() else "json"))
+    start(output_format=output_format, env=environment(ctx))
 
 
-def start(output_format: str) -> None:
+def start(output_format: str | None, env: Environment) -> None:
     """Run `sse-cli serve --port 0` as a child process and listen to its front page."""
     from sse_cli.cli.listen import session
     from sse_cli.launcher import running_server
@@ -33,14 +35,19 @@ def start(output_format: str) -> None:
     from sse_cli.request import ListenOptions
     from sse_cli.session import Limits
 
-    messages = Messages()
+    messages = Messages(env.stderr)
+    render_options = RenderOptions(
+        format=output_format or ("pretty" if env.stdout_isatty else "json"),
+        status=env.stderr_isatty,
+    )
     try:
-        with running_server(name="the demo server") as base:
+        with running_server(name="the demo server", environ=env.environ) as base:
             url = f"{base}/"
             messages.note(f"demo server up; running: sse-cli listen {url} --no-reconnect")
             options = ListenOptions(url=url, reconnect=False)
-            render_options = RenderOptions(format=output_format)
-            run_async(session(options, Limits(), render_options, messages, False), messages)
+            run_async(
+                session(options, Limits(), render_options, messages, False, env=env), messages, env
+            )
             messages.note(
                 "next: run 'sse-cli serve' and, in another terminal, "
                 "'sse-cli listen http://127.0.0.1:8000/counter'"

@@ -1,12 +1,11 @@
 """`sse-cli doctor`: its options, then one call that checks them and runs the watch."""
 
-import sys
 from dataclasses import dataclass
 from typing import Annotated
 
 import typer
 
-from sse_cli.cli.app import Command, app, checked, fail, run_async
+from sse_cli.cli.app import Command, app, checked, environment, fail, run_async
 from sse_cli.cli.options import (
     CacertOption,
     ConnectTimeoutOption,
@@ -19,6 +18,7 @@ from sse_cli.cli.options import (
     Seconds,
     UrlArgument,
 )
+from sse_cli.env import Environment
 from sse_cli.errors import SseCliError, UsageError
 from sse_cli.protocol.reconnect import CONTROL
 from sse_cli.request import RequestFlags, check_choice
@@ -49,6 +49,7 @@ def _origin(value: str | None) -> str | None:
 
 @app.command(cls=Command, epilog=DOCTOR_EPILOG)
 def doctor(
+    ctx: typer.Context,
     url: UrlArgument,
     method: MethodOption = None,
     data: DataOption = None,
@@ -116,6 +117,7 @@ def doctor(
             latency_field=latency_field,
             output_format=output_format,
         ),
+        environment(ctx),
     )
 
 
@@ -129,7 +131,7 @@ class DoctorFlags:
     output_format: str | None = None
 
 
-def start(request: RequestFlags, flags: DoctorFlags) -> None:
+def start(request: RequestFlags, flags: DoctorFlags, env: Environment | None = None) -> None:
     """Check the flags, then watch, check and report."""
     from sse_cli.doctor.run import Output, diagnose
     from sse_cli.doctor.watch import WatchPlan
@@ -137,23 +139,24 @@ def start(request: RequestFlags, flags: DoctorFlags) -> None:
     from sse_cli.render import Messages
     from sse_cli.request import build_options
 
-    messages = Messages()
+    env = env if env is not None else Environment.from_sys()
+    messages = Messages(env.stderr)
     try:
-        options = build_options(request)
+        options = build_options(request, env.stdin)
         send_time = extractor(flags.latency_field)
     except SseCliError as exc:
         fail(exc, messages)
     if request.insecure:
         messages.warn("--insecure: TLS certificates are not verified")
-    output_format = flags.output_format or ("pretty" if sys.stdout.isatty() else "json")
+    output_format = flags.output_format or ("pretty" if env.stdout_isatty else "json")
     output = Output(
-        out=sys.stdout.buffer,
-        status=sys.stderr,
+        out=env.stdout,
+        status=env.stderr,
         format=output_format,
-        live=sys.stderr.isatty(),
+        live=env.stderr_isatty,
     )
     plan = WatchPlan(options, flags.duration, flags.origin)
-    run_async(diagnose(plan, send_time, output), messages)
+    run_async(diagnose(plan, send_time, output), messages, env)
 
 
 __all__ = ["DoctorFlags", "doctor", "start"]

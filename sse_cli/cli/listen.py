@@ -1,12 +1,11 @@
 """`sse-cli listen`: its options, then one call that checks them and runs the session."""
 
-import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sse_cli.cli.app import Command, app, fail, run_async
+from sse_cli.cli.app import Command, app, environment, fail, run_async
 from sse_cli.cli.options import (
     CacertOption,
     ConnectTimeoutOption,
@@ -25,8 +24,9 @@ from sse_cli.cli.options import (
     Seconds,
     UrlArgument,
 )
+from sse_cli.env import Environment
 from sse_cli.errors import ExitCode, SseCliError, UsageError
-from sse_cli.request import Flags, RequestFlags, check_seconds
+from sse_cli.request import RequestFlags, check_seconds
 
 if TYPE_CHECKING:
     from sse_cli.recording.writer import Recorder
@@ -57,6 +57,7 @@ wire-format warning, 130 interrupted.
 
 @app.command(cls=Command, epilog=LISTEN_EPILOG)
 def listen(
+    ctx: typer.Context,
     url: UrlArgument,
     method: MethodOption = None,
     data: DataOption = None,
@@ -160,12 +161,46 @@ def listen(
     ] = False,
 ) -> None:
     """Listen to an event stream and print its events as they arrive."""
-    values = locals()
-    start(RequestFlags.pick(values), OutputFlags.pick(values))
+    settings = ListenSettings(
+        request=RequestFlags(
+            url=url,
+            method=method,
+            data=data,
+            json_body=json_body,
+            header=header,
+            last_event_id=last_event_id,
+            reconnect=reconnect,
+            max_retries=max_retries,
+            connect_timeout=connect_timeout,
+            idle_timeout=idle_timeout,
+            insecure=insecure,
+            cacert=cacert,
+            max_event_size=max_event_size,
+        ),
+        output=OutputFlags(
+            event=event,
+            max_events=max_events,
+            until=until,
+            duration=duration,
+            output_format=output_format,
+            timestamps=timestamps,
+            comments=comments,
+            full=full,
+            color=color,
+            extract=extract,
+            verbose=verbose,
+            strict=strict,
+            stats=stats,
+            quiet=quiet,
+            record=record,
+            force=force,
+        ),
+    )
+    start(settings, environment(ctx))
 
 
 @dataclass(frozen=True, slots=True)
-class OutputFlags(Flags):
+class OutputFlags:
     """What to keep, when to stop and how to write it: `listen`'s flags besides the request."""
 
     event: list[str] | None = None
@@ -186,17 +221,36 @@ class OutputFlags(Flags):
     force: bool = False
 
 
-def start(request: RequestFlags, output: OutputFlags) -> None:
+@dataclass(frozen=True, slots=True)
+class ListenSettings:
+    """Every flag of `listen`, typed: the request's and the output's. `check` turns them
+    into what the client, the session and the renderer take, or raises `UsageError`."""
+
+    request: RequestFlags
+    output: OutputFlags
+
+    def check(
+        self, env: Environment, messages: "Messages"
+    ) -> tuple["ListenOptions", "Limits", "RenderOptions"]:
+        """Check every flag: the request's first (`-d @-` and `--json @-` read `env`'s
+        stdin), then, once --insecure is warned about, the output's (the default format and
+        the status line follow `env`'s terminals)."""
+        from sse_cli.request import build_options
+
+        options = build_options(self.request, env.stdin)
+        if self.request.insecure:
+            messages.warn("--insecure: TLS certificates are not verified")
+        return plan(options, self.output, env)
+
+
+def start(settings: ListenSettings, env: Environment) -> None:
     """Check the flags, then listen until the stream ends or a limit stops it."""
     from sse_cli.render import Messages
-    from sse_cli.request import build_options
 
-    messages = Messages(quiet=output.quiet)
+    output = settings.output
+    messages = Messages(env.stderr, quiet=output.quiet)
     try:
-        options = build_options(request)
-        if request.insecure:
-            messages.warn("--insecure: TLS certificates are not verified")
-        options, limits, render_options = plan(options, output)
+        options, limits, render_options = settings.check(env, messages)
     except SseCliError as exc:
         fail(exc, messages)
     if output.max_events == 0:
@@ -218,11 +272,15 @@ def start(request: RequestFlags, output: OutputFlags) -> None:
             )
         except SseCliError as exc:
             fail(exc, messages)
-    run_async(session(options, limits, render_options, messages, output.stats, recorder), messages)
+    run_async(
+        session(options, limits, render_options, messages, output.stats, recorder, env),
+        messages,
+        env,
+    )
 
 
 def plan(
-    options: "ListenOptions", output: OutputFlags
+    options: "ListenOptions", output: OutputFlags, env: Environment
 ) -> tuple["ListenOptions", "Limits", "RenderOptions"]:
     """The output flags checked: the client's options as output needs them, the session's
     limits and the renderer's options."""
@@ -232,7 +290,7 @@ def plan(
 
     if output.force and output.record is None:
         raise UsageError("--force needs --record", "add --record FILE")
-    output_format = output.output_format or ("pretty" if sys.stdout.isatty() else "json")
+    output_format = output.output_format or ("pretty" if env.stdout_isatty else "json")
     extractor = None
     if output.extract is not None:
         from sse_cli.extract import path_extractor
@@ -256,6 +314,7 @@ def plan(
         verbose=output.verbose,
         strict=output.strict,
         extractor=extractor,
+        status=not output.quiet and env.stderr_isatty,
     )
     return pass_through(options, output_format, inspected), limits, render_options
 
@@ -267,15 +326,17 @@ async def session(
     messages: "Messages",
     report_stats: bool,
     recorder: "Recorder | None" = None,
+    env: Environment | None = None,
 ) -> None:
-    """The client's actions through the session's limits into a renderer."""
+    """The client's actions through the session's limits into a renderer writing to `env`'s
+    stdout (the process's by default)."""
     import aiohttp  # noqa: F401 - the whole stack loads before the collector comes back
 
     from sse_cli import process
     from sse_cli.client import listen as client_listen
     from sse_cli.session import run
 
-    renderer = _renderer(render_options, messages)
+    renderer = _renderer(render_options, messages, env or Environment.from_sys())
     process.settled()
     try:
         source = client_listen(options)
@@ -289,17 +350,17 @@ async def session(
             messages.raw("sse-cli: stats\n" + "\n".join("  " + s for s in renderer.stats.summary()))
 
 
-def _renderer(options: "RenderOptions", messages: "Messages") -> "Renderer":
-    """The sink for `options.format`, writing to this process's stdout."""
+def _renderer(options: "RenderOptions", messages: "Messages", env: Environment) -> "Renderer":
+    """The sink for `options.format`, writing to the run's stdout."""
     from sse_cli.stats import Stats
 
     if options.format == "pretty":
         from sse_cli.pretty import PrettyRenderer
 
-        return PrettyRenderer(options, messages, sys.stdout.buffer, Stats())
+        return PrettyRenderer(options, messages, env.stdout, Stats(), env)
     from sse_cli.render import MACHINE_RENDERERS
 
-    return MACHINE_RENDERERS[options.format](options, messages, sys.stdout.buffer, Stats())
+    return MACHINE_RENDERERS[options.format](options, messages, env.stdout, Stats())
 
 
-__all__ = ["OutputFlags", "listen", "plan", "start"]
+__all__ = ["ListenSettings", "OutputFlags", "listen", "plan", "start"]

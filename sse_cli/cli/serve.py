@@ -1,35 +1,37 @@
-"""`sse-cli serve`: its options, then one call that checks them and runs the server."""
+"""`sse-cli serve`: its options, then one call that checks them and runs the server.
 
-import re
-import sys
+The flags become one `ServeFlags` (`sse_cli.serve.flags`, beside the server's settings and
+their checks), imported when `serve` runs: the server's package loads FastAPI.
+"""
+
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sse_cli.cli.app import app, checked, fail
-from sse_cli.cli.options import JwtAudienceOption, JwtIssuerOption, JwtKeyOption, Seconds
-from sse_cli.errors import SseCliError, UsageError
+from sse_cli.cli.app import Command, app, checked, environment, fail
+from sse_cli.cli.options import JwtAudienceOption, JwtIssuerOption, JwtKeyOption
+from sse_cli.env import Environment
+from sse_cli.errors import SseCliError
 from sse_cli.request import check_between
 
 if TYPE_CHECKING:
-    from sse_cli.serve.tapes import Tape
-
-
-def check_host(value: str) -> str:
-    """An address to bind. An empty one would bind every interface, silently: `--host
-    "$HOST"` with the variable unset must not open the server to the network."""
-    if not value.strip():
-        raise UsageError(
-            "is empty, which would bind every interface: give 127.0.0.1 (this machine) "
-            "or 0.0.0.0 (every interface)"
-        )
-    return value
+    from sse_cli.serve.flags import ServeFlags
 
 
 def unless_none(check: Callable[[float], float]) -> Callable[[float | None], float | None]:
     """`check` for an option whose default, None, means "decided later"."""
     return lambda value: value if value is None else check(value)
+
+
+def _host(ctx: typer.Context, value: str) -> str:
+    """--host checked as it is parsed (`serve.flags.check_host`); not while completing a
+    command line, where loading the server's package would slow each TAB press."""
+    if ctx.resilient_parsing:
+        return value
+    from sse_cli.serve.flags import check_host
+
+    return checked(check_host)(value)
 
 
 SERVE_EPILOG = """\
@@ -69,15 +71,16 @@ Examples:
 """
 
 
-@app.command(epilog=SERVE_EPILOG, help="Run the demo and mock event-stream server.")
+@app.command(cls=Command, epilog=SERVE_EPILOG, help="Run the demo and mock event-stream server.")
 def serve(
+    ctx: typer.Context,
     host: Annotated[
         str,
         typer.Option(
             "--host",
             metavar="HOST",
             help="Bind this address (default: 127.0.0.1; 0.0.0.0 binds every interface).",
-            callback=checked(check_host),
+            callback=_host,
             show_default=False,
         ),
     ] = "127.0.0.1",
@@ -103,14 +106,16 @@ def serve(
         ),
     ] = 0.1,
     ping: Annotated[
-        float | None,
+        float,
         typer.Option(
             "--ping",
             metavar="SECONDS",
-            callback=Seconds,
-            help="Send a heartbeat comment every this many seconds (default: off).",
+            callback=checked(check_between(0)),
+            help="Send a heartbeat comment every this many seconds, so that proxies' idle "
+            "timeouts do not cut a quiet stream (default: 15; 0: none).",
+            show_default=False,
         ),
-    ] = None,
+    ] = 15.0,
     cors_origin: Annotated[
         list[str] | None,
         typer.Option(
@@ -281,106 +286,51 @@ def serve(
         typer.Option("--quiet", "-q", help="Print a short banner and no request log on stderr."),
     ] = False,
 ) -> None:
-    start(
-        host,
-        port,
-        delay,
-        ping,
-        tuple(cors_origin or ()),
-        max_streams,
-        rate_limit,
-        max_body,
-        queue_size,
-        quiet,
-        replay=(tuple(replay or ()), speed),
-        scaling=(history, broker, workers),
-        relay=(exec_, stdin, exec_topic, exec_restart, lines, flush_after, exec_per_client),
-        tokens=(jwt_key, jwt_issuer, jwt_audience),
+    from sse_cli.serve.flags import ServeFlags
+
+    flags = ServeFlags(
+        host=host,
+        port=port,
+        delay=delay,
+        ping=ping,
+        cors_origin=cors_origin or (),
+        max_streams=max_streams,
+        rate_limit=rate_limit,
+        max_body=max_body,
+        queue_size=queue_size,
+        history=history,
+        broker=broker,
+        workers=workers,
+        replay=replay or (),
+        speed=speed,
+        exec_=exec_,
+        exec_topic=exec_topic,
+        exec_restart=exec_restart,
+        stdin=stdin,
+        lines=lines,
+        flush_after=flush_after,
+        exec_per_client=exec_per_client,
+        quiet=quiet,
+        jwt_key=jwt_key,
+        jwt_issuer=jwt_issuer,
+        jwt_audience=jwt_audience,
     )
+    start(flags, environment(ctx))
 
 
-def start(
-    host: str,
-    port: int,
-    delay: float,
-    ping: float | None,
-    cors_origins: tuple[str, ...],
-    max_streams: int,
-    rate_limit: float | None,
-    max_body: str,
-    queue_size: int,
-    quiet: bool,
-    replay: tuple[tuple[str, ...], float | None] = ((), None),
-    scaling: tuple[int, str | None, int] = (1000, None, 1),
-    relay: tuple[str | None, bool, str | None, bool, str | None, float | None, str | None]
-    | None = None,
-    tokens: tuple[str | None, str | None, str | None] = (None, None, None),
-) -> None:
-    """Check the settings, then serve until Ctrl-C. `scaling`: --history, --broker and
-    --workers; `relay`: --exec, --stdin, --exec-topic, --exec-restart, --lines, --flush-after
-    and --exec-per-client."""
+def start(flags: "ServeFlags", env: Environment) -> None:
+    """Check the flags, then serve until Ctrl-C."""
     from sse_cli import process
-    from sse_cli.request import parse_size
+    from sse_cli.render import Messages
+
+    def warn(message: str) -> None:
+        env.stderr.write(f"sse-cli: warning: {message}\n")
 
     try:
-        origins = tuple(parse_cors_origin(origin) for origin in cors_origins)
-        body_limit = parse_size(max_body, "--max-body")
-        from sse_cli.serve import ServeSettings, run_server
-        from sse_cli.serve.auth import load_settings
-        from sse_cli.serve.relay_settings import relay_settings
+        settings = flags.settings(warn)
+        from sse_cli.serve import run_server
 
-        settings = ServeSettings(
-            host=host,
-            port=port,
-            delay=delay,
-            ping=ping,
-            cors_origins=origins,
-            max_streams=max_streams,
-            rate_limit=rate_limit,
-            max_body=body_limit,
-            queue_size=queue_size,
-            history=scaling[0],
-            broker=scaling[1],
-            workers=scaling[2],
-            access_log=not quiet,
-            quiet=quiet,
-            replays=load_replays(*replay),
-            speed=1.0 if replay[1] is None else replay[1],
-            relay=relay_settings(*relay, workers=scaling[2]) if relay is not None else None,
-            jwt=load_settings(*tokens, host=host),
-        )
         process.settled()
         run_server(settings)
     except SseCliError as exc:
-        fail(exc)
-
-
-def load_replays(paths: tuple[str, ...], speed: float | None = None) -> tuple["Tape", ...]:
-    """Every --replay PATH read and checked: a bad one stops `serve` before it binds. A
-    --speed without --replay, which it would shape, is refused, not ignored."""
-    if not paths:
-        if speed is not None:
-            raise UsageError("--speed needs --replay", "add --replay FILE")
-        return ()
-    from sse_cli.serve.tapes import load_tapes
-
-    def warn(message: str) -> None:
-        sys.stderr.write(f"sse-cli: warning: {message}\n")
-
-    return tuple(load_tapes(paths, warn))
-
-
-def parse_cors_origin(origin: str) -> str:
-    """An origin as browsers send it; `*` is refused, since credentials are allowed."""
-    if origin.strip() == "*":
-        raise UsageError(
-            "--cors-origin '*' is refused: streams allow credentials, and '*' with credentials "
-            "would let any page read them",
-            "name each origin, e.g. --cors-origin http://localhost:5173",
-        )
-    if not re.fullmatch(r"https?://[^/\s?#]+", origin):
-        raise UsageError(
-            f"--cors-origin {origin!r} is not an origin",
-            "write scheme://host[:port] with no path, e.g. http://localhost:5173",
-        )
-    return origin
+        fail(exc, Messages(env.stderr))

@@ -1,12 +1,15 @@
 """`sse-cli token`: mint an access token for a Mercure hub or `serve --jwt-key`, or check one
 and say what it lacks."""
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from sse_cli.cli.app import app, fail
 from sse_cli.errors import ExitCode, SseCliError, UsageError
+
+if TYPE_CHECKING:
+    from sse_cli.tokens import TokenRequest
 
 TOKEN_EPILOG = """\
 \b
@@ -99,25 +102,36 @@ def token(
 
     The token goes to stdout; with --check, its grant or what it lacks.
     """
+    from sse_cli.tokens import TokenRequest
+
+    request = TokenRequest(
+        key=key,
+        publish=publish or [],
+        subscribe=subscribe or [],
+        issuer=issuer,
+        audience=audience,
+        ttl=ttl,
+        legacy=legacy,
+        algorithm=algorithm,
+        check=check,
+    )
     try:
-        mint_or_check(key, publish or [], subscribe or [], (issuer, audience), ttl, legacy,
-                      algorithm, check)  # fmt: skip
+        mint_or_check(request)
     except SseCliError as exc:
         fail(exc)
 
 
-def mint_or_check(
-    key: str, publish: list[str], subscribe: list[str], claims: tuple[str | None, str | None],
-    ttl: str, legacy: bool, algorithm: str, check: str | None,
-) -> None:  # fmt: skip
-    secret = read_key(key)
-    if check is not None:
-        check_token(check, secret, *claims, publish, subscribe)
+def mint_or_check(request: "TokenRequest") -> None:
+    secret = read_key(request.key)
+    if request.check is not None:
+        check_token(request.check, secret, request.issuer, request.audience, request.publish,
+                    request.subscribe)  # fmt: skip
         return
     from sse_cli.tokens import claims_for, mint, parse_ttl
 
-    minted = claims_for(publish, subscribe, *claims, parse_ttl(ttl), legacy)
-    typer.echo(mint(secret, minted, legacy, algorithm))
+    claims = claims_for(request.publish, request.subscribe, request.issuer, request.audience,
+                        parse_ttl(request.ttl), request.legacy)  # fmt: skip
+    typer.echo(mint(secret, claims, request.legacy, request.algorithm))
 
 
 def read_key(key: str) -> str:

@@ -6,7 +6,7 @@ its own loop, and the view is drawn then: never per event, so drawing never slow
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from sse_cli.loadtest.metrics import Counts, Metrics
 
@@ -17,13 +17,15 @@ if TYPE_CHECKING:
 
 
 class Dashboard:
-    def __init__(self, connections: int, duration: float | None = None) -> None:
+    def __init__(
+        self, connections: int, duration: float | None = None, stderr: IO[str] | None = None
+    ) -> None:
         from rich.console import Console
         from rich.live import Live
 
         self.connections = connections
         self.duration = duration
-        console = Console(stderr=True, highlight=False)
+        console = Console(file=stderr, stderr=stderr is None, highlight=False)
         self.live: Live = Live(console=console, auto_refresh=False, transient=True)
         self.last = (0.0, 0, 0)  # elapsed, events, bytes at the previous update
 

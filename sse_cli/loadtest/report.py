@@ -8,7 +8,8 @@ rich is imported only to draw the table.
 from __future__ import annotations
 
 import os
-import sys
+from collections.abc import Mapping
+from typing import IO
 
 from sse_cli.errors import ConnectError, HttpStatusError, NotEventStreamError, SseCliError
 from sse_cli.loadtest.metrics import Metrics, curve, rate_summary, summary_ms
@@ -163,11 +164,11 @@ def nothing_opened(report: Report) -> SseCliError | None:
     return ConnectError(message, "is a server listening at that address?")
 
 
-def write_json(report: Report) -> None:
+def write_json(report: Report, out: IO[bytes]) -> None:
     import orjson
 
-    sys.stdout.buffer.write(orjson.dumps(report) + b"\n")
-    sys.stdout.buffer.flush()
+    out.write(orjson.dumps(report) + b"\n")
+    out.flush()
 
 
 COLUMNS = ("min", "mean", "p50", "p90", "p95", "p99", "max")
@@ -188,11 +189,11 @@ def _row(name: str, times: Times | None) -> list[str]:
     return [name, *(f"{value:.2f}" for value in values), f"{times['count']:,}"]
 
 
-def write_table(report: Report) -> None:
+def write_table(report: Report, out: IO[str], environ: Mapping[str, str]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(highlight=False)
+    console = Console(file=out, highlight=False, _environ=environ)
     console.on_broken_pipe = lambda: None  # type: ignore[method-assign]
     times = Table(title=f"sse-cli bench {report['url']}", title_justify="left")
     for column in ("ms", *COLUMNS, "count"):

@@ -15,8 +15,9 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
+from sse_cli.env import Environment
 from sse_cli.errors import ThresholdError
 from sse_cli.loadtest.metrics import Counts, Metrics, Snapshot, step_for
 from sse_cli.loadtest.options import BenchOptions, BenchSettings
@@ -53,7 +54,7 @@ SPARE_FDS = 64
 WORKER_GRACE = 30.0
 
 
-def raise_open_files(streams: int, say: bool = True) -> int:
+def raise_open_files(streams: int, say: bool = True, stderr: IO[str] | None = None) -> int:
     """Raise the open-files soft limit as far as needed and allowed; say so when it is short.
 
     Returns the soft limit in force.
@@ -66,49 +67,56 @@ def raise_open_files(streams: int, say: bool = True) -> int:
         soft = need if hard == resource.RLIM_INFINITY else min(need, hard)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     if say and soft < need:
-        sys.stderr.write(
+        stderr = stderr if stderr is not None else sys.stderr
+        stderr.write(
             f"sse-cli: warning: the open-files limit is {soft} (hard limit), below the {need} "
             f"that {streams} streams need: streams past it fail as 'open-files' errors; "
             "raise the hard limit (ulimit -Hn, as root) or use fewer connections\n"
         )
-        sys.stderr.flush()
+        stderr.flush()
     return soft
 
 
-def start(settings: BenchSettings) -> None:
+def start(settings: BenchSettings, env: Environment | None = None) -> None:
     """`sse-cli bench`: check every flag, then run; an SseCliError says what went wrong."""
-    ttys = sys.stdout.isatty(), sys.stderr.isatty()
-    options = settings.options(*ttys)
+    from sse_cli.request import build_options
+
+    env = env if env is not None else Environment.from_sys()
+    request = build_options(settings.request, env.stdin)
+    options = settings.check(request, env.stdout_isatty, env.stderr_isatty)
     if settings.request.insecure and not settings.quiet:
-        sys.stderr.write("sse-cli: warning: --insecure: TLS certificates are not verified\n")
-    run_bench(options)
+        env.stderr.write("sse-cli: warning: --insecure: TLS certificates are not verified\n")
+    run_bench(options, env)
 
 
-def run_bench(options: BenchOptions) -> Report:
-    """Run the load test and print the report on stdout; then, when no stream opened at all,
-    the error that stopped them (3 to 6), else ThresholdError (8) when a threshold fails."""
-    raise_open_files(options.connections)
+def run_bench(options: BenchOptions, env: Environment | None = None) -> Report:
+    """Run the load test and print the report on `env`'s stdout (the process's by default);
+    then, when no stream opened at all, the error that stopped them (3 to 6), else
+    ThresholdError (8) when a threshold fails."""
+    env = env if env is not None else Environment.from_sys()
+    stderr = env.stderr
+    raise_open_files(options.connections, stderr=stderr)
     metrics = Metrics(step_for(options.duration))
     load_start = load_average()
-    elapsed = asyncio.run(_main(options, metrics))
+    elapsed = asyncio.run(_main(options, metrics, stderr))
     report = build_report(options, metrics, elapsed, load_start)
     checks = [t.check(report) for t in options.thresholds]
     report["thresholds"] = checks
     error = nothing_opened(report)
     if options.output_format == "json":
-        write_json(report)
+        write_json(report, env.stdout)
         if options.summary and error is None:  # else the error's one line says it all
-            sys.stderr.write(summary_line(report) + "\n")
-            sys.stderr.flush()
+            stderr.write(summary_line(report) + "\n")
+            stderr.flush()
     else:
-        write_table(report)
+        write_table(report, env.text_stdout, env.environ)
     if options.report_file is not None:
         from sse_cli.loadtest.html import write_html
 
         size = write_html(report, options.report_file)
         if not options.quiet:
-            sys.stderr.write(f"sse-cli: report written to {options.report_file} ({size:,} bytes)\n")
-            sys.stderr.flush()
+            stderr.write(f"sse-cli: report written to {options.report_file} ({size:,} bytes)\n")
+            stderr.flush()
     if error is not None:
         raise error
     failed = [c for c in checks if not c["ok"]]
@@ -118,7 +126,7 @@ def run_bench(options: BenchOptions) -> Report:
     return report
 
 
-async def _main(options: BenchOptions, metrics: Metrics) -> float:
+async def _main(options: BenchOptions, metrics: Metrics, stderr: IO[str] | None = None) -> float:
     from sse_cli import process
     from sse_cli.loadtest.engine import run_load
 
@@ -128,7 +136,7 @@ async def _main(options: BenchOptions, metrics: Metrics) -> float:
     if options.live:
         from sse_cli.loadtest.dashboard import Dashboard
 
-        dashboard = Dashboard(options.connections, options.duration)
+        dashboard = Dashboard(options.connections, options.duration, stderr)
         dashboard.__enter__()
     try:
         tick = dashboard.update if dashboard is not None else None

@@ -1,6 +1,8 @@
 """Helpers shared by the test files, one module per kind of helper.
 
-- `support.cli`: the CLI as a subprocess (run, spawn, read a line, finish) and WAIT.
+- `support.cli`: the CLI in-process through `run_cli(argv, env)` (`invoke` to its end,
+  `start` in a thread with stdout on a pipe), and as a subprocess for the smoke tests (run,
+  spawn, read a line, finish), and WAIT.
 - `support.sockets`: a scripted raw-socket HTTP server that controls every byte and write.
 - `support.serve`: what tests ask of a running `sse-cli serve` (its `/stats`); the server
   itself starts through `sse_cli.launcher`, as the demo and the benchmarks start it.

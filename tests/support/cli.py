@@ -1,13 +1,22 @@
-"""The CLI as a subprocess: run to its end, or spawn and read its pipes with bounded waits."""
+"""The CLI in-process (`invoke`, as HTTPie's tests' `http()`), and as a subprocess for the
+smoke tests where the process is the point: run to its end, or spawn and read its pipes with
+bounded waits."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import queue
 import subprocess
 import sys
 import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import IO
+
+from sse_cli.cli import run_cli as run_in_process
+from sse_cli.env import Environment
 
 SSE_CLI = [sys.executable, "-m", "sse_cli"]
 WAIT = 15.0  # the bound on any single wait in a test, in seconds
@@ -18,6 +27,150 @@ def cli_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONUNBUFFERED", "NO_COLOR")}
     env.update(extra)
     return env
+
+
+class Terminal(io.BytesIO):
+    """A byte stream that says whether it is a terminal."""
+
+    def __init__(self, data: bytes = b"", tty: bool = False) -> None:
+        super().__init__(data)
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+class TextTerminal(io.StringIO):
+    """A text stream that says whether it is a terminal."""
+
+    def __init__(self, tty: bool = False) -> None:
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one in-process run of the CLI ended with."""
+
+    status: int
+    stdout: bytes
+    stderr: str
+
+    @property
+    def text(self) -> str:
+        """stdout as text (it is UTF-8 whatever the locale)."""
+        return self.stdout.decode()
+
+
+def environment(
+    stdin: bytes = b"",
+    tty: bool = False,
+    stdout_tty: bool | None = None,
+    stderr_tty: bool | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Environment:
+    """An environment over in-memory streams; `tty` makes stdout and stderr terminals unless
+    `stdout_tty` or `stderr_tty` says otherwise. stdin is never a terminal."""
+    return Environment(
+        stdin=Terminal(stdin),
+        stdout=Terminal(tty=tty if stdout_tty is None else stdout_tty),
+        stderr=TextTerminal(tty=tty if stderr_tty is None else stderr_tty),
+        stdout_isatty=tty if stdout_tty is None else stdout_tty,
+        stderr_isatty=tty if stderr_tty is None else stderr_tty,
+        environ=cli_env() if environ is None else dict(environ),
+    )
+
+
+def invoke(
+    *args: str,
+    stdin: bytes = b"",
+    tty: bool = False,
+    stdout_tty: bool | None = None,
+    stderr_tty: bool | None = None,
+    timeout: float = 60,
+    variables: Mapping[str, str] | None = None,
+    **environ: str,
+) -> Result:
+    """Run `sse-cli ARGS` in this process to its end, on in-memory streams: stdin holds
+    `stdin`, the environment variables are this process's (as `cli_env`) plus `variables`
+    and `environ`.
+
+    The run has its own thread, so a CLI that hangs fails the test after `timeout` seconds
+    instead of stopping the suite; what it raises is raised here.
+    """
+    env = environment(stdin, tty, stdout_tty, stderr_tty, cli_env(**(variables or {}), **environ))
+    outcome: list[int | BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.append(int(run_in_process(list(args), env)))
+        except BaseException as exc:  # re-raised in the test's thread
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, name="sse-cli", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise AssertionError(f"sse-cli {' '.join(args)} still running after {timeout} s")
+    (status,) = outcome
+    if isinstance(status, BaseException):
+        raise status
+    assert isinstance(env.stdout, io.BytesIO) and isinstance(env.stderr, io.StringIO)
+    return Result(status, env.stdout.getvalue(), env.stderr.getvalue())
+
+
+class Running:
+    """`sse-cli ARGS` running in-process in a thread, its stdout a real pipe (buffered, as a
+    process's is, so a missing flush shows) that the test reads with `read_line`."""
+
+    def __init__(
+        self,
+        args: tuple[str, ...],
+        stdin: bytes,
+        environ: Mapping[str, str],
+        stdout: IO[bytes] | None = None,
+    ) -> None:
+        read_end, write_end = os.pipe()
+        self.stdout = os.fdopen(read_end, "rb")
+        self._out: IO[bytes] = os.fdopen(write_end, "wb")
+        if stdout is not None:  # the run writes there; the pipe only reaches its end
+            self._out.close()
+            self._out = stdout
+        self.env = Environment(stdin=Terminal(stdin), stdout=self._out, environ=cli_env(**environ))
+        self.status: int | None = None
+        self._thread = threading.Thread(target=self._run, args=(list(args),), daemon=True)
+        self._thread.start()
+
+    def _run(self, args: list[str]) -> None:
+        try:
+            self.status = int(run_in_process(args, self.env))
+        finally:
+            with contextlib.suppress(OSError):
+                self._out.close()  # the reader sees the end of stdout
+
+    def finish(self, timeout: float = WAIT) -> Result:
+        """Wait for the run to end: its status, the rest of stdout and all of stderr."""
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise AssertionError(f"sse-cli still running after {timeout} s")
+        rest = b""
+        if not self.stdout.closed:
+            with self.stdout:
+                rest = self.stdout.read()
+        assert self.status is not None, "the run raised: see the thread's exception above"
+        assert isinstance(self.env.stderr, io.StringIO)
+        return Result(self.status, rest, self.env.stderr.getvalue())
+
+
+def start(
+    *args: str, stdin: bytes = b"", stdout: IO[bytes] | None = None, **environ: str
+) -> Running:
+    """Start `sse-cli ARGS` in-process in a thread; read its stdout as it comes (or give a
+    file to write it to, for output that nobody reads until the end)."""
+    return Running(args, stdin, environ, stdout)
 
 
 def run_cli(

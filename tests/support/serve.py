@@ -1,14 +1,134 @@
-"""What tests ask of a running `sse-cli serve`: its counters at GET /stats.
+"""`sse-cli serve` for tests: a fresh app on uvicorn in a thread of the test process, and what
+tests ask of any running server (its `/stats`).
 
-Starting it is `sse_cli.launcher`'s job (the demo and the benchmarks start it the same way).
+`serving(...)` builds a fresh `create_app(settings)` per server and runs it on a thread, bound
+to 127.0.0.1 port 0 by the runner's own `bind`, on the runner's event loop and HTTP parser: what
+a child `serve` would run, less the interpreter's start-up (0.3-1 s, far more on a busy
+machine). sse-starlette's process-global shutdown flag is set only by a signal to uvicorn,
+which a server on a thread never installs, so one server's end does not end the next one's
+streams. Where the process is the point (signals, exit statuses, the banner and logs on
+stderr, --workers, a relay's child processes, the process's RSS and fds), tests start a child
+through `sse_cli.launcher`, as the demo and the benchmarks do.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import socket
+import threading
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from support.cli import WAIT
+
+
+class InProcessServer:
+    """One app on a uvicorn server on its own thread and event loop; `url` once started."""
+
+    def __init__(self, **fields: Any) -> None:
+        import uvicorn
+
+        from sse_cli.serve import ServeSettings, create_app
+        from sse_cli.serve.runner import bind, stack
+
+        self.settings = ServeSettings(**{"port": 0, **fields})
+        self.app = create_app(self.settings)
+        self.sock = bind(self.settings)
+        self.port = int(self.sock.getsockname()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        loop, parser = stack()
+        self.config = uvicorn.Config(
+            self.app,
+            log_config=None,  # the test process's logging stays as pytest set it
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=self.settings.shutdown_timeout,
+            server_header=False,
+            loop=loop,
+            http=parser,
+        )
+        self.ready = threading.Event()  # set once started, or once the thread has ended
+        ready = self.ready
+
+        class Server(uvicorn.Server):
+            async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+                await super().startup(sockets)
+                ready.set()  # started, or failed to start (then `started` is False)
+
+        self.server = Server(self.config)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.failure: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="serve-in-process", daemon=True)
+
+    def _run(self) -> None:
+        from uvicorn._compat import asyncio_run
+
+        try:
+            asyncio_run(self._serve(), loop_factory=self.config.get_loop_factory())
+        except BaseException as exc:  # reported by start() or stop()
+            self.failure = exc
+        finally:
+            self.ready.set()
+
+    async def _serve(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        await self.server.serve(sockets=[self.sock])
+
+    def start(self) -> InProcessServer:
+        self.thread.start()
+        if not self.ready.wait(WAIT) or not self.server.started:
+            self.stop()
+            raise AssertionError(f"the in-process server did not start: {self.failure!r}")
+        return self
+
+    def stop(self) -> None:
+        """End the open streams (as Ctrl-C does), stop uvicorn, and join the thread."""
+        from sse_cli.serve import stop_streams
+
+        if self.loop is not None and not self.loop.is_closed():
+            try:
+                self.loop.call_soon_threadsafe(stop_streams, self.app)
+                self.loop.call_soon_threadsafe(end_sse_starlette_streams)
+            except RuntimeError:  # the loop closed in between
+                pass
+        self.server.should_exit = True
+        if self.thread.is_alive():
+            self.thread.join(WAIT)
+        self.sock.close()
+        assert not self.thread.is_alive(), "the in-process server did not stop"
+        if self.failure is not None and not isinstance(self.failure, SystemExit):
+            raise AssertionError(f"the in-process server failed: {self.failure!r}")
+
+
+def end_sse_starlette_streams() -> None:
+    """What sse-starlette does on a signal to uvicorn, for this thread's streams only: its
+    shutdown state is kept per thread, and a server on a thread gets no signal."""
+    from sse_starlette import sse
+
+    state = getattr(sse, "_get_shutdown_state", lambda: None)()
+    for event in list(getattr(state, "events", ())):  # else uvicorn's graceful timeout
+        event.set()
+
+
+@contextmanager
+def serving(**fields: Any) -> Iterator[InProcessServer]:
+    """A fresh app for `ServeSettings(port=0, **fields)` served on a thread for the block."""
+    server = InProcessServer(**fields).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def tapes(*paths: str | os.PathLike[str]) -> tuple[Any, ...]:
+    """`--replay PATH...` as serve reads them: the `replays=` of `serving`."""
+    from sse_cli.serve.tapes import load_tapes
+
+    return tuple(load_tapes([str(path) for path in paths]))
 
 
 def stats(url: str) -> dict[str, int]:
