@@ -234,6 +234,7 @@ HOLD: dict[str, tuple[str, str, dict[str, Any] | None]] = {
         {"messages": [{"role": "user", "content": "hi there"}], "stream": True},
     ),
     "/subscribe": ("GET", "/subscribe?topic=held", None),
+    "/.well-known/mercure": ("GET", "/.well-known/mercure?topic=held", None),
     "/exec": ("GET", "/exec", None),  # with HELD_COMMAND, a process that runs for 30 s
 }
 HELD_COMMAND = (sys.executable, "-c", "import time; print('held'); time.sleep(30)")

@@ -143,3 +143,34 @@ MaxEventSizeOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+# serve's access tokens (the Mercure hub, /publish, /subscribe, /exec)
+JwtKeyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--jwt-key",
+        metavar="KEY",
+        help="Check access tokens against KEY, an HS256 secret or @FILE with a PEM public "
+        "key (default: open on loopback, a random key for the run elsewhere).",
+        show_default=False,
+    ),
+]
+JwtIssuerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--jwt-issuer",
+        metavar="ISS",
+        help="Require this iss claim (default: any).",
+        show_default=False,
+    ),
+]
+JwtAudienceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--jwt-audience",
+        metavar="AUD",
+        help="Require this aud claim (default: any).",
+        show_default=False,
+    ),
+]

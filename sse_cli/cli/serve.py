@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from sse_cli.cli.app import Command, app, checked, environment, fail
+from sse_cli.cli.options import JwtAudienceOption, JwtIssuerOption, JwtKeyOption
 from sse_cli.env import Environment
 from sse_cli.errors import SseCliError
 from sse_cli.request import check_between
@@ -46,6 +47,7 @@ Endpoints (the banner prints each with a command to try):
   GET  /subscribe            what /publish sends to ?topic=; ?history=N
   POST /publish              its body as one event on ?topic= (?event= names it)
   GET  /exec                 with --exec-per-client: a process per client
+  GET  /.well-known/mercure  a Mercure hub; POST publishes a form (see --jwt-key)
   GET  /ui                   a page that shows the streams live
   GET  /stats                JSON: generators, streams, events, subscribers
 
@@ -276,6 +278,9 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    jwt_key: JwtKeyOption = None,
+    jwt_issuer: JwtIssuerOption = None,
+    jwt_audience: JwtAudienceOption = None,
     quiet: Annotated[
         bool,
         typer.Option("--quiet", "-q", help="Print a short banner and no request log on stderr."),
@@ -306,6 +311,9 @@ def serve(
         flush_after=flush_after,
         exec_per_client=exec_per_client,
         quiet=quiet,
+        jwt_key=jwt_key,
+        jwt_issuer=jwt_issuer,
+        jwt_audience=jwt_audience,
     )
     start(flags, environment(ctx))
 

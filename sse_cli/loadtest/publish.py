@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from urllib.parse import parse_qs, urlencode
 
 from sse_cli.loadtest.metrics import Metrics
 from sse_cli.loadtest.target import connect_error_kind, endpoint, resolve
@@ -46,6 +47,7 @@ class Publisher:
         self.rate = rate
         self.metrics = metrics
         self.in_flight: set[asyncio.Task[None]] = set()
+        self.hub_topic = mercure_topic(self.where.target)
 
     async def run(self, until: float | None) -> None:
         """Publish until cancelled, or until the monotonic time `until`."""
@@ -74,8 +76,12 @@ class Publisher:
 
     async def _send(self, n: int, due: float, due_ns: int) -> None:
         body = b'{"seq": %d, "t_ns": %d}' % (n, due_ns)
+        kind = "application/json"
+        if self.hub_topic is not None:  # a Mercure hub: the same JSON as a form's data field
+            kind = "application/x-www-form-urlencoded"
+            body = urlencode({"topic": self.hub_topic, "data": body.decode()}).encode()
         headers = [
-            ("Content-Type", "application/json"),
+            ("Content-Type", kind),
             ("Connection", "close"),
             ("User-Agent", "sse-cli bench"),
         ]
@@ -108,3 +114,12 @@ class Publisher:
             self.metrics.publish_errors[f"http-{status[0]}"] += 1
         else:
             self.metrics.record("publish", (time.monotonic() - due) * 1e6)
+
+
+def mercure_topic(target: str) -> str | None:
+    """For a Mercure hub's URL (`/.well-known/mercure?topic=T`, a token in its `authorization`
+    parameter): the topic to publish on, `urn:sse-cli:bench` unless given; else None."""
+    path, _, query = target.partition("?")
+    if path.split("/")[-2:] != [".well-known", "mercure"]:  # the hub's well-known path
+        return None
+    return parse_qs(query).get("topic", ["urn:sse-cli:bench"])[0]

@@ -58,7 +58,13 @@ async def message_stream(
     delay: Delay = None,
     last_event_id: LastEventId = None,
 ) -> Response:
-    """GET /: the message, one character per event; resumes after Last-Event-ID."""
+    """GET /: the message, one character per event; resumes after Last-Event-ID. A browser
+    navigating here (Accept: text/html, not text/event-stream) gets the /ui page."""
+    accept = request.headers.get("accept", "")
+    if "text/html" in accept and "text/event-stream" not in accept:
+        from sse_cli.serve.ui import ui
+
+        return await ui()
     start = first_after(last_event_id)
     if start > len(message):
         return Response(status_code=ENDED)

@@ -24,6 +24,7 @@ from urllib.parse import parse_qs
 from starlette.types import Receive, Scope, Send
 
 from sse_cli.encode import encode_comment, encode_event
+from sse_cli.serve.auth import refusal
 from sse_cli.serve.children import child_environment, exit_data, pump, start, stop
 from sse_cli.serve.framing import LineFramer
 from sse_cli.serve.pubsub import BARE_HEADERS, STREAM_HEAD, disconnected, resume_id
@@ -70,6 +71,11 @@ class ExecStream:
         command = settings.relay.per_client if settings.relay is not None else ()
         if scope["method"] not in ("GET", "HEAD"):
             await error_response(405, "use GET for /exec", BARE_HEADERS)(scope, receive, send)
+            return
+        denied = refusal(scope, settings.jwt, "publish", "exec")
+        if denied is not None:
+            headers = {**BARE_HEADERS, **denied.headers}
+            await error_response(denied.status, str(denied), headers)(scope, receive, send)
             return
         if not command:
             message = "no command: start serve with --exec-per-client CMD"

@@ -47,12 +47,16 @@ class ServeFlags:
     flush_after: float | None = None
     exec_per_client: str | None = None
     quiet: bool = False
+    jwt_key: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
 
     def settings(self, warn: Callable[[str], None] | None = None) -> ServeSettings:
         """The flags checked, recordings read: what the server runs with. Raises
         `UsageError` (or the recording's error) naming the flag; `warn` is told of each
         file a --replay folder skips."""
         from sse_cli.request import parse_size
+        from sse_cli.serve.auth import load_settings
         from sse_cli.serve.relay_settings import relay_settings
 
         # In this order, so that of two bad flags the same one is named as before.
@@ -87,6 +91,7 @@ class ServeFlags:
             replays=replays,
             speed=1.0 if self.speed is None else self.speed,
             relay=relay,
+            jwt=load_settings(self.jwt_key, self.jwt_issuer, self.jwt_audience, self.host),
         )
 
 

@@ -23,6 +23,7 @@ from fastapi.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from sse_cli.encode import encode_comment
+from sse_cli.serve.auth import AuthError, refusal
 from sse_cli.serve.brokers import BrokerUnavailableError, Joined
 from sse_cli.serve.brokers.fanout import Subscriber
 from sse_cli.serve.state import PING, Hub
@@ -101,6 +102,10 @@ class SubscribeStream:
             status, message = asked.problem
             await error_response(status, message, BARE_HEADERS)(scope, receive, send)
             return
+        if (denied := subscribe_refusal(scope, asked.topic)) is not None:
+            headers = {**BARE_HEADERS, **denied.headers}
+            await error_response(denied.status, str(denied), headers)(scope, receive, send)
+            return
         if scope["method"] == "HEAD" or hub.closing:
             await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEAD})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -128,6 +133,17 @@ class SubscribeStream:
                 gone.cancel()
         finally:
             hub.broker.leave(asked.topic, subscriber)
+
+
+def subscribe_refusal(scope: Scope, topic: str) -> AuthError | None:
+    """With --jwt-key, a token granting `subscribe` on the topic; with a key made for the
+    run, only the relay's topic needs one."""
+    settings = scope["app"].state.shared.settings
+    if settings.jwt is None:
+        return None
+    relay = settings.relay.topic_name if settings.relay is not None else None
+    guarded = not settings.jwt.generated or topic == relay
+    return refusal(scope, settings.jwt, "subscribe", topic, guarded)
 
 
 def opening(asked: Request_, joined: Joined) -> bytes:
@@ -195,6 +211,9 @@ async def publish(
         raise ApiError(400, TOPIC_RULE)
     if event is not None and (not event or any(c in event for c in "\r\n\0")):
         raise ApiError(422, "event must be a non-empty name without line breaks or NUL")
+    denied = refusal(request.scope, shared(request).settings.jwt, "publish", topic)
+    if denied is not None:
+        raise ApiError(denied.status, str(denied), denied.headers)
     raw = await read_body(request)
     try:
         data = raw.decode()

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 
 from sse_cli.serve import demo, exec_client, openai, pubsub, streams, ui
+from sse_cli.serve.mercure import hub as mercure
 from sse_cli.serve.settings import ServeSettings
 
 CHAT_EXAMPLE = '{"messages": [{"role": "user", "content": "hi"}], "stream": true}'
@@ -129,6 +130,14 @@ ROUTES = (
         "sse-cli listen {u}/exec",
         stream=True,
         shown=lambda settings: settings.relay is not None and bool(settings.relay.per_client),
+    ),
+    Route(
+        "GET",
+        "/.well-known/mercure",
+        mercure.endpoint,
+        "a Mercure hub: GET subscribes, POST publishes (form-encoded)",
+        "sse-cli listen '{u}/.well-known/mercure?topic=*'",
+        stream=True,
     ),
     Route("GET", "/ui", ui.ui, "a page that shows the streams live", "open {u}/ui in a browser"),
     Route("GET", "/stats", streams.stats, "JSON: generators, streams, events, subscribers"),

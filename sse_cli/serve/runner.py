@@ -113,7 +113,9 @@ def banner(
             "machine can connect (use --host 127.0.0.1 to keep it local); each address may "
             f"make {rate_limit_for(host, settings.rate_limit):g} requests a second (--rate-limit)"
         )
-    return lines + public_warnings(settings.relay, host)
+    from sse_cli.serve.auth import banner_lines as token_lines
+
+    return lines + public_warnings(settings.relay, host) + token_lines(settings.jwt)
 
 
 def endpoint_lines(settings: ServeSettings, local: str) -> list[str]:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from sse_cli.errors import SseCliError
 
 if TYPE_CHECKING:
+    from sse_cli.serve.auth import JwtSettings
     from sse_cli.serve.relay_settings import RelaySettings
     from sse_cli.serve.tapes import Tape
 
@@ -63,3 +64,4 @@ class ServeSettings:
     replays: tuple[Tape, ...] = ()  # --replay: recorded streams, read before binding
     speed: float = 1.0  # --speed: replayed gaps are divided by this; 0: no waiting
     relay: RelaySettings | None = None  # --exec, --stdin, --exec-per-client and their options
+    jwt: JwtSettings | None = None  # --jwt-key and the claims checked; None: no tokens

@@ -1,0 +1,102 @@
+"""The hub across processes: one global log in Redis Streams, so a subscriber cut on one
+`serve` and resumed on another (or on another worker of `--workers 2`) receives every
+update exactly once, in order."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import suppress
+from functools import partial
+from urllib.parse import quote
+
+import httpx
+import pytest
+from support.cli import WAIT
+from support.redis import RedisServer
+from support.sse_reader import StreamReader, close_all
+from test_mercure_hub import HUB, KEY, PUBLISHER, token
+
+from sse_cli.launcher import Launched, launch, serve_command
+
+TOTAL = 200
+TOPIC = "https://example.com/books/{id}"
+
+
+@pytest.fixture
+def servers() -> Iterator[list[Launched]]:
+    started: list[Launched] = []
+    yield started
+    close_all()
+    for child in started:
+        with suppress(subprocess.TimeoutExpired):
+            child.stop()
+
+
+def start(started: list[Launched], redis: RedisServer, *args: str) -> str:
+    argv = ["--rate-limit", "0", "-q", "--broker", redis.url, "--jwt-key", KEY, *args]
+    child = launch(serve_command(argv), timeout=WAIT)
+    started.append(child)
+    return child.url
+
+
+def publish_all(bases: list[str], prefix: str, done: threading.Event) -> None:
+    """Publish TOTAL updates, each through the next server in turn, on a new connection."""
+    try:
+        for n in range(TOTAL):
+            reply = httpx.post(
+                bases[n % len(bases)] + HUB,
+                data={"topic": f"https://example.com/books/{n}", "id": f"{prefix}{n}"},
+                headers={"Authorization": f"Bearer {PUBLISHER}", "Connection": "close"},
+                timeout=WAIT,
+            )
+            assert reply.status_code == 200, reply.text
+    finally:
+        done.set()
+
+
+def has_events(reader: StreamReader, want: int) -> bool:
+    return len(reader.events) >= want
+
+
+def follow(bases: list[str], prefix: str, hops: int) -> list[str]:
+    """Subscribe, and each time a few more updates arrived cut and resume on the next
+    server with Last-Event-ID; the ids received, in order."""
+    query = f"topic={quote(TOPIC)}&topic={quote('urn:start:' + prefix)}"
+    received: list[str] = []
+    done = threading.Event()
+    publisher = None
+    for hop in range(hops + 1):
+        headers = {"Authorization": f"Bearer {token(subscribe=['*'])}"}
+        if received:
+            headers["Last-Event-ID"] = received[-1]
+        reader = StreamReader(f"{bases[hop % len(bases)]}{HUB}?{query}", headers=headers)
+        reader.wait(lambda r: r.status == 200)
+        if publisher is None:
+            publisher = threading.Thread(target=publish_all, args=(bases, prefix, done))
+            publisher.start()
+        target = TOTAL if hop == hops else min(TOTAL, len(received) + (hop + 1) * 7)
+        want = target - len(received)
+        reader.wait(partial(has_events, want=want), WAIT * 2)
+        received += [event.id or "" for event in reader.events]
+        reader.cut()
+    assert publisher is not None
+    publisher.join(WAIT * 4)
+    return received
+
+
+def test_a_subscriber_resumed_on_another_process_gets_every_update_once(
+    servers: list[Launched], redis_server: RedisServer
+) -> None:
+    bases = [start(servers, redis_server), start(servers, redis_server)]
+    received = follow(bases, "p-", hops=8)
+    assert received == [f"p-{n}" for n in range(TOTAL)]
+
+
+def test_workers_2_share_the_log_and_resume_exactly_once(
+    servers: list[Launched], redis_server: RedisServer
+) -> None:
+    base = start(servers, redis_server, "--workers", "2")
+    received = follow([base], "w-", hops=8)
+    assert received == [f"w-{n}" for n in range(TOTAL)]
