@@ -5,6 +5,7 @@ The helpers themselves live in the `support` package beside this file.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
@@ -14,7 +15,7 @@ from hypothesis import HealthCheck, settings
 from support.cli import WAIT, spawn_cli
 from support.redis import RedisServer
 from support.sockets import Handler, SocketServer
-from support.twins import NAMES, using
+from support.twins import NAMES, speedups, using
 
 # Hypothesis profiles. "ci" (the default) checks the same examples on every run, in bounded
 # time; `pytest --hypothesis-profile=long` explores many more, new ones each run, for a long
@@ -88,6 +89,14 @@ def redis_server() -> Iterator[RedisServer]:
     server = RedisServer().start()
     yield server
     server.close()
+
+
+@pytest.fixture(scope="module")
+def built_twin() -> Iterator[str]:
+    """The hot loops' twin a user gets: the C one (CI fails without it), else Python's."""
+    name = "c" if speedups() is not None or os.environ.get("CI") else "python"
+    with using(name):
+        yield name
 
 
 @pytest.fixture(scope="module", params=NAMES)

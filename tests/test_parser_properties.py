@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.twins import speedups, using
 
 from sse_cli.errors import EventTooLargeError
 from sse_cli.protocol import decoder as core
@@ -36,8 +37,11 @@ from sse_cli.protocol.decoder import (
     Item,
 )
 
-#: Every test here runs on the C twins of the hot loops, then on the Python ones.
-pytestmark = pytest.mark.usefixtures("twins")
+#: The property suite runs on the twin a user gets (the C one, which CI always builds; the
+#: Python one where it was not built); `test_the_c_twin_decodes_as_the_python_twin` holds
+#: the other to it on random streams in random chunkings, and test_parser.py runs every rule
+#: on both.
+pytestmark = pytest.mark.usefixtures("built_twin")
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 
@@ -584,3 +588,41 @@ def test_decoder_matches_the_reference_decoder_on_any_bytes(
     assert codes_only(run(split_at(body, cuts))) == expected
     # The recorder's decoder: the same, with the blocks that dispatched nothing.
     assert codes_only(run(split_at(body, cuts), blocks=True)) == reference(body, blocks=True)
+
+
+@given(
+    body=st.one_of(
+        fuzz_bodies,
+        st.lists(st.sampled_from(SSE_TOKENS + DATA_LINE_SHAPES), max_size=60).map(b"".join),
+    ),
+    bound=st.sampled_from([None, 8, 64]),
+    data=st.data(),
+)
+@settings(FUZZ_SETTINGS)
+def test_the_c_twin_decodes_as_the_python_twin(
+    body: bytes, bound: int | None, data: st.DataObject
+) -> None:
+    """The differential test: the same bytes, chunked the same way, give the same items,
+    diagnostics, trips of the size bound and state on both twins, blocks included."""
+    if speedups() is None:
+        pytest.skip("sse_cli._speedups was not built: there is no C twin to compare")
+    chunks = split_at(body, data.draw(cut_offsets(len(body)), label="cuts"))
+    outcomes = []
+    for name in ("c", "python"):
+        with using(name):
+            outcomes.append(bounded_run(chunks, bound))
+    assert outcomes[0] == outcomes[1]
+
+
+def bounded_run(chunks: Sequence[bytes], bound: int | None) -> tuple[object, ...]:
+    """Everything a decoder gives for `chunks`, a trip of its size bound included."""
+    decoder = Decoder(max_event_size=bound or DEFAULT_MAX_EVENT_SIZE, blocks=True)
+    items: list[Item] = []
+    for chunk in chunks:
+        try:
+            items.extend(decoder.feed(chunk))
+        except EventTooLargeError as exc:
+            items.extend(exc.items)
+            items.append(Diagnostic("tripped", str(exc)))
+    closing = decoder.close()
+    return items, closing, decoder.last_event_id, decoder.retry, decoder.ids_seen
