@@ -45,6 +45,19 @@ def test_the_banner_says_where_the_relay_is_read(relay: RelaySettings, topic: st
     )
 
 
+@pytest.mark.parametrize(
+    "relay", [None, RelaySettings(command=("make",), topic="a-topic-longer-than-the-column")]
+)
+def test_the_banner_commands_start_in_one_column(relay: RelaySettings | None) -> None:
+    lines = banner(ServeSettings(relay=relay), 8000)
+    starts = {
+        line.index(" sse-cli listen ") if " sse-cli listen " in line else line.index(" curl ")
+        for line in lines
+        if line.startswith("  ") and (" sse-cli listen " in line or " curl " in line)
+    }
+    assert len(starts) == 1, lines
+
+
 def test_the_quiet_banner_is_the_address_and_how_to_stop() -> None:
     assert banner(ServeSettings(quiet=True), 8000, ("uvloop", "httptools")) == [SERVING]
     public = banner(ServeSettings(host="0.0.0.0", quiet=True), 8000)

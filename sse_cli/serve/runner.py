@@ -122,20 +122,27 @@ def endpoint_lines(settings: ServeSettings, local: str) -> list[str]:
     """What is served, one line each: the built-in endpoints a replay does not replace, the
     relay's topic, then the replays."""
     replaced = {(tape.method, tape.path) for tape in settings.replays}
-    lines = []
+    rows = []
     for route in ROUTES:
         if (route.method, route.path) in replaced:
             continue
         if route.example is not None and (route.shown is None or route.shown(settings)):
-            example = route.command(local)
-            lines.append(f"  {route.method:<4} {route.path:<21} {route.description:<45} {example}")
+            rows.append((route.method, route.path, route.description, route.command(local)))
     relay = settings.relay
     if relay is not None and relay.shared:
         topic = relay.topic_name
         what = "standard input, a line an event" if relay.stdin else "the command's lines"
         path = f"/subscribe?topic={topic}"
         example = f"sse-cli listen '{local}{path}&history=100'"
-        lines.append(f"  GET  {path:<21} {what + ' (the relay)':<45} {example}")
+        rows.append(("GET", path, what + " (the relay)", example))
+    # Each column as wide as its longest entry, so the commands line up whatever is served
+    # (the paths at least as wide as the replays' lines have them).
+    paths = max([21, *(len(row[1]) for row in rows)])
+    texts = max((len(row[2]) for row in rows), default=0)
+    lines = [
+        f"  {method:<4} {path:<{paths}} {text:<{texts}} {command}"
+        for method, path, text, command in rows
+    ]
     if settings.replays:
         from sse_cli.serve.replay import banner_lines
 
