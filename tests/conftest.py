@@ -105,10 +105,3 @@ def twins(request: pytest.FixtureRequest) -> Iterator[str]:
     Python ones (module-scoped, so that Hypothesis's tests can use it)."""
     with using(request.param):
         yield request.param
-
-
-def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """`-n auto`: twice the cores. The tests spend most of their time waiting on sockets,
-    timers and child processes, so two workers per core keep the cores busy (on 2 cores the
-    suite took 130 s with 4 workers against 209 s with 2)."""
-    return 2 * (os.cpu_count() or 1)
