@@ -152,7 +152,9 @@ def test_serve_s_own_streams_pass_and_duration_bounds_the_watch(
         if path == "/clock":
             assert report["duration_s"] <= 8.3, report["duration_s"]
     # Five interpreters start at once on a small machine: the start-up is most of the slack.
-    assert ended["/clock"] < 8 + 3.5, ended
+    # The watch's own clock holds the tight bound (duration_s above); the wall clock only
+    # catches an exit that hangs after it, with room for a busy machine's start-ups.
+    assert ended["/clock"] < 8 + 10, ended
 
 
 def test_ctrl_c_during_the_watch_exits_130_with_one_line(

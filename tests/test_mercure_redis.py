@@ -36,7 +36,8 @@ def servers() -> Iterator[list[Launched]]:
 
 def start(started: list[Launched], redis: RedisServer, *args: str) -> str:
     argv = ["--rate-limit", "0", "-q", "--broker", redis.url, "--jwt-key", KEY, *args]
-    child = launch(serve_command(argv), timeout=WAIT)
+    # A bound, not a wait: --workers starts several interpreters, slow on a busy machine.
+    child = launch(serve_command(argv), timeout=3 * WAIT)
     started.append(child)
     return child.url
 

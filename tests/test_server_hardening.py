@@ -946,8 +946,10 @@ def test_rate_limit_is_100_a_second_by_default_off_loopback(
     server = serve("--host", "0.0.0.0")
     line = server.wait_line("rate limit").rstrip()
     assert line == "sse-cli: rate limit: 100 requests a second per address (--rate-limit)"
-    statuses = [reply.status for reply in burst(server, build("GET", "/stats"), RATE_BURST)]
-    assert 100 <= statuses.count(200) < RATE_BURST, statuses  # the bucket holds 100
+    # The bucket holds 100 and refills at 100 a second: a burst of 4 seconds' worth still
+    # overflows it when a busy machine (coverage tracing the server too) serves it slowly.
+    statuses = [reply.status for reply in burst(server, build("GET", "/stats"), 4 * RATE_BURST)]
+    assert 100 <= statuses.count(200) < 4 * RATE_BURST, statuses
     assert set(statuses) == {200, 429}
 
 
