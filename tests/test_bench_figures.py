@@ -190,3 +190,17 @@ def test_counts_of_one_are_singular_in_bench_lines() -> None:
         "0 errors",
         "1,234 thresholds",
     )
+
+
+def test_the_mean_is_hdrhistograms_own_mean_at_c_speed() -> None:
+    import random
+
+    from sse_cli.loadtest.metrics import mean_of, new_histogram
+
+    hist = new_histogram()
+    assert mean_of(hist) == 0.0
+    draw = random.Random(7)
+    for _ in range(5_000):
+        hist.record_value(draw.choice([0, 1, 17, 999, 4_321, 65_000, 2_000_000]))
+    hist.record_value(0, 100_000)
+    assert mean_of(hist) == pytest.approx(hist.get_mean_value(), rel=1e-12)

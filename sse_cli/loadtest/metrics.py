@@ -293,6 +293,23 @@ def values_at(hist: HdrHistogram, percentiles: tuple[float, ...]) -> list[int]:
     return values
 
 
+def mean_of(hist: HdrHistogram) -> float:
+    """What `get_mean_value` answers, at C speed over the counts: hdrh walks every bucket up
+    to the largest value in Python, about 0.3 s for one histogram of a fast stream's gaps,
+    which the report paid for each of its times."""
+    total = hist.get_total_count()
+    if not total:
+        return 0.0
+    held = min(hist.counts_len, hist.encoder.payload.counts_len)
+    counts = hist.counts[:held]
+    weighted: int = 0
+    for index in itertools.compress(range(held), counts):
+        # As hdrh does: the middle of the range of values that count as this bucket's value.
+        value = hist.get_highest_equivalent_value(hist.get_value_from_index(index))
+        weighted += int(counts[index]) * int(hist._hdr_median_equiv_value(value))
+    return weighted / int(total)
+
+
 def summary_ms(hist: HdrHistogram) -> Times | None:
     """count, min, mean, the percentiles and max in milliseconds; None when empty."""
     count = hist.get_total_count()
@@ -302,7 +319,7 @@ def summary_ms(hist: HdrHistogram) -> Times | None:
     return Times(
         count=count,
         min=hist.get_min_value() / 1000.0,
-        mean=round(hist.get_mean_value() / 1000.0, 3),
+        mean=round(mean_of(hist) / 1000.0, 3),
         p50=p50,
         p90=p90,
         p95=p95,
