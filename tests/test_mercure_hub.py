@@ -91,6 +91,7 @@ def token(
 ) -> str:
     claims: dict[str, Any] = {"iss": "https://localhost", "exp": int(time.time() + ttl)}
     if draft:
+        header.setdefault("typ", "at+jwt")
         details = []
         for action, topics in (("publish", publish), ("subscribe", subscribe)):
             if topics is not None:
@@ -140,8 +141,9 @@ def test_publishing_without_a_token_is_401(hub: Served) -> None:
         token(publish=["*"], ttl=-10),
         jwt.encode({"mercure": {"publish": ["*"]}}, "", algorithm="none"),
         "not.a.token",
+        token(publish=["*"], draft=True, typ="JWT"),
     ],
-    ids=["bad-signature", "expired", "alg-none", "garbage"],
+    ids=["bad-signature", "expired", "alg-none", "garbage", "draft-08-without-typ-at+jwt"],
 )
 def test_a_bad_token_is_401_invalid_token(hub: Served, bad: str) -> None:
     answer = publish(hub.url, auth=bad, topic=BOOK, data="x")

@@ -127,6 +127,8 @@ def verify(token: str, settings: JwtSettings) -> Grant:
             # signature is checked below before anything is trusted.
             peek = jwt.decode(token, options={"verify_signature": False})
             legacy = "authorization_details" not in peek
+            if not legacy:
+                check_access_token_type(jwt.get_unverified_header(token))
             issuer = None if legacy and "iss" not in peek else settings.issuer
             audience = None if legacy and "aud" not in peek else settings.audience
             claims = jwt.decode(
@@ -142,6 +144,19 @@ def verify(token: str, settings: JwtSettings) -> Grant:
     except jwt.InvalidTokenError as exc:
         raise AuthError(401, f"the token is not valid: {exc}") from None
     return grant_of(claims)
+
+
+def check_access_token_type(header: dict[str, Any]) -> None:
+    """A draft-08 token is an RFC 9068 access token: its header says `typ: at+jwt` (the
+    media type's long form, `application/at+jwt`, is accepted too, as RFC 9068 allows)."""
+    typ = str(header.get("typ", "")).lower()
+    if typ not in ("at+jwt", "application/at+jwt"):
+        shown = f"'{header['typ']}'" if "typ" in header else "none"
+        raise AuthError(
+            401,
+            f"the token is not valid: an access token with authorization_details must have "
+            f"the header typ: at+jwt, not {shown} (RFC 9068)",
+        )
 
 
 def grant_of(claims: dict[str, Any]) -> Grant:
