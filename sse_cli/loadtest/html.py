@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sse_cli.errors import UsageError
 from sse_cli.loadtest.charts import all_charts
-from sse_cli.loadtest.schema import Report, Times
+from sse_cli.loadtest.schema import COLUMNS, Report, Times, column_values
 
 #: What the bundle exposes to the page's own script.
 SNIPPET = "window.vegaEmbed = vegaEmbed;"
@@ -56,7 +56,6 @@ TIMES: tuple[tuple[str, Callable[[Report], Times | None], str], ...] = (
     ("gap", lambda r: r["gap_ms"], "between two events"),
     ("latency", lambda r: r["latency_ms"], "send time to receipt"),
 )
-COLUMNS = ("min", "mean", "p50", "p90", "p95", "p99", "max")
 
 
 def charts_missing() -> str | None:
@@ -183,16 +182,8 @@ def _row(label: str, times: Times | None, what: str) -> str:
     if times is None:
         cells = "".join("<td>-</td>" for _ in COLUMNS) + "<td>0</td>"
     else:
-        values = (
-            times["min"],
-            times["mean"],
-            times["p50"],
-            times["p90"],
-            times["p95"],
-            times["p99"],
-            times["max"],
-        )
-        cells = "".join(f"<td>{v:,.2f}</td>" for v in values) + f"<td>{times['count']:,}</td>"
+        figures = "".join(f"<td>{v:,.2f}</td>" for v in column_values(times))
+        cells = figures + f"<td>{times['count']:,}</td>"
     return f'<tr><td title="{_e(what)}">{_e(label)}</td>{cells}</tr>'
 
 

@@ -14,7 +14,17 @@ from typing import IO
 from sse_cli.errors import ConnectError, HttpStatusError, NotEventStreamError, SseCliError
 from sse_cli.loadtest.metrics import Metrics, curve, rate_summary, summary_ms
 from sse_cli.loadtest.options import BenchOptions
-from sse_cli.loadtest.schema import SCHEMA, Check, Machine, Publish, Report, Settings, Times
+from sse_cli.loadtest.schema import (
+    COLUMNS,
+    SCHEMA,
+    Check,
+    Machine,
+    Publish,
+    Report,
+    Settings,
+    Times,
+    column_values,
+)
 from sse_cli.loadtest.timeline import series
 from sse_cli.request import mask_url
 
@@ -171,21 +181,10 @@ def write_json(report: Report, out: IO[bytes]) -> None:
     out.flush()
 
 
-COLUMNS = ("min", "mean", "p50", "p90", "p95", "p99", "max")
-
-
 def _row(name: str, times: Times | None) -> list[str]:
     if times is None:
         return [name, *("-" for _ in COLUMNS), "0"]
-    values = (
-        times["min"],
-        times["mean"],
-        times["p50"],
-        times["p90"],
-        times["p95"],
-        times["p99"],
-        times["max"],
-    )
+    values = column_values(times)
     return [name, *(f"{value:.2f}" for value in values), f"{times['count']:,}"]
 
 

@@ -139,3 +139,20 @@ class Report(TypedDict):
     series: list[Point]
     curves: dict[str, list[tuple[float, float]]]
     """Per time with samples: (percentile, ms) pairs of its whole-run distribution."""
+
+
+#: The figures of a time, in the order the table and the page show them.
+COLUMNS = ("min", "mean", "p50", "p90", "p95", "p99", "max")
+
+
+def column_values(times: Times) -> tuple[float, ...]:
+    """A time's figures in COLUMNS' order, as the table and the page show them."""
+    return (
+        times["min"],
+        times["mean"],
+        times["p50"],
+        times["p90"],
+        times["p95"],
+        times["p99"],
+        times["max"],
+    )
