@@ -137,19 +137,22 @@ def test_guard_adds_security_headers_and_keeps_an_endpoints_cache_control() -> N
     asyncio.run(main())
 
 
-def test_guard_leaves_a_bare_paths_writes_alone_but_still_counts_its_streams() -> None:
+def test_guard_calls_a_bare_app_itself_leaves_its_writes_alone_and_counts_its_streams() -> None:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
+    async def framework(scope: Scope, receive: Receive, send: Send) -> None:
+        raise AssertionError("a bare path never reaches the framework")
+
     async def main() -> None:
         guard = Guard(
-            app,
+            framework,
             rate_limit=0,
             max_streams=0,
             stream_paths={"/bare"},
             clock=Clock(),
-            bare_paths={"/bare"},
+            bare_apps={"/bare": app},
         )
         transport = httpx.ASGITransport(app=guard)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

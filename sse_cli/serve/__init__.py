@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -29,6 +30,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sse_cli.serve.brokers import make_broker
 from sse_cli.serve.exec_client import Clients
@@ -42,17 +44,32 @@ from sse_cli.serve.refusals import (
     refused,
 )
 from sse_cli.serve.relay import relaying
-from sse_cli.serve.routes import BARE_PATHS, STREAM_PATHS, install
+from sse_cli.serve.routes import ROUTES, STREAM_PATHS, install
 from sse_cli.serve.settings import ServeError, ServeSettings, rate_limit_for
 from sse_cli.serve.state import Activity, Hub, Shared, shared
 from sse_cli.serve.ui import ui_page
 
-__all__ = ["ServeError", "ServeSettings", "create_app", "run_server"]
+__all__ = ["ServeApp", "ServeError", "ServeSettings", "create_app", "run_server"]
 
 
-def create_app(settings: ServeSettings, clock: Callable[[], float] = time.monotonic) -> FastAPI:
+class ServeApp(FastAPI):
+    """FastAPI with the guard in front of it all: every request meets the caps first, and
+    the bare streams (/subscribe, the Mercure hub) go from the guard straight to their app,
+    holding none of the framework's frames while they idle."""
+
+    guard: Guard
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = self  # the bare apps find the app's state here, as behind Starlette
+        await self.guard(scope, receive, send)
+
+    async def framework(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().__call__(scope, receive, send)
+
+
+def create_app(settings: ServeSettings, clock: Callable[[], float] = time.monotonic) -> ServeApp:
     """A fresh app for `settings`: no state is shared between two apps."""
-    app = FastAPI(
+    app = ServeApp(
         title="sse-cli serve", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
     )
     activity = Activity()
@@ -70,23 +87,40 @@ def create_app(settings: ServeSettings, clock: Callable[[], float] = time.monoto
         replay.install(app, settings.replays)
     install(app)
     if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=list(settings.cors_origins),
-            allow_credentials=True,
-            allow_methods=["GET", "POST"],
-            allow_headers=["Content-Type", "Last-Event-ID", "Authorization"],
-            max_age=600,
-        )
-    app.add_middleware(  # outermost
-        Guard,
+        app.add_middleware(CORSMiddleware, **cors(settings))
+    app.guard = Guard(
+        app.framework,
         rate_limit=rate_limit_for(settings.host, settings.rate_limit),
         max_streams=settings.max_streams,
         stream_paths=STREAM_PATHS | {tape.path for tape in settings.replays},
-        bare_paths=BARE_PATHS,
+        bare_apps=bare_apps(settings),
         clock=clock,
     )
     return app
+
+
+def cors(settings: ServeSettings) -> dict[str, Any]:
+    return {
+        "allow_origins": list(settings.cors_origins),
+        "allow_credentials": True,
+        "allow_methods": ["GET", "POST"],
+        "allow_headers": ["Content-Type", "Last-Event-ID", "Authorization"],
+        "max_age": 600,
+    }
+
+
+def bare_apps(settings: ServeSettings) -> dict[str, ASGIApp]:
+    """The bare streams by path, each behind CORS when --cors-origin asks for it; a path a
+    replay serves is the replay's (it wins on its path), so it stays with the framework."""
+    replayed = {tape.path for tape in settings.replays}
+    apps: dict[str, ASGIApp] = {}
+    for route in ROUTES:
+        if route.bare and route.path not in replayed:
+            handler: ASGIApp = route.handler
+            apps[route.path] = (
+                CORSMiddleware(handler, **cors(settings)) if settings.cors_origins else handler
+            )
+    return apps
 
 
 @contextlib.asynccontextmanager

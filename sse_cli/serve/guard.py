@@ -1,15 +1,18 @@
 """The guard every request passes first: a token bucket per client address (429), a cap on
-open streams (503), both with Retry-After; nosniff and X-Accel-Buffering on every response,
-and Cache-Control: no-cache unless the endpoint set one.
+open streams (503), both with Retry-After; nosniff and X-Accel-Buffering on every
+response, and Cache-Control: no-cache unless the endpoint set one.
 
-It does no routing: which paths are streams it is told (the route table knows), and the
-time comes from the clock it is given, so its rules have in-process tests.
+It routes only the bare ASGI streams (/subscribe, the Mercure hub): it calls them itself, so
+an idle subscriber holds none of the framework's frames (FastAPI's, the router's, the
+exception middleware's: about 5 KiB a stream). Which paths are streams and which are bare it
+is told (the route table knows), and the time comes from the clock it is given, so its rules
+have in-process tests.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -51,15 +54,15 @@ class Guard:
         max_streams: int,
         stream_paths: Collection[str],
         clock: Callable[[], float],
-        bare_paths: Collection[str] = (),
+        bare_apps: Mapping[str, ASGIApp] | None = None,
     ) -> None:
         self.app = app
         self.limit = RateLimit(rate_limit, clock)
         self.max_streams = max_streams
         self.stream_paths = frozenset(stream_paths)
         # Answered by a bare ASGI app that sets these headers itself and ends its own body:
-        # its writes go out unwrapped, one call fewer per write to every subscriber.
-        self.bare_paths = frozenset(bare_paths)
+        # called here, past the framework, and its writes go out unwrapped.
+        self.bare_apps = dict(bare_apps or {})
         self.open_streams = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -67,42 +70,52 @@ class Guard:
             await self.app(scope, receive, send)
             return
         client = scope["client"][0] if scope.get("client") else "-"
-        state = {"started": False, "complete": False}
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.body" and not message.get("more_body"):
-                state["complete"] = True
-            elif message["type"] == "http.response.start":
-                state["started"] = True
-                message = {**message, "headers": with_security_headers(message)}
-            await send(message)
-
         rate = self.limit.rate
         if rate > 0 and not self.limit.allow(client):
             retry = str(max(1, math.ceil(1 / rate)))
             message = f"too many requests from {client}: the limit is {rate:g} per second"
             refusal = error_response(429, message, {"Retry-After": retry}, path=scope["path"])
-            await refusal(scope, receive, send_with_headers)
+            await refusal(scope, receive, with_headers(send, {}))
             return
         is_stream = scope["path"] in self.stream_paths
         if is_stream and self.open_streams >= self.max_streams:
             message = f"too many open streams: the limit is {self.max_streams}"
             refusal = error_response(503, message, {"Retry-After": "1"}, path=scope["path"])
-            await refusal(scope, receive, send_with_headers)
+            await refusal(scope, receive, with_headers(send, {}))
             return
         if is_stream:
             self.open_streams += 1
         try:
-            if scope["path"] in self.bare_paths:
-                await self.app(scope, receive, send)
-                return
-            await self.app(scope, receive, send_with_headers)
-            if state["started"] and not state["complete"]:
-                # A stream cut short by shutdown: end its body cleanly for the client.
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            bare = self.bare_apps.get(scope["path"])
+            if bare is not None:
+                await bare(scope, receive, send)
+            else:
+                await self.framework(scope, receive, send)
         finally:
             if is_stream:
                 self.open_streams -= 1
+
+    async def framework(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = {"started": False, "complete": False}
+        await self.app(scope, receive, with_headers(send, state))
+        if state["started"] and not state["complete"]:
+            # A stream cut short by shutdown: end its body cleanly for the client.
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def with_headers(send: Send, state: dict[str, bool]) -> Send:
+    """`send` adding the security headers to the response start, and noting in `state`
+    whether the response started and completed."""
+
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            state["complete"] = True
+        elif message["type"] == "http.response.start":
+            state["started"] = True
+            message = {**message, "headers": with_security_headers(message)}
+        await send(message)
+
+    return send_with_headers
 
 
 def with_security_headers(start: Message) -> list[tuple[bytes, bytes]]:

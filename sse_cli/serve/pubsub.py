@@ -123,8 +123,7 @@ class SubscribeStream:
                 head = [*STREAM_HEAD, (RESUME_HEADER, resumed)]
             await send({"type": "http.response.start", "status": 200, "headers": head})
             hub.start_heartbeat()
-            gone = asyncio.ensure_future(disconnected(receive))
-            gone.add_done_callback(lambda _: subscriber.notify())
+            gone = asyncio.ensure_future(disconnected(receive, subscriber))
             try:
                 with hub.activity.generator():
                     hub.activity.events_sent += len(joined.history)
@@ -191,10 +190,13 @@ async def feed(
     await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-async def disconnected(receive: Receive) -> None:
-    """Return once the client has gone (the request body, if any, is read and dropped)."""
+async def disconnected(receive: Receive, subscriber: Subscriber | None = None) -> None:
+    """Return once the client has gone, waking the subscriber's writer if given (the request
+    body, if any, is read and dropped)."""
     while (await receive())["type"] != "http.disconnect":
         pass
+    if subscriber is not None:
+        subscriber.notify()
 
 
 subscribe = SubscribeStream()
