@@ -131,7 +131,9 @@ def serve(
         typer.Option(
             "--max-streams",
             metavar="N",
-            help="Answer 503 past this many open streams (default: 1000).",
+            help="Answer 503 past this many open streams, or past what each process's "
+            "open-files limit leaves room for (raised to its hard limit at start) "
+            "(default: 1000).",
             callback=checked(check_between(1)),
             show_default=False,
         ),

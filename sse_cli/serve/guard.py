@@ -1,6 +1,8 @@
 """The guard every request passes first: a token bucket per client address (429), a cap on
-open streams (503), both with Retry-After; nosniff and X-Accel-Buffering on every
-response, and Cache-Control: no-cache unless the endpoint set one.
+open streams (503: --max-streams, or what the process's open-files limit leaves room for,
+logged once when refusing starts and once when it stops), both with Retry-After; nosniff
+and X-Accel-Buffering on every response, and Cache-Control: no-cache unless the endpoint
+set one.
 
 It routes only the bare ASGI streams (/subscribe, the Mercure hub): it calls them itself, so
 an idle subscriber holds none of the framework's frames (FastAPI's, the router's, the
@@ -16,6 +18,7 @@ from collections.abc import Callable, Collection, Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sse_cli.serve.capacity import OpenFiles, RefusalLog
 from sse_cli.serve.refusals import error_response
 from sse_cli.serve.streams import SECURITY_HEADERS
 
@@ -64,6 +67,8 @@ class Guard:
         # called here, past the framework, and its writes go out unwrapped.
         self.bare_apps = dict(bare_apps or {})
         self.open_streams = 0
+        self.open_files: OpenFiles | None = None  # set by the runner: the process's share
+        self.refusals = RefusalLog()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -78,9 +83,12 @@ class Guard:
             await refusal(scope, receive, with_headers(send, {}))
             return
         is_stream = scope["path"] in self.stream_paths
-        if is_stream and self.open_streams >= self.max_streams:
-            message = f"too many open streams: the limit is {self.max_streams}"
-            refusal = error_response(503, message, {"Retry-After": "1"}, path=scope["path"])
+        if is_stream and (full := self.full()) is not None:
+            message, why = full
+            self.refusals.refusing(why)
+            # Connection: close gives the refused socket back at once.
+            headers = {"Retry-After": "1", "Connection": "close"}
+            refusal = error_response(503, message, headers, path=scope["path"])
             await refusal(scope, receive, with_headers(send, {}))
             return
         if is_stream:
@@ -94,6 +102,25 @@ class Guard:
         finally:
             if is_stream:
                 self.open_streams -= 1
+                self.refusals.room_again(self.open_streams)
+
+    def full(self) -> tuple[str, str] | None:
+        """Why a new stream cannot be held now (for the client, for the log), or None."""
+        held = self.open_streams
+        if held >= self.max_streams:
+            return (
+                f"too many open streams: the limit is {self.max_streams}",
+                f"{held} streams open, the --max-streams limit",
+            )
+        files = self.open_files
+        if files is not None and files.full(held):
+            return (
+                f"too many open streams: this process holds {held}, all that its "
+                f"open-files limit ({files.limit}) leaves room for",
+                f"{held} streams open, all that this process's open-files limit "
+                f"(ulimit -n {files.limit}) leaves room for",
+            )
+        return None
 
     async def framework(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = {"started": False, "complete": False}

@@ -18,6 +18,7 @@ import uvicorn
 
 from sse_cli.errors import ExitCode, UsageError
 from sse_cli.serve import create_app, stop_streams
+from sse_cli.serve.capacity import open_files
 from sse_cli.serve.relay_settings import public_warnings
 from sse_cli.serve.routes import ROUTES
 from sse_cli.serve.settings import ServeError, ServeSettings, rate_limit_for
@@ -37,6 +38,7 @@ LOG_CONFIG: dict[str, Any] = {
         "uvicorn": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
         "uvicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
         "sse_starlette": {"handlers": ["stderr"], "level": "CRITICAL", "propagate": False},
+        "sse_cli": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
     },
 }
 
@@ -255,6 +257,10 @@ def run_worker(
     """One process serving a fresh app on `sock` until Ctrl-C or SIGTERM; `announce` prints
     the banner once the app exists (a Ctrl-C after the banner then ends `serve` cleanly)."""
     app = create_app(settings)
+    broker = app.state.shared.hub.broker
+    # With --broker, each topic subscribed to here holds a Redis connection of its own.
+    topics = (lambda: len(broker.fanout.topics)) if settings.broker else (lambda: 0)
+    app.guard.open_files = open_files(topics)  # per process: each worker has its own limit
     config = uvicorn.Config(
         app,
         log_config=LOG_CONFIG,
