@@ -14,7 +14,7 @@ import pytest
 from support.cli import WAIT
 from support.redis import RedisServer
 
-from sse_cli.launcher import Launched, launch, serve_command
+from sse_cli.launcher import Launched, child_env, launch, serve_command
 
 LIMIT = 200
 ATTEMPTS = LIMIT + 20  # more than the process can hold, whatever it needs besides
@@ -168,3 +168,23 @@ def test_each_worker_keeps_to_its_own_open_files_limit(
             child.stop()
         except subprocess.TimeoutExpired:
             pytest.fail("serve did not stop")
+
+
+def test_connections_that_never_ask_past_the_limit_are_one_line_on_the_asyncio_stack() -> None:
+    """Sockets that send no request never reach the guard: accept() itself meets EMFILE.
+    uvloop closes the extra ones quietly; asyncio's loop would print a traceback for each
+    and another for each retry at shutdown."""
+    env = {**child_env(), "SSE_CLI_SERVE_STACK": "asyncio"}
+    child = launch(under_limit(serve_command(["-q", "--ping", "0"])), env=env, timeout=WAIT)
+    silent: list[socket.socket] = []
+    try:
+        for _ in range(LIMIT + 50):
+            silent.append(socket.create_connection(("127.0.0.1", child.port), timeout=WAIT))
+        child.wait_line("out of open files", WAIT)
+    finally:
+        for sock in silent:
+            sock.close()
+        assert child.stop() == 0
+    lines = child.lines()
+    assert len(lines) == 2, lines  # the banner and the one line
+    assert not any("Traceback" in line for line in lines), lines

@@ -18,6 +18,7 @@ The package: `routes` (the one table of endpoints), `guard` (caps and headers), 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
@@ -33,6 +34,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sse_cli.serve.brokers import make_broker
+from sse_cli.serve.capacity import quiet_accept_errors
 from sse_cli.serve.exec_client import Clients
 from sse_cli.serve.guard import Guard
 from sse_cli.serve.refusals import (
@@ -128,6 +130,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """While the app runs: the shared relay (--exec, --stdin); at its end, the per-client
     processes (--exec-per-client) are stopped too."""
     state: Shared = app.state.shared
+    quiet_accept_errors(asyncio.get_running_loop())
     async with relaying(state.hub.broker, state.settings.relay, state.settings.max_body):
         try:
             yield

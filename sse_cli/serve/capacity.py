@@ -14,11 +14,13 @@ Stdlib only.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import resource
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 RESERVE = 64
 """Descriptors kept out of the streams' share beyond those open at start: the event loop's,
@@ -99,3 +101,27 @@ class RefusalLog:
                 self.refused,
             )
             self.refused = 0
+
+
+ACCEPT_FAILED = "socket.accept() out of system resource"
+RETRY = "BaseSelectorEventLoop._start_serving"  # the retry that asyncio schedules after one
+
+
+def quiet_accept_errors(loop: asyncio.AbstractEventLoop) -> None:
+    """asyncio's loop (SSE_CLI_SERVE_STACK=asyncio) reports each accept() that meets EMFILE
+    with a traceback while connections that never send a request hold every descriptor, and
+    (Python 3.11) schedules a retry for each, which fail with more tracebacks once the
+    socket is closed at shutdown: one line the first time instead. uvloop drops such
+    connections quietly."""
+    told = False
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        nonlocal told
+        message = str(context.get("message", ""))
+        if message != ACCEPT_FAILED and RETRY not in message:
+            loop.default_exception_handler(context)
+        elif not told:
+            told = True
+            log.warning("out of open files: new connections wait until some close")
+
+    loop.set_exception_handler(handler)
