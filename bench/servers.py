@@ -228,7 +228,7 @@ def pubsub(config: Config, report: Report) -> None:
         Target(
             f"server: memory per idle subscriber ({n:,} streams)",
             memory[SERVE],
-            35.0,
+            14.0,
             at_least=False,
             unit=" KiB",
             detail=f"sse-starlette plain: {memory[PEER]:.1f} KiB",
