@@ -263,6 +263,8 @@ class Figures:
     held_s: float
     serve_kib: float
     bench_kib: float
+    growth: tuple[float, float]
+    """How fast serve's and bench's RSS grew while every stream was held, in MiB a minute."""
     serve_cpu_s: float
     bench_cpu_s: float
     redis_cpu_s: float
@@ -319,21 +321,26 @@ def measure(plan: Plan, redis_url: str, redis_pid: int, timeout: float) -> Figur
         )
         last = sampler.take()
     samples = sampler.samples
+    rows = [[round(s.t - samples[0].t, 2), s.serve_rss, s.bench_rss, s.serve_fds] for s in samples]
+    (WORK / f"scale-{plan.size}-samples.json").write_text(json.dumps(rows))
     held = [i for i, s in enumerate(samples) if sum(s.serve_fds) - sum(idle_fds) >= plan.size]
     peak = max(samples, key=lambda s: sum(s.serve_fds))
     base_held = [s for s in warm.samples if sum(s.serve_fds) - sum(idle_fds) >= few]
     main_held = [samples[i] for i in held] or samples
+    opened = main_held[min(1, len(main_held) - 1)]  # a second after the last stream opened
+    minutes = max(main_held[-1].t - opened.t, 1.0) / 60
     return Figures(
         size=plan.size,
         report=main,
         problems=lost(main, plan.size, plan.events),
         held_s=samples[held[-1]].t - samples[held[0]].t if held else 0.0,
-        serve_kib=(max(s.serve_rss for s in samples) - idle.serve_rss) / plan.size,
-        bench_kib=(
-            max(s.bench_rss for s in main_held)
-            - max(s.bench_rss for s in base_held or warm.samples)
-        )
+        serve_kib=(opened.serve_rss - idle.serve_rss) / plan.size,
+        bench_kib=(opened.bench_rss - max(s.bench_rss for s in base_held or warm.samples))
         / (plan.size - few),
+        growth=(
+            (main_held[-1].serve_rss - opened.serve_rss) / 1024 / minutes,
+            (main_held[-1].bench_rss - opened.bench_rss) / 1024 / minutes,
+        ),
         serve_cpu_s=last.serve_cpu - first.serve_cpu,
         bench_cpu_s=bench_cpu,
         redis_cpu_s=last.redis_cpu - first.redis_cpu,
@@ -428,7 +435,8 @@ def _table(
         f"`bench --workers {bench_workers}`, a publish every second",
         [
             "streams", "all held", "events (lost)", "delivery p50 ms", "p99 ms", "max ms",
-            "serve KiB / stream", "bench KiB / stream", "serve CPU s (cores held)",
+            "serve KiB / stream", "bench KiB / stream", "RSS growth, MiB / min (serve, bench)",
+            "serve CPU s (cores held)",
             "bench CPU s (cores held)", "redis CPU s", "streams per serve worker",
         ],
     )  # fmt: skip
@@ -444,6 +452,7 @@ def _table(
                 f"{latency['max']:,.0f}",
                 f"{f.serve_kib:.1f}",
                 f"{f.bench_kib:.1f}",
+                f"{f.growth[0]:.1f}, {f.growth[1]:.1f}",
                 f"{f.serve_cpu_s:.1f} ({_cores(f.hold_cores[0])})",
                 f"{f.bench_cpu_s:.1f} ({_cores(f.hold_cores[1])})",
                 f"{f.redis_cpu_s:.1f}",
@@ -454,16 +463,18 @@ def _table(
             table.notes.append(f"**{f.size:,} streams: {f.problems}.**")
     for n in skipped:
         table.rows.append([f"{n:,}", "not run: one source address has too few ports and "
-                           "this bench has no --local-ips"] + [""] * 10)  # fmt: skip
+                           "this bench has no --local-ips"] + [""] * 11)  # fmt: skip
     table.notes += notes
     table.notes.append(
         "A fresh server per size, one redis-server. bench opens the streams at "
         f"{RAMP:,} a second and publishes once all are open; each stream ends with its "
         "last expected event, so a lost event shows as a stream short of its count. Delivery "
         "is from each publish's due time to its arrival, over every stream (bench's "
-        "histogram). KiB per stream: the largest summed RSS of the side's processes "
-        "(sampled each second) less the same with one stream per bench worker, over the "
-        "streams. CPU: the whole run (ramp, hold, close); in brackets the cores used while "
+        "histogram). KiB per stream: the summed RSS of the side's processes (sampled each "
+        "second) a second after the last stream opened, less serve's idle RSS or bench's "
+        "holding one stream per worker, over the streams; RSS growth: from then to the last "
+        "second every stream was held (bench's grows with the run's length, not with its "
+        "streams). CPU: the whole run (ramp, hold, close); in brackets the cores used while "
         "every stream was open (of 2). All held: how long serve's workers held every stream "
         "(their open files, sampled each second)."
     )
