@@ -22,7 +22,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from bench import broker, clients, decoder, replay, servers, stacks
+from bench import broker, clients, decoder, replay, scale, servers, stacks
 from bench import load as load_test
 from bench.common import (
     PYTHON,
@@ -38,7 +38,9 @@ from bench.config import FULL, SMOKE, Config
 
 CLIENT_BENCHMARKS = ("startup", "throughput", "latency", "memory")
 SERVER_BENCHMARKS = ("counter", "clock", "pubsub", "stacks", "broker", "replay")
-BENCHMARKS = ("decoder",) + CLIENT_BENCHMARKS + SERVER_BENCHMARKS + ("load",)
+DEFAULT = ("decoder",) + CLIENT_BENCHMARKS + SERVER_BENCHMARKS + ("load",)
+#: Run only when named (--only scale): minutes of 50,000 streams, the machine to itself.
+BENCHMARKS = DEFAULT + ("scale",)
 
 
 def machine(load: tuple[float, float], code: str, started: datetime.datetime) -> list[str]:
@@ -108,6 +110,8 @@ def run(config: Config, selected: list[str], report: Report) -> None:
     if "load" in selected:
         load_test.count(config, report)
         load_test.scale(config, report)
+    if "scale" in selected:
+        scale.scale(config, report)
 
 
 def code_state() -> tuple[str, str]:
@@ -172,11 +176,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         metavar="NAME,...",
-        help=f"run only these benchmarks, of: {', '.join(BENCHMARKS)}",
+        help=f"run only these benchmarks, of: {', '.join(BENCHMARKS)} (scale only when named)",
     )
     parser.add_argument("--output", type=Path, help="also write the Markdown to this file")
     args = parser.parse_args(argv)
-    selected = args.only.split(",") if args.only else list(BENCHMARKS)
+    selected = args.only.split(",") if args.only else list(DEFAULT)
     unknown = [name for name in selected if name not in BENCHMARKS]
     if unknown:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")

@@ -253,3 +253,36 @@ def test_a_204_ends_a_stream_as_the_server_asked_and_is_no_error(serve_socket: S
     assert report["streams"]["stopped_by_server"] == 1 and report["reconnects"] == 1
     assert report["events"]["total"] == 2
     assert report["duration_s"] < 8  # ended with its stream, not at the default 10 s
+
+
+def test_the_publisher_waits_out_the_ramp_before_starting_anyway(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A stream that never opens holds the publisher back PUBLISH_WAIT past the ramp's
+    length, not PUBLISH_WAIT alone: a long ramp is not cut short by an early publish."""
+    import asyncio
+    import time
+
+    from sse_cli.loadtest import engine
+
+    monkeypatch.setattr(engine, "PUBLISH_WAIT", 0.1)
+    never_all_open = 9
+
+    def waited(ramp: float | None) -> float:
+        start = time.monotonic()
+        asyncio.run(engine.wait_open(lambda: never_all_open, 10, ramp))
+        return time.monotonic() - start
+
+    assert waited(None) < 0.4 + 0.6  # PUBLISH_WAIT and a busy machine's slack
+    assert waited(20.0) >= 0.5  # 10 streams at 20 a second: 0.5 s of ramp, then more
+
+
+def test_the_publisher_starts_as_soon_as_every_stream_is_open() -> None:
+    import asyncio
+    import time
+
+    from sse_cli.loadtest import engine
+
+    start = time.monotonic()
+    asyncio.run(engine.wait_open(lambda: 10, 10, 0.001))  # a ramp of hours: no wait at all
+    assert time.monotonic() - start < engine.PUBLISH_WAIT

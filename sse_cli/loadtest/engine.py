@@ -26,7 +26,8 @@ SWEEP = 0.5  # seconds between two timeout sweeps
 #: With --events-per-stream and no --duration, a stream that never gets its events ends
 #: the run after this long anyway.
 MAX_RUN = 3600.0
-#: How long the publisher waits for the streams to open before it starts anyway.
+#: How long the publisher waits for the streams to open, past the ramp's length, before it
+#: starts anyway.
 PUBLISH_WAIT = 10.0
 
 
@@ -116,14 +117,15 @@ async def _ticks(tick: Callable[[Counts, float], None], metrics: Metrics, start:
 async def _publish(
     publisher: Publisher, metrics: Metrics, options: BenchOptions, until: float
 ) -> None:
-    await wait_open(lambda: metrics.open, options.connections)
+    await wait_open(lambda: metrics.open, options.connections, options.ramp)
     await publisher.run(until)
 
 
-async def wait_open(open_now: Callable[[], int], connections: int) -> None:
-    """Publishing starts once every stream is open, or after PUBLISH_WAIT: bounded polling,
-    since nothing announces the last stream's head."""
-    for _ in range(int(PUBLISH_WAIT / 0.05)):
+async def wait_open(open_now: Callable[[], int], connections: int, ramp: float | None) -> None:
+    """Publishing starts once every stream is open, or PUBLISH_WAIT after the ramp's end:
+    bounded polling, since nothing announces the last stream's head."""
+    ramp_s = connections / ramp if ramp else 0.0
+    for _ in range(int((ramp_s + PUBLISH_WAIT) / 0.05)):
         if open_now() >= connections:
             return
         await asyncio.sleep(0.05)

@@ -176,7 +176,9 @@ async def _run_workers(options: BenchOptions, metrics: Metrics, tick: Tick | Non
         until = start + (options.duration or 3600.0)
 
         async def publish() -> None:
-            await wait_open(lambda: sum(c.open for c in live.values()), options.connections)
+            await wait_open(
+                lambda: sum(c.open for c in live.values()), options.connections, options.ramp
+            )
             await publisher.run(until)
 
         publishing = asyncio.create_task(publish())
