@@ -147,7 +147,7 @@ def test_percentiles_and_mean_read_the_first_and_the_last_bucket(values: list[in
     assert mean_of(hist) == pytest.approx(hist.get_mean_value() if values else 0.0)
 
 
-def test_an_interval_closes_into_a_fresh_histogram() -> None:
+def test_an_interval_closes_into_an_empty_histogram() -> None:
     metrics = Metrics(step=1.0, origin=0.0)
     metrics.series.begin(0.0)
     metrics.record("gap", 250)
@@ -158,6 +158,24 @@ def test_an_interval_closes_into_a_fresh_histogram() -> None:
     metrics.roll(2.0)
     assert metrics.total["gap"].get_total_count() == 2
     assert [point.index for point in metrics.series.points] == [0, 1]
+
+
+def test_a_cleared_histogram_is_what_hdrhs_reset_leaves() -> None:
+    from sse_cli.loadtest.metrics import clear
+
+    used, fresh = new_histogram(), new_histogram()
+    for value in (5, 700, 80_000, HIGHEST_US):
+        used.record_value(value)
+        fresh.record_value(value)
+    clear(used)
+    fresh.reset()
+    assert bytes(used.counts) == bytes(fresh.counts)
+    assert vars(used).keys() == vars(fresh).keys()
+    for name in ("total_count", "min_value", "max_value", "start_time_stamp_msec"):
+        assert getattr(used, name) == getattr(fresh, name), name
+    used.record_value(42)
+    fresh.record_value(42)
+    assert used.encode() == fresh.encode()
 
 
 def test_report_flag_problems_are_usage_errors_before_the_run(

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import base64
 import bisect
+import ctypes
 import dataclasses
 import itertools
 import statistics
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -45,6 +47,19 @@ def new_histogram() -> HdrHistogram:
     from hdrh.histogram import HdrHistogram
 
     return HdrHistogram(1, HIGHEST_US, 3)
+
+
+def clear(hist: HdrHistogram) -> None:
+    """What hdrh's `reset()` does, with the counts zeroed by one memset: `reset()` zeroes its
+    23,552 counts one by one in Python, about 1.7 ms, at every interval's end. The same
+    memory is kept, so a long run's resident size is as it was."""
+    counts = hist.counts
+    ctypes.memset(ctypes.addressof(counts), 0, ctypes.sizeof(counts))
+    hist.total_count = 0
+    hist.min_value = sys.maxsize
+    hist.max_value = 0
+    hist.start_time_stamp_msec = sys.maxsize
+    hist.end_time_stamp_msec = 0
 
 
 def encode(hist: HdrHistogram) -> str:
@@ -251,9 +266,7 @@ class Metrics(Counts):
             if hist.get_total_count():
                 hists[name] = encode(hist)
                 self.total[name].add(hist)
-                # A new one, zeroed by calloc: hdrh's reset() zeroes 23,552 counts one by one
-                # in Python, about 2 ms a histogram at every interval's end.
-                self.hist[name] = new_histogram()
+                clear(hist)
         return hists
 
     def snapshot(self) -> Snapshot:
