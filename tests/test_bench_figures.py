@@ -25,10 +25,12 @@ from sse_cli.loadtest import timeline
 from sse_cli.loadtest.dashboard import Dashboard
 from sse_cli.loadtest.metrics import (
     CURVE,
+    HIGHEST_US,
     NUMBERS,
     TALLIES,
     Counts,
     Metrics,
+    mean_of,
     new_histogram,
     values_at,
 )
@@ -132,6 +134,48 @@ def test_percentiles_in_one_pass_are_hdrhistograms_own(seed: int) -> None:
         hist.record_value(int(rng.lognormvariate(8, 2)) + 1)
     wanted = (0.0, 0.1, 33.3, *CURVE)
     assert values_at(hist, wanted) == [hist.get_value_at_percentile(p) for p in wanted]
+
+
+@pytest.mark.parametrize("values", [[], [0], [HIGHEST_US], [0, 1, HIGHEST_US], [3] * 7])
+def test_percentiles_and_mean_read_the_first_and_the_last_bucket(values: list[int]) -> None:
+    hist = new_histogram()
+    for value in values:
+        hist.record_value(value)
+    wanted = (0.0, 50.0, 100.0)
+    expected = [hist.get_value_at_percentile(p) if values else 0 for p in wanted]
+    assert values_at(hist, wanted) == expected
+    assert mean_of(hist) == pytest.approx(hist.get_mean_value() if values else 0.0)
+
+
+def test_an_interval_closes_into_an_empty_histogram() -> None:
+    metrics = Metrics(step=1.0, origin=0.0)
+    metrics.series.begin(0.0)
+    metrics.record("gap", 250)
+    metrics.roll(1.0)
+    assert metrics.hist["gap"].get_total_count() == 0
+    metrics.record("gap", 500)
+    assert metrics.total["gap"].get_total_count() == 1
+    metrics.roll(2.0)
+    assert metrics.total["gap"].get_total_count() == 2
+    assert [point.index for point in metrics.series.points] == [0, 1]
+
+
+def test_a_cleared_histogram_is_what_hdrhs_reset_leaves() -> None:
+    from sse_cli.loadtest.metrics import clear
+
+    used, fresh = new_histogram(), new_histogram()
+    for value in (5, 700, 80_000, HIGHEST_US):
+        used.record_value(value)
+        fresh.record_value(value)
+    clear(used)
+    fresh.reset()
+    assert bytes(used.counts) == bytes(fresh.counts)
+    assert vars(used).keys() == vars(fresh).keys()
+    for name in ("total_count", "min_value", "max_value", "start_time_stamp_msec"):
+        assert getattr(used, name) == getattr(fresh, name), name
+    used.record_value(42)
+    fresh.record_value(42)
+    assert used.encode() == fresh.encode()
 
 
 def test_report_flag_problems_are_usage_errors_before_the_run(

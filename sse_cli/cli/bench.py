@@ -33,6 +33,7 @@ Examples:
     --publish http://127.0.0.1:8000/publish --publish-rate 10
   sse-cli bench URL -c 50 --threshold 'ttfe.p99 < 500ms' --threshold 'errors == 0'
   sse-cli bench URL -c 100 --duration 30 --report run.html
+  sse-cli bench http://127.0.0.1:8000/subscribe -c 60000 --local-ips 127.0.0.2-127.0.0.4
 
 \b
 Exit statuses: 2 a usage error, as listen's; 3 to 6 when not one stream opened (as listen's,
@@ -106,6 +107,16 @@ def bench(
             show_default=False,
         ),
     ] = 1,
+    local_ips: Annotated[
+        str | None,
+        typer.Option(
+            "--local-ips",
+            metavar="RANGES",
+            help="Connect from these local addresses, round-robin: addresses, ranges (A-B) and "
+            "CIDRs (A/N), comma-separated, as k6's (default: the one the kernel picks; each "
+            "holds about 28,000 ports per destination).",
+        ),
+    ] = None,
     publish: Annotated[
         str | None,
         typer.Option(
@@ -195,6 +206,7 @@ def bench(
                 duration=duration,
                 events_per_stream=events_per_stream,
                 workers=workers,
+                local_ips=local_ips,
                 publish=publish,
                 publish_rate=publish_rate,
                 latency_field=latency_field,

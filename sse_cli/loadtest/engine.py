@@ -88,7 +88,9 @@ async def _open(
             await asyncio.sleep(0)  # let the opened ones connect before starting more
         if time.monotonic() >= until or target.unreachable:
             return
-        stream = Stream(target)
+        sources = options.local_ips
+        source = None if sources is None else sources.address(options.first_stream + index)
+        stream = Stream(target, source)
         streams.append(stream)
         tasks.add(asyncio.create_task(stream.run()))
 

@@ -147,6 +147,7 @@ def _settings(report: Report) -> str:
         ),
         ("publish", "no" if publish is None else f"{publish['url']} at {publish['rate']:g}/s"),
         ("workers", str(report["workers"])),
+        ("local addresses", ", ".join(s["local_ips"] or ["the kernel's choice"])),
     ]
     return _table(rows, "Settings")
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sse_cli.errors import UsageError
+from sse_cli.loadtest.sources import SourcePool, check_bindable, parse_local_ips
 from sse_cli.loadtest.thresholds import Threshold, parse_threshold
 from sse_cli.request import ListenOptions, RequestFlags, check_choice, parse_url
 
@@ -43,15 +44,24 @@ class BenchOptions:
     summary: bool = False
     """Write a one-line summary on stderr after the JSON report (not with -q)."""
     quiet: bool = False
+    local_ips: SourcePool | None = None
+    """The source addresses the streams connect from (None: the kernel's choice)."""
+    first_stream: int = 0
+    """The run-wide number of this process's first stream: its place in the round-robin."""
 
     def share(self, index: int) -> BenchOptions:
-        """Worker `index`'s part of the load: its connections and ramp; no publisher."""
+        """Worker `index`'s part of the load: its connections and ramp; no publisher.
+
+        Its streams keep their run-wide numbers (`first_stream`), so over all the workers
+        stream i still connects from source address i mod N, as in one process: each
+        address carries the same share of the streams, however they are split."""
         base, extra = divmod(self.connections, self.workers)
         count = base + (1 if index < extra else 0)
         ramp = None if self.ramp is None else self.ramp * count / self.connections
         return dataclasses.replace(
             self,
             connections=count,
+            first_stream=self.first_stream + index * base + min(index, extra),
             ramp=ramp,
             workers=1,
             publish=None,
@@ -80,6 +90,8 @@ class BenchSettings:
     output_format: str | None = None
     report: Path | None = None
     quiet: bool = False
+    local_ips: str | None = None
+    """k6's syntax: addresses, ranges (A-B) and CIDRs (A/N), comma-separated."""
 
     def options(self, stdout_tty: bool = False, stderr_tty: bool = False) -> BenchOptions:
         """The checked options: the report's format follows stdout, the live view stderr."""
@@ -92,6 +104,7 @@ class BenchSettings:
     ) -> BenchOptions:
         """The checked options, for a request already built."""
         self._check_counts()
+        local_ips = self._sources(request.url)
         publish = None if self.publish is None else parse_url(self.publish)
         if self.latency_field is not None:
             from sse_cli.loadtest.latency import extractor
@@ -118,7 +131,32 @@ class BenchSettings:
             live=stderr_tty and not self.quiet,
             summary=not self.quiet and not stdout_tty,
             quiet=self.quiet,
+            local_ips=local_ips,
         )
+
+    def _sources(self, url: str) -> SourcePool | None:
+        """`--local-ips`, parsed; only the addresses of the target's IP version are kept,
+        and each one the streams will use must be on this machine."""
+        if self.local_ips is None:
+            return None
+        import ipaddress
+
+        from sse_cli.loadtest.target import endpoint, resolve
+
+        pool = parse_local_ips(self.local_ips)
+        where = endpoint(url)
+        host = resolve(where.hostname, where.port)
+        version = ipaddress.ip_address(host).version
+        usable = pool.of_version(version)
+        if not usable.blocks:
+            resolved = "" if host == where.hostname else f" ({host})"
+            raise UsageError(
+                f"--local-ips holds no IPv{version} address, and the URL's host "
+                f"{where.hostname}{resolved} is IPv{version}",
+                f"give IPv{version} source addresses",
+            )
+        check_bindable(usable, self.connections)
+        return usable
 
     def _check_counts(self) -> None:
         connections, workers = self.connections, self.workers

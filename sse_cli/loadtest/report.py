@@ -104,6 +104,7 @@ def settings(options: BenchOptions) -> Settings:
         duration=options.duration,
         events_per_stream=options.events_per_stream,
         publish_rate=None if options.publish is None else options.publish_rate,
+        local_ips=None if options.local_ips is None else options.local_ips.shown(),
     )
 
 
@@ -145,6 +146,13 @@ def hints(metrics: Metrics) -> list[str]:
                 + ": if it is `sse-cli serve`, raise its --rate-limit (0 turns it off), "
                 "or open streams slower with --ramp"
             )
+    no_ports = metrics.errors.get("no-ports", 0)
+    if no_ports:
+        found.append(
+            f"{no_ports:,} connections found no free local port (EADDRNOTAVAIL): each source "
+            "address has the ports of ip_local_port_range per destination; add source "
+            "addresses with --local-ips (e.g. 127.0.0.2-127.0.0.9 on loopback)"
+        )
     if metrics.errors.get("open-files"):
         found.append("this process ran out of open files: raise the hard limit (ulimit -Hn)")
     if metrics.publish_errors.get("http-404"):
@@ -171,6 +179,8 @@ def nothing_opened(report: Report) -> SseCliError | None:
         return HttpStatusError(int(kind[5:]), message, hint)
     if kind == "not-event-stream":
         return NotEventStreamError(message, "the URL does not answer with text/event-stream")
+    if kind == "no-ports":
+        return ConnectError(message, "out of local ports: add source addresses with --local-ips")
     return ConnectError(message, "is a server listening at that address?")
 
 
@@ -237,10 +247,17 @@ def summary_line(report: Report) -> str:
         f"sse-cli bench: {report['streams']['max_open']:,} of {report['connections']:,} streams,"
         f" {report['events']['total']:,} events ({report['events']['per_s']:,.0f}/s),"
         f" {_count(report['errors']['total'], 'error')}"
+        + _no_ports(report["errors"]["by_kind"].get("no-ports", 0))
         + ("" if latency is None else f", latency p99 {latency['p99']:.1f} ms")
         + (f", {_count(failed, 'threshold')} failed" if failed else "")
         + f" in {report['duration_s']:.1f} s"
     )
+
+
+def _no_ports(count: int) -> str:
+    if not count:
+        return ""
+    return f" ({count:,} no-ports: add source addresses with --local-ips)"
 
 
 def _stopped(count: int) -> str:

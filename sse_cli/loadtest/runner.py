@@ -31,6 +31,7 @@ from sse_cli.loadtest.report import (
     write_table,
 )
 from sse_cli.loadtest.schema import Report
+from sse_cli.loadtest.sources import local_ports, port_shortfall
 
 if TYPE_CHECKING:
     from multiprocessing.queues import Queue
@@ -86,6 +87,10 @@ def start(settings: BenchSettings, env: Environment | None = None) -> None:
     options = settings.check(request, env.stdout_isatty, env.stderr_isatty)
     if settings.request.insecure and not settings.quiet:
         env.stderr.write("sse-cli: warning: --insecure: TLS certificates are not verified\n")
+    sources = 1 if options.local_ips is None else options.local_ips.count
+    shortfall = port_shortfall(options.connections, sources, local_ports())
+    if shortfall is not None and not settings.quiet:
+        env.stderr.write(f"sse-cli: warning: {shortfall}\n")
     run_bench(options, env)
 
 

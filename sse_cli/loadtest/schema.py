@@ -87,6 +87,8 @@ class Settings(TypedDict):
     duration: float | None
     events_per_stream: int | None
     publish_rate: float | None
+    local_ips: list[str] | None
+    """The source addresses (--local-ips) as blocks: `127.0.0.2-127.0.0.3`, `::1`."""
 
 
 class Point(TypedDict):

@@ -21,7 +21,7 @@ from typing import cast
 
 from sse_cli.errors import EventTooLargeError
 from sse_cli.loadtest.audit import ID_AT, Audit, ascending_ids
-from sse_cli.loadtest.target import Target, connect_error_kind, error_note
+from sse_cli.loadtest.target import Target, connect_error_kind, connect_from, error_note
 from sse_cli.loadtest.wire import HeadError, Response, StreamProtocol, build_request
 from sse_cli.protocol.decoder import Decoder, Diagnostic, Event, Item
 from sse_cli.protocol.reconnect import GiveUp, Reconnection
@@ -60,13 +60,16 @@ class Stream:
         "preview",
         "protocol",
         "retry_after",
+        "source",
         "started",
         "state",
         "target",
     )
 
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: Target, source: str | None = None) -> None:
         self.target = target
+        self.source = source
+        """The local address every connection of this stream is made from (--local-ips)."""
         self.state = Reconnection(target.options.policy, target.options.last_event_id)
         self.events = 0
         self.audit = Audit(target.metrics)
@@ -131,13 +134,17 @@ class Stream:
             self,
         )
         try:
-            await loop.create_connection(
-                lambda: protocol,
-                target.host,
-                target.port,
-                ssl=target.ssl,
-                server_hostname=target.server_hostname,
-            )
+            if self.source is None:
+                await loop.create_connection(
+                    lambda: protocol, target.host, target.port,
+                    ssl=target.ssl, server_hostname=target.server_hostname,
+                )  # fmt: skip
+            else:
+                sock = await connect_from(loop, self.source, target.host, target.port)
+                await loop.create_connection(
+                    lambda: protocol, sock=sock,
+                    ssl=target.ssl, server_hostname=target.server_hostname,
+                )  # fmt: skip
         except (OSError, ssl.SSLError) as exc:
             protocol.ended = True
             return self._connect_failed(exc)

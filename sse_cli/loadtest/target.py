@@ -7,8 +7,11 @@ them. Stdlib only.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import socket
 import ssl
+import sys
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -98,13 +101,38 @@ def make_target(
 
 def resolve(host: str, port: int) -> str:
     """The host's first address: resolved once, not once per stream."""
-    import socket
-
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror:
         raise ConnectError(f"could not resolve host {host}", "check the URL's host name") from None
     return str(infos[0][4][0])
+
+
+#: Linux's IP_BIND_ADDRESS_NO_PORT (in the socket module from Python 3.12).
+NO_PORT: int | None = getattr(
+    socket, "IP_BIND_ADDRESS_NO_PORT", 24 if sys.platform == "linux" else None
+)
+
+
+async def connect_from(
+    loop: asyncio.AbstractEventLoop, source: str, host: str, port: int
+) -> socket.socket:
+    """A TCP connection from the address `source` to host:port, its socket non-blocking.
+
+    With IP_BIND_ADDRESS_NO_PORT the bind takes the address only and the kernel picks the
+    port at connect, per destination, as it does without a bind; a plain bind would take a
+    port for every destination at once."""
+    sock = socket.socket(socket.AF_INET6 if ":" in source else socket.AF_INET)
+    try:
+        sock.setblocking(False)
+        if NO_PORT is not None:
+            sock.setsockopt(socket.IPPROTO_IP, NO_PORT, 1)
+        sock.bind((source, 0))
+        await loop.sock_connect(sock, (host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def ssl_context(options: ListenOptions) -> ssl.SSLContext:
