@@ -322,6 +322,8 @@ class Target:
             return "met"
         if self.at_least:
             short = (self.limit - self.figure) / self.limit * 100
+            if self.figure <= 0:
+                return f"**missed** by {short:.0f}%"
             return f"**missed** by {short:.0f}% ({self.limit / self.figure:.2f}x short)"
         over = (self.figure - self.limit) / self.limit * 100
         return f"**missed** by {over:.0f}% ({self.figure / self.limit:.2f}x over)"
