@@ -112,3 +112,22 @@ def test_string_ids_and_long_digit_strings_are_deduplicated_as_strings() -> None
 def test_an_id_kept_by_the_next_events_is_not_a_duplicate() -> None:
     metrics = audited(events("1", "1", None), events(None, "2"))  # the last event ID persists
     assert (metrics.duplicates, metrics.gaps) == (0, 0)
+
+
+def test_redis_stream_ids_are_ordered_pairs_and_keep_no_set() -> None:
+    # serve's Redis broker sends MS-SEQ ids: a pair going up is clean, one not above the
+    # highest is a duplicate, and nothing is kept per event (a long run stays flat in memory).
+    metrics = Metrics()
+    audit = Audit(metrics)
+    first = events("1764762000000-0", "1764762000000-1", "1764762000001-0")
+    audit.events(first, ascending(list(first), Event, ID_AT))
+    assert (metrics.duplicates, audit.ids, audit.resumable) == (0, None, True)
+    again = events("1764762000000-1", "1764762000002-0", "1764762000001-9")
+    audit.events(again, ascending(list(again), Event, ID_AT))
+    assert (metrics.duplicates, metrics.gaps, audit.ids) == (2, 0, None)
+
+
+@pytest.mark.parametrize("odd", ["1-", "-1", "1-2-3", "a-1", "1-٣", "1" * 19 + "-0"])
+def test_ids_that_only_look_like_pairs_are_kept_as_strings(odd: str) -> None:
+    metrics = audited(events(odd, "z"), events(odd))
+    assert metrics.duplicates == 1

@@ -60,15 +60,27 @@ def _load() -> Callable[[list[Item], type[Event], int], Span | None]:
 ascending_ids = _load()
 
 
+def _pair(event_id: str) -> tuple[int, int] | None:
+    """An id of the form MS-SEQ (two decimal integers) as an ordered pair, else None."""
+    head, dash, tail = event_id.partition("-")
+    if not (dash and head and tail and len(head) <= MAX_DIGITS and len(tail) <= MAX_DIGITS):
+        return None
+    if not (head.isascii() and head.isdigit() and tail.isascii() and tail.isdigit()):
+        return None
+    return int(head), int(tail)
+
+
 class Audit:
     """One stream's ids across its connections, counting duplicates and gaps into `metrics`."""
 
-    __slots__ = ("highest", "ids", "metrics", "prev_id", "resuming")
+    __slots__ = ("highest", "highest_pair", "ids", "metrics", "prev_id", "resuming")
 
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
         self.highest: int | None = None
         """The highest integer id so far."""
+        self.highest_pair: tuple[int, int] | None = None
+        """The highest `MS-SEQ` id so far (Redis Streams' form: serve's Redis broker sends it)."""
         self.ids: set[str] | None = None
         """Ids other than integers, up to MAX_IDS_KEPT."""
         self.resuming = False
@@ -79,7 +91,7 @@ class Audit:
     @property
     def resumable(self) -> bool:
         """Whether the stream sent ids, so that a reconnection can resume it."""
-        return self.highest is not None or bool(self.ids)
+        return self.highest is not None or self.highest_pair is not None or bool(self.ids)
 
     def reconnecting(self) -> None:
         self.resuming = self.highest is not None
@@ -116,6 +128,15 @@ class Audit:
                 metrics.gaps += number - self.highest - 1
             self.resuming = False
             self.highest = number
+            return
+        pair = _pair(event_id)
+        if pair is not None:
+            # Ordered like integers, but with no count of what a resume skipped: a gap
+            # between two MS-SEQ ids says nothing of how many ids lay between them.
+            if self.highest_pair is not None and pair <= self.highest_pair:
+                metrics.duplicates += 1
+                return
+            self.highest_pair = pair
             return
         if self.ids is None:
             self.ids = set()
