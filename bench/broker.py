@@ -88,8 +88,9 @@ def _argv(name: str, config: Config, url: str) -> list[str]:
 def _fan_out(name: str, config: Config, url: str, subscribers: int, publishes: int) -> Any:
     """One fresh server, N subscribers, K publishes timed by bench/loadclient.py."""
     with service(_argv(name, config, url), name, timeout=config.timeout) as server:
+        idle = min(0.5, config.idle)
         return pubsub_load(
-            server, name, config, subscribers=subscribers, publishes=publishes, idle=0.5
+            server, name, config, subscribers=subscribers, publishes=publishes, idle=idle
         )
 
 
