@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from support.cli import SSE_CLI, WAIT, cli_env, run_cli
+from support.cli import SSE_CLI, WAIT, cli_env, invoke
 
 from sse_cli.launcher import Launched, running
 
@@ -84,9 +84,10 @@ def test_stack_asyncio_forces_asyncio_and_h11() -> None:
         assert not mapped(child.pid, "/httptools/")
 
 
-def test_an_unknown_stack_is_a_usage_error_in_one_line() -> None:
-    done = run_cli(*SERVE, SSE_CLI_SERVE_STACK="fast")
-    assert done.returncode == 2
-    assert done.stderr.decode().splitlines() == [
+def test_an_unknown_stack_is_a_usage_error_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SSE_CLI_SERVE_STACK", "fast")  # read from the process's environment
+    done = invoke(*SERVE)
+    assert done.status == 2
+    assert done.stderr.splitlines() == [
         "sse-cli: error: SSE_CLI_SERVE_STACK='fast' is not a stack (use auto or asyncio)"
     ]
