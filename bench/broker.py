@@ -27,6 +27,7 @@ from bench.common import (
     PYTHON,
     BenchError,
     Report,
+    Service,
     Table,
     Target,
     median,
@@ -85,26 +86,25 @@ def _argv(name: str, config: Config, url: str) -> list[str]:
     return argv + (["--broker", url] if name == REDIS else [])
 
 
-def _fan_out(name: str, config: Config, url: str, subscribers: int, publishes: int) -> Any:
-    """One fresh server, N subscribers, K publishes timed by bench/loadclient.py."""
-    with service(_argv(name, config, url), name, timeout=config.timeout) as server:
-        return pubsub_load(
-            server, name, config, subscribers=subscribers, publishes=publishes, idle=0.5
-        )
+def _fan_out(name: str, config: Config, server: Service) -> Any:
+    """N subscribers, K publishes timed by bench/loadclient.py."""
+    idle = min(0.5, config.idle)
+    return pubsub_load(
+        server, name, config, subscribers=config.subscribers, publishes=config.publishes, idle=idle
+    )
 
 
-def _throughput(name: str, config: Config, url: str, redis_pid: int) -> dict[str, Any]:
+def _throughput(name: str, config: Config, server: Service, redis_pid: int) -> dict[str, Any]:
     subscribers, publishes = (10, 200) if config.smoke else (100, 5_000)
-    with service(_argv(name, config, url), name, timeout=config.timeout) as server:
-        pids = [server.pid] + ([redis_pid] if name == REDIS else [])
-        argv = [
-            PYTHON, "-m", "bench.brokerclient", server.url,
-            "--subscribers", str(subscribers), "--publishes", str(publishes),
-            "--publishers", "4", "--pids", ",".join(map(str, pids)),
-            "--timeout", str(config.timeout),
-        ]  # fmt: skip
-        what = f"the throughput client against {name}"
-        result = run_json(argv, what, timeout=config.timeout + 10)
+    pids = [server.pid] + ([redis_pid] if name == REDIS else [])
+    argv = [
+        PYTHON, "-m", "bench.brokerclient", server.url,
+        "--subscribers", str(subscribers), "--publishes", str(publishes),
+        "--publishers", "4", "--pids", ",".join(map(str, pids)),
+        "--timeout", str(config.timeout),
+    ]  # fmt: skip
+    what = f"the throughput client against {name}"
+    result = run_json(argv, what, timeout=config.timeout + 10)
     if result["failed"] or result["delivered"] != subscribers * result["published"]:
         raise BenchError(f"{name}: a publish failed or an event was not delivered: {result}")
     result["subscribers"] = subscribers
@@ -119,8 +119,14 @@ def broker(config: Config, report: Report) -> None:
         flow: dict[str, list[dict[str, Any]]] = {name: [] for name in BROKERS}
         for run in range(config.runs):
             for name in rotation(BROKERS, run):
-                fan[name].append(_fan_out(name, config, url, n, config.publishes))
-                flow[name].append(_throughput(name, config, url, redis_pid))
+                # A fresh server for each figure; the smoke run (no figures) shares one.
+                with service(_argv(name, config, url), name, timeout=config.timeout) as server:
+                    fan[name].append(_fan_out(name, config, server))
+                    if config.smoke:
+                        flow[name].append(_throughput(name, config, server, redis_pid))
+                if not config.smoke:
+                    with service(_argv(name, config, url), name, timeout=config.timeout) as server:
+                        flow[name].append(_throughput(name, config, server, redis_pid))
     _fan_out_table(config, report, fan)
     _throughput_table(config, report, flow)
 

@@ -25,6 +25,8 @@ class Config:
     """Heartbeat interval of both pub/sub servers, in seconds."""
     idle: float
     """How long the subscribers stay idle (heartbeats only) before the memory reading."""
+    settle: float
+    """How long a client holding streams is left before its RSS is read."""
     batch: int
     """Connections the load client opens at once."""
     timeout: float
@@ -49,6 +51,7 @@ FULL = Config(
     publishes=5,
     ping=2,
     idle=4.5,
+    settle=1.0,
     batch=250,
     timeout=180.0,
 )
@@ -67,7 +70,8 @@ SMOKE = Config(
     subscribers=50,
     publishes=2,
     ping=1,
-    idle=1.3,
+    idle=0.3,
+    settle=0.1,
     batch=25,
     timeout=60.0,
 )

@@ -88,7 +88,7 @@ async def rate(url: str, events: int) -> float:
 
 def measure(smoke: bool, runs: int) -> tuple[list[float], list[float], list[float], int]:
     """Gap errors in ms, then the counter's and the replay's rates (events/s), and the size."""
-    gaps_count, big = (20, 2_000) if smoke else (300, 100_000)
+    gaps_count, big = (5, 2_000) if smoke else (300, 100_000)
     with tempfile.TemporaryDirectory() as folder:
         gaps = irregular_gaps(gaps_count)
         offsets = [sum(gaps[:i]) for i in range(gaps_count + 1)]

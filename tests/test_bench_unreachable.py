@@ -32,11 +32,13 @@ def test_bench_where_nothing_listens_exits_3_within_seconds(
     closed_port: int, args: list[str]
 ) -> None:
     began = time.monotonic()
-    done = invoke("bench", f"http://127.0.0.1:{closed_port}/", "--duration", "30", *args)
+    done = invoke("bench", f"http://127.0.0.1:{closed_port}/", "--duration", "60", *args)
     took = time.monotonic() - began
     assert done.status == 3, done.stderr
     assert "refused" in done.stderr
-    assert took < 5, took
+    # Stopped, not waiting out --duration: a third of it leaves room for --workers' two
+    # interpreters to start on a busy machine (5.6 s beside a CPU hog in CI, 1.5 s idle).
+    assert took < 20, took
 
 
 def test_bench_with_reconnect_waits_for_a_server_that_is_starting(closed_port: int) -> None:

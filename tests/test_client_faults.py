@@ -9,6 +9,7 @@ reader that stops reading) it runs as a subprocess.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import re
@@ -164,50 +165,118 @@ def flood(prefix: bytes, unit: bytes, total: int = FLOOD) -> Handler:
     return handler
 
 
-@pytest.mark.parametrize(
-    ("prefix", "unit"),
-    [
-        pytest.param(b"data: ", b"x", id="a-data-line-with-no-end"),
-        pytest.param(b":", b"x", id="a-comment-with-no-end"),
-        pytest.param(b"", b"data: ab\n", id="data-lines-and-no-blank-line"),
-        pytest.param(b"data: ", "😀".encode(), id="a-line-of-4-byte-characters"),
-    ],
-)
-def test_64_mib_without_a_blank_line_fails_naming_the_flag_in_bounded_memory(
-    serve_socket: Serve, tmp_path: Path, baseline_rss: int, prefix: bytes, unit: bytes
-) -> None:
-    server = serve_socket(flood(prefix, unit))
-    proc, peak = run_measured(tmp_path / "peak", "listen", server.url, "--no-reconnect")
-    assert proc.returncode == 7, proc.stderr
-    assert proc.stdout == b""
-    [error] = error_lines(proc.stderr)
-    assert "--max-event-size" in error
-    assert proc.stderr.decode().splitlines()[-1] == error
-    # A 4-byte character is one character of the bound but 4 bytes of memory.
-    bound = BOUND * (4 if len(unit) == 4 else 1)
-    assert peak - baseline_rss < bound + MARGIN, (
-        f"peak RSS {peak / MIB:.0f} MiB, {(peak - baseline_rss) / MIB:.0f} MiB over a normal run"
+# One interpreter measures every flood: it imports the CLI once, then forks a child per run,
+# which resets its peak (/proc/self/clear_refs) and runs `sse-cli ARGS` with stdout and
+# stderr in files; each child's peak is measured from the same start as the normal run's.
+FORKED_PEAKS = """\
+import json, os, sys
+runs, folder = json.loads(sys.argv[1]), sys.argv[2]
+sys.argv[0] = "sse-cli"
+from sse_cli import process
+process.start()
+from sse_cli.cli import main
+import sse_cli.client, sse_cli.cli.listen
+for n, args in enumerate(runs):
+    pid = os.fork()
+    if pid == 0:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+        for fd, name in ((1, "out"), (2, "err")):
+            os.dup2(os.open(f"{folder}/{n}.{name}", os.O_WRONLY | os.O_CREAT), fd)
+        sys.argv[1:] = args
+        try:
+            main()
+        except SystemExit as exit:
+            status = exit.code if isinstance(exit.code, int) else 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        with open("/proc/self/status") as lines:
+            peak = next(line for line in lines if line.startswith("VmHWM:")).split()[1]
+        with open(f"{folder}/{n}.peak", "w") as out:
+            out.write(peak)
+        os._exit(status)
+    _, status = os.waitpid(pid, 0)
+    with open(f"{folder}/{n}.status", "w") as out:
+        out.write(str(os.waitstatus_to_exitcode(status)))
+"""
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One forked run: its exit status, output and peak resident set size in bytes."""
+
+    status: int
+    stdout: bytes
+    stderr: str
+    peak: int
+
+
+def run_forked(folder: Path, runs: list[list[str]]) -> list[Measured]:
+    """Run `sse-cli ARGS` for each of `runs` in turn, each forked from one interpreter."""
+    done = subprocess.run(
+        [sys.executable, "-c", FORKED_PEAKS, json.dumps(runs), str(folder)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env=cli_env(),
+        timeout=120,
     )
-    print(f"peak RSS {peak / MIB:.0f} MiB (a normal run: {baseline_rss / MIB:.0f} MiB)")
+    assert done.returncode == 0, done.stderr.decode()
+    return [
+        Measured(
+            int((folder / f"{n}.status").read_text()),
+            (folder / f"{n}.out").read_bytes(),
+            (folder / f"{n}.err").read_text(),
+            int((folder / f"{n}.peak").read_text()) * 1024,
+        )
+        for n in range(len(runs))
+    ]
 
 
-@pytest.mark.parametrize(
-    "unit",
-    [
-        pytest.param(b":" + b"z" * 1000 + b"\n", id="comments"),
-        pytest.param(b"event: " + b"y" * 1000 + b"\n", id="event-lines"),
-        pytest.param(b"id: " + b"i" * 1000 + b"\n", id="id-lines"),
-    ],
-)
-def test_64_mib_of_lines_that_buffer_nothing_run_in_flat_memory(
-    serve_socket: Serve, tmp_path: Path, baseline_rss: int, unit: bytes
+#: (id, prefix, unit): 64 MiB that never ends an event, each of which must fail with exit 7
+#: naming --max-event-size in memory bounded by it...
+UNENDED = [
+    ("a-data-line-with-no-end", b"data: ", b"x"),
+    ("a-comment-with-no-end", b":", b"x"),
+    ("data-lines-and-no-blank-line", b"", b"data: ab\n"),
+    ("a-line-of-4-byte-characters", b"data: ", "😀".encode()),
+]
+#: ...and 64 MiB of lines that buffer nothing, which must run to the end in flat memory.
+FLAT = [
+    ("comments", b":" + b"z" * 1000 + b"\n"),
+    ("event-lines", b"event: " + b"y" * 1000 + b"\n"),
+    ("id-lines", b"id: " + b"i" * 1000 + b"\n"),
+]
+
+
+def test_64_mib_floods_fail_naming_the_flag_or_run_flat_in_bounded_memory(
+    tmp_path: Path,
 ) -> None:
-    server = serve_socket(flood(b"", unit))
-    proc, peak = run_measured(tmp_path / "peak", "listen", server.url, "--no-reconnect")
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == b""
-    assert peak - baseline_rss < MARGIN, f"peak RSS {(peak - baseline_rss) / MIB:.0f} MiB over"
-    print(f"peak RSS {peak / MIB:.0f} MiB (a normal run: {baseline_rss / MIB:.0f} MiB)")
+    floods = [(name, prefix, unit) for name, prefix, unit in UNENDED]
+    floods += [(name, b"", unit) for name, unit in FLAT]
+    with contextlib.ExitStack() as servers:
+        normal = servers.enter_context(SocketServer(stream(events(1, 3))))
+        urls = [normal.url]
+        for _, prefix, unit in floods:
+            urls.append(servers.enter_context(SocketServer(flood(prefix, unit))).url)
+        baseline, *measured = run_forked(tmp_path, [["listen", u, "--no-reconnect"] for u in urls])
+    assert baseline.status == 0, baseline.stderr
+    assert len(json_lines(baseline.stdout)) == 3
+    print(f"a normal run: peak RSS {baseline.peak / MIB:.0f} MiB")
+    for (name, _, unit), run in zip(floods, measured, strict=True):
+        over = f"{name}: peak RSS {(run.peak - baseline.peak) / MIB:.0f} MiB over a normal run"
+        print(over)
+        assert run.stdout == b"", name
+        if name in {n for n, _, _ in UNENDED}:
+            assert run.status == 7, (name, run.stderr)
+            [error] = error_lines(run.stderr)
+            assert "--max-event-size" in error, name
+            assert run.stderr.splitlines()[-1] == error, name
+            # A 4-byte character is one character of the bound but 4 bytes of memory.
+            bound = BOUND * (4 if len(unit) == 4 else 1)
+            assert run.peak - baseline.peak < bound + MARGIN, over
+        else:
+            assert run.status == 0, (name, run.stderr)
+            assert run.peak - baseline.peak < MARGIN, over
 
 
 def test_max_event_size_is_the_exact_bound_on_an_events_data(serve_socket: Serve) -> None:

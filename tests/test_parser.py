@@ -496,6 +496,12 @@ def test_unterminated_line_longer_than_max_event_size_in_one_chunk_raises() -> N
         Decoder(max_event_size=100).feed(b"data: a\n\ndata: " + b"x" * 200)
 
 
+def test_complete_comment_line_longer_than_max_event_size_raises() -> None:
+    with pytest.raises(EventTooLargeError) as raised:
+        Decoder(max_event_size=100).feed(b"data: a\n\n: " + b"x" * 200 + b"\n")
+    assert raised.value.items == [message("a")]
+
+
 def test_event_whose_data_lines_sum_past_max_event_size_raises() -> None:
     decoder = Decoder(max_event_size=100)
     with pytest.raises(EventTooLargeError):

@@ -19,7 +19,7 @@ from typing import TypeAlias
 
 import httpx
 import pytest
-from support.cli import WAIT, run_cli
+from support.cli import WAIT, invoke
 from support.redis import RedisServer, free_port
 from support.serve import serving
 
@@ -339,8 +339,8 @@ def test_serve_refuses_a_broker_or_workers_it_cannot_use_before_binding(
     args: list[str], status: int, words: str
 ) -> None:
     argv = [a.replace("{free}", str(free_port())) for a in args]
-    done = run_cli("serve", "--port", "0", *argv)
-    stderr = done.stderr.decode()
-    assert done.returncode == status, stderr
+    done = invoke("serve", "--port", "0", *argv)
+    stderr = done.stderr
+    assert done.status == status, stderr
     assert words in stderr and "serving on" not in stderr
     assert len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr

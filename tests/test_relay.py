@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.cli import WAIT, invoke, run_cli
+from support.cli import WAIT, invoke
 from support.redis import RedisServer
 from support.relays import descendants, relay_server, running_now, script, wait_for_file
 from support.sse_reader import StreamReader, close_all
@@ -308,9 +308,9 @@ def test_a_relay_on_one_serve_reaches_subscribers_of_another_through_the_broker(
 def test_a_bad_relay_option_is_one_line_and_exit_2_before_binding(
     args: list[str], words: str
 ) -> None:
-    done = run_cli("serve", "--port", "0", *args)
-    assert done.returncode == 2, done.stderr
-    err = done.stderr.decode()
+    done = invoke("serve", "--port", "0", *args)
+    assert done.status == 2, done.stderr
+    err = done.stderr
     assert words in err and "Traceback" not in err and "serving on" not in err, err
 
 

@@ -8,7 +8,7 @@ import json
 import urllib.request
 from pathlib import Path
 
-from support.cli import WAIT, run_cli
+from support.cli import WAIT, invoke
 
 from sse_cli.launcher import running, serve_command
 
@@ -46,15 +46,15 @@ def test_a_folder_serves_its_recordings_and_warns_once_per_stray_file(tmp_path: 
 
 
 def test_a_folder_without_a_recording_is_refused(tmp_path: Path) -> None:
-    done = run_cli("serve", "--port", "0", "--replay", str(folder(tmp_path, recording=False)))
-    assert done.returncode == 2
-    assert b"the folder holds no recording" in done.stderr.splitlines()[-1]
+    done = invoke("serve", "--port", "0", "--replay", str(folder(tmp_path, recording=False)))
+    assert done.status == 2
+    assert "the folder holds no recording" in done.stderr.splitlines()[-1]
 
 
 def test_a_broken_recording_in_a_folder_still_stops_serve(tmp_path: Path) -> None:
     where = folder(tmp_path)
     with (where / "feed.jsonl").open("a") as f:
         f.write("not json\n")
-    done = run_cli("serve", "--port", "0", "--replay", str(where))
-    assert done.returncode == 2
-    assert b"feed.jsonl:6: not a JSON line" in done.stderr
+    done = invoke("serve", "--port", "0", "--replay", str(where))
+    assert done.status == 2
+    assert "feed.jsonl:6: not a JSON line" in done.stderr

@@ -6,7 +6,7 @@ query options."""
 from __future__ import annotations
 
 import pytest
-from support.cli import run_cli
+from support.cli import invoke
 
 from sse_cli.serve.relay_settings import RelaySettings
 from sse_cli.serve.routes import ROUTES
@@ -65,9 +65,9 @@ def test_the_quiet_banner_is_the_address_and_how_to_stop() -> None:
 
 
 def test_serve_help_lists_every_endpoint_and_the_replay_options() -> None:
-    done = run_cli("serve", "--help", COLUMNS="100")
-    assert done.returncode == 0
-    text = done.stdout.decode()
+    done = invoke("serve", "--help", COLUMNS="100")
+    assert done.status == 0
+    text = done.text
     for route in ROUTES:
         if route.documented and route.example is not None:
             assert f"{route.method:<4} {route.path} " in text, route.path

@@ -1,5 +1,5 @@
 """`serve` runs on uvloop and httptools when they import, on asyncio and h11 otherwise, and
-its banner names the pair that runs; start-up paths never import either.
+its banner names the pair that runs (test_startup.py: start-up paths never import either).
 
 Each server is a real child process. What its banner says is checked against what the child
 has actually loaded (its /proc/PID/maps): a loop named `asyncio` means uvloop's extension
@@ -9,8 +9,6 @@ module was never mapped.
 from __future__ import annotations
 
 import importlib.util
-import json
-import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
@@ -18,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from support.cli import SSE_CLI, WAIT, cli_env, run_cli
+from support.cli import SSE_CLI, WAIT, cli_env, invoke
 
 from sse_cli.launcher import Launched, running
 
@@ -86,50 +84,10 @@ def test_stack_asyncio_forces_asyncio_and_h11() -> None:
         assert not mapped(child.pid, "/httptools/")
 
 
-def test_an_unknown_stack_is_a_usage_error_in_one_line() -> None:
-    done = run_cli(*SERVE, SSE_CLI_SERVE_STACK="fast")
-    assert done.returncode == 2
-    assert done.stderr.decode().splitlines() == [
+def test_an_unknown_stack_is_a_usage_error_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SSE_CLI_SERVE_STACK", "fast")  # read from the process's environment
+    done = invoke(*SERVE)
+    assert done.status == 2
+    assert done.stderr.splitlines() == [
         "sse-cli: error: SSE_CLI_SERVE_STACK='fast' is not a stack (use auto or asyncio)"
     ]
-
-
-# The console script, reporting on its way out (whatever the exit path) whether uvloop or
-# httptools was imported: the last line of stderr.
-PROBE = """
-import atexit, json, sys
-atexit.register(
-    lambda: print(json.dumps([m for m in ("uvloop", "httptools") if m in sys.modules]),
-    file=sys.stderr)
-)
-sys.argv[0] = "sse-cli"
-from sse_cli.__main__ import main
-main()
-"""
-COMPLETION = {"_SSE_CLI_COMPLETE": "complete_bash", "COMP_WORDS": "sse-cli ", "COMP_CWORD": "1"}
-
-
-@pytest.mark.parametrize(
-    ("args", "env", "status"),
-    [
-        (["--help"], {}, 0),
-        (["listen", "--help"], {}, 0),
-        (["serve", "--help"], {}, 0),
-        (["listen", "not a url"], {}, 2),
-        ([], COMPLETION, 0),
-    ],
-    ids=["help", "listen-help", "serve-help", "listen-usage-error", "completion"],
-)
-def test_start_up_never_imports_uvloop_or_httptools(
-    args: list[str], env: dict[str, str], status: int
-) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, *args],
-        capture_output=True,
-        stdin=subprocess.DEVNULL,
-        env=cli_env(**env),
-        timeout=30,
-        text=True,
-    )
-    assert done.returncode == status
-    assert json.loads(done.stderr.strip().splitlines()[-1]) == []

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import pytest
-from support.cli import WAIT, cli_env, run_cli
+from support.cli import WAIT, cli_env, invoke, run_cli
 from support.measure import memory_kib, open_fds
 from support.waiting import wait_until
 
@@ -776,9 +776,9 @@ def test_binding_every_interface_prints_a_warning(serve: Callable[..., Server]) 
 
 
 def test_an_empty_host_is_refused_not_bound_to_every_interface() -> None:
-    result = run_cli("serve", "--port", "0", "--host", "", timeout=WAIT)
-    assert result.returncode == 2
-    lines = result.stderr.decode().splitlines()
+    result = invoke("serve", "--port", "0", "--host", "", timeout=WAIT)
+    assert result.status == 2
+    lines = result.stderr.splitlines()
     assert len(lines) == 1 and "--host" in lines[0] and "0.0.0.0" in lines[0], lines
     assert "serving on" not in lines[0]
 
@@ -802,11 +802,11 @@ def test_cors_is_off_by_default(plain_server: Server) -> None:
 
 
 def test_cors_star_is_refused_with_exit_2() -> None:
-    result = run_cli("serve", "--port", "0", "--cors-origin", "*", timeout=WAIT)
-    assert result.returncode == 2
-    lines = result.stderr.decode().splitlines()
+    result = invoke("serve", "--port", "0", "--cors-origin", "*", timeout=WAIT)
+    assert result.status == 2
+    lines = result.stderr.splitlines()
     assert len(lines) == 1 and "'*'" in lines[0] and "credentials" in lines[0], lines
-    assert b"Traceback" not in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_cors_allows_only_the_named_origin_with_credentials(

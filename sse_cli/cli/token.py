@@ -5,7 +5,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sse_cli.cli.app import app, fail
+from sse_cli.cli.app import app, environment, fail
+from sse_cli.env import Environment
 from sse_cli.errors import ExitCode, SseCliError, UsageError
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ Examples:
 
 @app.command(epilog=TOKEN_EPILOG)
 def token(
+    ctx: typer.Context,
     key: Annotated[
         str,
         typer.Option(
@@ -115,23 +117,37 @@ def token(
         algorithm=algorithm,
         check=check,
     )
+    start(request, environment(ctx))
+
+
+def start(request: "TokenRequest", env: Environment) -> None:
+    """Mint or check on `env`'s streams; an expected failure is one line and its status."""
+    from sse_cli.render import Messages
+
     try:
-        mint_or_check(request)
+        mint_or_check(request, env)
     except SseCliError as exc:
-        fail(exc)
+        fail(exc, Messages(env.stderr))
 
 
-def mint_or_check(request: "TokenRequest") -> None:
+def mint_or_check(request: "TokenRequest", env: Environment) -> None:
     secret = read_key(request.key)
     if request.check is not None:
-        check_token(request.check, secret, request.issuer, request.audience, request.publish,
-                    request.subscribe)  # fmt: skip
+        shown = check_token(request.check, secret, request.issuer, request.audience,
+                            request.publish, request.subscribe)  # fmt: skip
+        _line(env, shown)
         return
     from sse_cli.tokens import claims_for, mint, parse_ttl
 
     claims = claims_for(request.publish, request.subscribe, request.issuer, request.audience,
                         parse_ttl(request.ttl), request.legacy)  # fmt: skip
-    typer.echo(mint(secret, claims, request.legacy, request.algorithm))
+    _line(env, mint(secret, claims, request.legacy, request.algorithm))
+
+
+def _line(env: Environment, text: str) -> None:
+    """One line of data on the run's stdout."""
+    env.text_stdout.write(text + "\n")
+    env.text_stdout.flush()
 
 
 def read_key(key: str) -> str:
@@ -153,7 +169,8 @@ class TokenRefusedError(SseCliError):
 def check_token(
     token: str, key: str, issuer: str | None, audience: str | None,
     publish: list[str], subscribe: list[str],
-) -> None:  # fmt: skip
+) -> str:  # fmt: skip
+    """The grant of a token that grants what is asked, as a JSON line; else TokenRefusedError."""
     import json
 
     from sse_cli.serve.auth import AuthError, JwtSettings, verify
@@ -173,4 +190,4 @@ def check_token(
         "subscribe": [s.text for s in grant.subscribe],
         "exp": grant.expires,
     }
-    typer.echo(json.dumps(shown))
+    return json.dumps(shown)
