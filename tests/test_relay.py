@@ -68,7 +68,9 @@ def test_a_subscriber_cut_midway_resumes_with_last_event_id_and_misses_nothing(
         + "import time\n"
         + "for i in range(3000):\n    print(i)\n    if i % 50 == 0: time.sleep(0.01)\n",
     )
-    with relay_server(["--exec", writer]) as server:
+    # The history holds every line, so the resume is complete however far the writer got
+    # while no one was subscribed (with the default 1,000, a busy machine could outrun it).
+    with relay_server(["--exec", writer, "--history", "4000"]) as server:
         first = subscribe(server.url)
         go.touch()
         first.wait(lambda r: len(r.events) >= 500)
