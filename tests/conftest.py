@@ -22,7 +22,9 @@ from support.twins import NAMES, speedups, using
 # local session. Tests that should scale with the profile leave max_examples unset.
 settings.register_profile(
     "ci",
-    max_examples=150,
+    # A fixed set (derandomized): 100 examples take a third less time than 150 did, and the
+    # "long" profile is where new examples are found.
+    max_examples=100,
     derandomize=True,
     database=None,
     deadline=None,
