@@ -389,6 +389,33 @@ def test_a_slow_subscriber_is_dropped_while_others_keep_receiving(
     assert b": dropped: this client fell too far behind" in received
 
 
+def test_an_idle_subscriber_gets_each_event_as_one_chunk_written_without_its_writer() -> None:
+    with serving() as server:
+        client = socket.create_connection(("127.0.0.1", server.port), timeout=WAIT)
+        client.sendall(b"GET /subscribe?topic=t HTTP/1.1\r\nHost: test\r\n\r\n")
+        received = b""
+        while b": subscribed to topic t\n\n\r\n" not in received:
+            piece = client.recv(4096)
+            assert piece, received
+            received += piece
+        fanout = server.app.state.shared.hub.broker.fanout
+        (subscriber,) = fanout.topics["t"]
+        expected = b""
+        for n in (1, 2, 3):
+            # the writer asleep on an empty inbox: an event goes straight to the socket
+            wait_until(lambda: subscriber.wake is not None and not subscriber.wake.done())
+            publish(server.url, f"event {n}", topic="t")
+            event = b"id: %d\ndata: event %d\n\n" % (n, n)
+            expected += b"%x\r\n%b\r\n" % (len(event), event)
+            while not received.endswith(expected):
+                piece = client.recv(4096)
+                assert piece, received
+                received += piece
+        assert fanout.written == 3  # none went through the inbox and its writer
+        assert stats(server.url)["events_sent"] == 3
+        client.close()
+
+
 @pytest.mark.parametrize("path", ["/counter?delay=0.2", "/subscribe?topic=gone"])
 def test_a_client_that_leaves_stops_its_generator_within_a_second(base: str, path: str) -> None:
     wait_until(lambda: stats(base)["generators"] == 0)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Annotated
+from typing import Annotated, cast
 from urllib.parse import parse_qs
 
 from fastapi import Query, Request
@@ -122,6 +122,7 @@ class SubscribeStream:
                 resumed = b"complete" if joined.complete else b"incomplete"
                 head = [*STREAM_HEAD, (RESUME_HEADER, resumed)]
             await send({"type": "http.response.start", "status": 200, "headers": head})
+            subscriber.transport = chunked_transport(send)
             hub.start_heartbeat()
             gone = asyncio.ensure_future(disconnected(receive, subscriber))
             try:
@@ -132,6 +133,21 @@ class SubscribeStream:
                 gone.cancel()
         finally:
             hub.broker.leave(asked.topic, subscriber)
+
+
+def chunked_transport(send: Send) -> asyncio.WriteTransport | None:
+    """The transport under `send` when it is uvicorn's httptools protocol writing this
+    response's body as chunks, or None. The fan-out may then write an event's chunk on it
+    itself: the protocol adds nothing else to a body chunk, and ends the body as before."""
+    cycle = getattr(send, "__self__", None)
+    if type(cycle).__module__ != "uvicorn.protocols.http.httptools_impl":
+        return None
+    if getattr(cycle, "chunked_encoding", None) is not True:
+        return None
+    transport = getattr(cycle, "transport", None)
+    if not all(hasattr(transport, name) for name in ("write", "get_write_buffer_size")):
+        return None  # uvloop's transport is not an asyncio.WriteTransport subclass
+    return cast("asyncio.WriteTransport", transport)
 
 
 def subscribe_refusal(scope: Scope, topic: str) -> AuthError | None:

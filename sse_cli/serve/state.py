@@ -11,12 +11,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sse_cli.serve.brokers import Broker
+from sse_cli.serve.brokers.fanout import chunk
 from sse_cli.serve.settings import ServeSettings
 
 if TYPE_CHECKING:
     from starlette.requests import Request
 
 PING = b": ping\n\n"
+PING_CHUNK = chunk(PING)
 
 
 @dataclass
@@ -83,6 +85,6 @@ class Hub:
         while True:
             await asyncio.sleep(interval)
             for subscriber in self.broker.fanout.everyone():
-                if not subscriber.pending:
+                if not subscriber.pending and not subscriber.write_now(PING_CHUNK):
                     subscriber.pending.append(PING)
                     subscriber.notify()

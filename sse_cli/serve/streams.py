@@ -151,7 +151,7 @@ async def stats(request: Request) -> Response:
         {
             "generators": state.activity.generators,
             "streams_started": state.activity.streams_started,
-            "events_sent": state.activity.events_sent,
+            "events_sent": state.activity.events_sent + state.hub.broker.fanout.written,
             "abandoned": state.activity.abandoned,
             "subscribers": state.hub.broker.subscribers,
             "tasks": len(asyncio.all_tasks()),
