@@ -281,7 +281,7 @@ class Metrics(Counts):
         if sent_ns < self.started_ns - STALE_NS:
             self.stale += 1
         else:
-            self.record("latency", (now_ns - sent_ns) / 1000)
+            self.pending["latency"].append((now_ns - sent_ns) // 1000)
 
     def error(self, kind: str, note: str = "") -> None:
         self.errors[kind] += 1
