@@ -59,9 +59,9 @@ WORKER_GRACE = 30.0
 def run_loop(main: Coroutine[Any, Any, T], fast: bool = True) -> T:
     """Run `main` on uvloop when it is importable and `fast`, else on asyncio's own loop.
 
-    Every delivery is a read callback, a protocol call and a few timer and transport calls:
-    on uvloop, 100,000 deliveries to 5,000 streams take bench about a quarter less CPU
-    (bench/RESULTS.md). Ctrl-C cancels the main task on both (Python 3.11+).
+    Every delivery is a read callback into a protocol, which uvloop makes in C: 100,000
+    deliveries to 5,000 streams took bench 5.8 s of CPU on asyncio's loop, 5.1 s on uvloop.
+    Ctrl-C cancels the main task on both (Python 3.11+).
     """
     if fast:
         try:
