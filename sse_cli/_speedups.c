@@ -461,7 +461,7 @@ ascending(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 }
 
 /* Record each value of a list (clamped to 0..highest) into an HdrHistogram's counts: the C
-   twin of sse_cli.loadtest.metrics.record_values. The index is hdrh's counts_index_for;
+   twin of sse_cli.loadtest.hdr.record_values. The index is hdrh's counts_index_for;
    a value whose index falls outside the counts is not recorded, as hdrh's record_value.
    Returns (recorded, lowest, highest) for the caller to update the histogram's totals. */
 static PyObject *
@@ -545,7 +545,7 @@ static PyMethodDef methods[] = {
      "sse_cli.loadtest.audit.ascending."},
     {"record_values", (PyCFunction)(void (*)(void))record_values, METH_FASTCALL,
      "Record a list of values into an HdrHistogram's counts: the C twin of "
-     "sse_cli.loadtest.metrics.record_values."},
+     "sse_cli.loadtest.hdr.record_values."},
     {NULL, NULL, 0, NULL},
 };
 

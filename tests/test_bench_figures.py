@@ -24,17 +24,15 @@ from support.twins import using
 from sse_cli.errors import UsageError
 from sse_cli.loadtest import timeline
 from sse_cli.loadtest.dashboard import Dashboard
+from sse_cli.loadtest.hdr import HIGHEST_US, record_values, record_values_in_c
 from sse_cli.loadtest.metrics import (
     CURVE,
-    HIGHEST_US,
     NUMBERS,
     TALLIES,
     Counts,
     Metrics,
     mean_of,
     new_histogram,
-    record_values,
-    record_values_in_c,
     values_at,
 )
 from sse_cli.loadtest.options import BenchSettings

@@ -18,8 +18,8 @@ from sse_cli.cli import run_cli as run_in_process
 from sse_cli.protocol.decoder import Event
 
 WHICH = (
-    "from sse_cli.protocol import decoder; from sse_cli.loadtest import audit, metrics; "
-    "print(decoder._scan.__module__, audit.ascending_ids.__module__, metrics.add_values.__name__)"
+    "from sse_cli.protocol import decoder; from sse_cli.loadtest import audit, hdr; "
+    "print(decoder._scan.__module__, audit.ascending_ids.__module__, hdr.add_values.__name__)"
 )
 
 

@@ -10,7 +10,7 @@ whatever the count, and the histograms of several worker processes merge exactly
 their compressed encoding. Each interval of the time series (`Series`) has histograms of its
 own: samples go into the interval's, which are added to the run's when the interval closes.
 A sample is first appended to a list, and the lists are recorded into the interval's
-histograms in one call each when it closes (`record_values`, with a C twin): hdrh's
+histograms in one call each when it closes (`hdr.record_values`, with a C twin): hdrh's
 `record_value` is pure Python, about 2 us a call, and a delivery made two of them.
 
 hdrhistogram is imported when a `Metrics` is built, never when the CLI starts.
@@ -26,12 +26,12 @@ import itertools
 import statistics
 import sys
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from sse_cli.loadtest import hdr
+from sse_cli.loadtest.hdr import HIGHEST_US
 from sse_cli.loadtest.schema import Rates, Times
-from sse_cli.speedups import chosen
 
 if TYPE_CHECKING:
     from hdrh.histogram import HdrHistogram
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 #: The histograms, each of a time in microseconds: `connect` to the TCP (and TLS) connection,
 #: `head` to the response head, both from the start of the attempt.
 TIMES = ("connect", "head", "ttfe", "gap", "latency", "publish")
-HIGHEST_US = 3_600_000_000
 #: A send time more than this before the run's start is not a delivery being measured.
 STALE_NS = 1_000_000_000
 
@@ -65,37 +64,6 @@ def clear(hist: HdrHistogram) -> None:
     hist.max_value = 0
     hist.start_time_stamp_msec = sys.maxsize
     hist.end_time_stamp_msec = 0
-
-
-def record_values(hist: HdrHistogram, values: list[int]) -> None:
-    """Record each value (microseconds, clamped to 0..HIGHEST_US) into `hist`, as one
-    `record_value` each does: the reference of the C twin, `_speedups.record_values`."""
-    for value in values:
-        hist.record_value(min(max(value, 0), HIGHEST_US))
-
-
-def record_values_in_c(hist: HdrHistogram, values: list[int]) -> None:
-    """`record_values` by `sse_cli._speedups`, which must be built: the counts in one C loop
-    (hdrh's index of a value, computed as hdrh does), then the totals, min and max."""
-    import sse_cli._speedups as fast
-
-    counts = hist.counts
-    recorded, low, high = fast.record_values(
-        counts, memoryview(counts).itemsize, values, hist.counts_len, hist.unit_magnitude,
-        hist.sub_bucket_half_count_magnitude, hist.sub_bucket_mask, HIGHEST_US,
-    )  # fmt: skip
-    if recorded:
-        hist.total_count += recorded
-        hist.min_value = min(hist.min_value, low)
-        hist.max_value = max(hist.max_value, high)
-
-
-def _load() -> Callable[[HdrHistogram, list[int]], None]:
-    """The C twin of `record_values` when it is to be used (`sse_cli.speedups`)."""
-    return record_values if chosen() is None else record_values_in_c
-
-
-add_values = _load()
 
 
 def encode(hist: HdrHistogram) -> str:
@@ -272,7 +240,7 @@ class Metrics(Counts):
         """Record the samples held back by `record` into the current interval's histograms."""
         for name, values in self.pending.items():
             if values:
-                add_values(self.hist[name], values)
+                hdr.add_values(self.hist[name], values)
                 values.clear()
 
     def sent_at(self, sent_ns: int, now_ns: int) -> None:

@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-from sse_cli.loadtest import audit, metrics, stream
+from sse_cli.loadtest import audit, hdr, stream
 from sse_cli.protocol import decoder as parser
 from sse_cli.speedups import built
 
@@ -35,12 +35,12 @@ def using(name: str) -> Iterator[None]:
             pytest.skip("sse_cli._speedups was not built (no C compiler?)")
         built.bind(parser.Event, parser.Comment)
         scan, ascending = built.scan, built.ascending
-        record = metrics.record_values_in_c
+        record = hdr.record_values_in_c
     else:
         scan, ascending = parser.scan_lines, audit.ascending
-        record = metrics.record_values
+        record = hdr.record_values
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(parser, "_scan", scan)
         patch.setattr(stream, "ascending_ids", ascending)
-        patch.setattr(metrics, "add_values", record)
+        patch.setattr(hdr, "add_values", record)
         yield
