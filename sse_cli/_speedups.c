@@ -27,6 +27,8 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <limits.h>
+#include <stdint.h>
 
 /* Longer digit strings are not audited as integers (sse_cli.loadtest.audit.MAX_DIGITS). */
 #define MAX_DIGITS 18
@@ -458,6 +460,81 @@ ascending(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return Py_BuildValue("(LL)", first, last);
 }
 
+/* Record each value of a list (clamped to 0..highest) into an HdrHistogram's counts: the C
+   twin of sse_cli.loadtest.hdr.record_values. The index is hdrh's counts_index_for;
+   a value whose index falls outside the counts is not recorded, as hdrh's record_value.
+   Returns (recorded, lowest, highest) for the caller to update the histogram's totals. */
+static PyObject *
+record_values(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 8) {
+        PyErr_Format(PyExc_TypeError, "record_values() takes 8 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    PyObject *values = args[2];
+    if (!PyList_CheckExact(values)) {
+        PyErr_SetString(PyExc_TypeError, "record_values() takes a list of values");
+        return NULL;
+    }
+    long long itemsize = PyLong_AsLongLong(args[1]);
+    long long counts_len = PyLong_AsLongLong(args[3]);
+    long long unit = PyLong_AsLongLong(args[4]);
+    long long half_magnitude = PyLong_AsLongLong(args[5]);
+    long long mask = PyLong_AsLongLong(args[6]);
+    long long top = PyLong_AsLongLong(args[7]);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    if ((itemsize != 2 && itemsize != 4 && itemsize != 8) || unit < 0 || unit > 62
+        || half_magnitude < 0 || half_magnitude > 62 || mask <= 0 || top < 0) {
+        PyErr_SetString(PyExc_ValueError, "record_values(): not an HdrHistogram's layout");
+        return NULL;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_WRITABLE) < 0) {
+        return NULL;
+    }
+    if (view.len / itemsize < counts_len) {
+        counts_len = view.len / itemsize;
+    }
+    long long half_count = 1LL << half_magnitude;
+    long long recorded = 0, lowest = LLONG_MAX, highest = 0;
+    Py_ssize_t count = PyList_GET_SIZE(values);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        long long value = PyLong_AsLongLong(PyList_GET_ITEM(values, i));
+        if (value == -1 && PyErr_Occurred()) {
+            PyBuffer_Release(&view);
+            return NULL;
+        }
+        value = value < 0 ? 0 : (value > top ? top : value);
+        /* hdrh: bucket = 64 - clz(value | mask) - unit - (half_magnitude + 1) */
+        long long bucket = 64 - __builtin_clzll((unsigned long long)(value | mask)) - unit
+                           - (half_magnitude + 1);
+        long long sub_bucket = value >> (bucket + unit);
+        long long index = ((bucket + 1) << half_magnitude) + sub_bucket - half_count;
+        if (index < 0 || index >= counts_len) {
+            continue;
+        }
+        char *at = (char *)view.buf + index * itemsize;
+        if (itemsize == 8) {
+            (*(int64_t *)at)++;
+        } else if (itemsize == 4) {
+            (*(int32_t *)at)++;
+        } else {
+            (*(int16_t *)at)++;
+        }
+        recorded++;
+        if (value < lowest) {
+            lowest = value;
+        }
+        if (value > highest) {
+            highest = value;
+        }
+    }
+    PyBuffer_Release(&view);
+    return Py_BuildValue("(LLL)", recorded, lowest, highest);
+}
+
 static PyMethodDef methods[] = {
     {"bind", (PyCFunction)(void (*)(void))bind, METH_FASTCALL,
      "Name the Event and Comment types scan() makes."},
@@ -466,6 +543,9 @@ static PyMethodDef methods[] = {
     {"ascending", (PyCFunction)(void (*)(void))ascending, METH_FASTCALL,
      "Whether a chunk's items are events with ascending integer ids: the C twin of "
      "sse_cli.loadtest.audit.ascending."},
+    {"record_values", (PyCFunction)(void (*)(void))record_values, METH_FASTCALL,
+     "Record a list of values into an HdrHistogram's counts: the C twin of "
+     "sse_cli.loadtest.hdr.record_values."},
     {NULL, NULL, 0, NULL},
 };
 

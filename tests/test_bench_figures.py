@@ -19,13 +19,14 @@ from typing import cast
 
 import pytest
 from rich.console import Console
+from support.twins import using
 
 from sse_cli.errors import UsageError
 from sse_cli.loadtest import timeline
 from sse_cli.loadtest.dashboard import Dashboard
+from sse_cli.loadtest.hdr import HIGHEST_US, record_values, record_values_in_c
 from sse_cli.loadtest.metrics import (
     CURVE,
-    HIGHEST_US,
     NUMBERS,
     TALLIES,
     Counts,
@@ -248,3 +249,35 @@ def test_the_mean_is_hdrhistograms_own_mean_at_c_speed() -> None:
         hist.record_value(draw.choice([0, 1, 17, 999, 4_321, 65_000, 2_000_000]))
     hist.record_value(0, 100_000)
     assert mean_of(hist) == pytest.approx(hist.get_mean_value(), rel=1e-12)
+
+
+@pytest.mark.parametrize("word_size", [2, 4, 8])
+def test_values_recorded_in_c_fill_the_buckets_hdrh_fills(word_size: int) -> None:
+    from hdrh.histogram import HdrHistogram
+
+    rng = random.Random(7)
+    edges = [-5, 0, 1, 2047, 2048, 2049, 4095, 4096, HIGHEST_US - 1, HIGHEST_US, 2**40]
+    values = edges + [rng.randrange(0, HIGHEST_US * 2) for _ in range(3000)]
+    values += [int(rng.expovariate(1 / 5000)) for _ in range(3000)]
+    reference, twin = (HdrHistogram(1, HIGHEST_US, 3, word_size) for _ in range(2))
+    record_values(reference, values)
+    with using("c"):
+        record_values_in_c(twin, values)
+        record_values_in_c(twin, [])
+    assert bytes(twin.counts) == bytes(reference.counts)
+    assert twin.get_total_count() == reference.get_total_count() == len(values)
+    assert (twin.min_value, twin.max_value) == (reference.min_value, reference.max_value)
+    assert (reference.min_value, reference.max_value) == (0, HIGHEST_US)
+
+
+def test_samples_wait_in_a_list_until_their_interval_closes() -> None:
+    metrics = Metrics(step=1.0, origin=0.0)
+    metrics.series.begin(0.0)
+    for us in (250, 250, 9_000):
+        metrics.record("latency", us)
+    assert metrics.hist["latency"].get_total_count() == 0
+    metrics.roll(1.0)
+    assert metrics.pending["latency"] == []
+    assert metrics.total["latency"].get_total_count() == 3
+    assert metrics.series.points[0].hist["latency"]  # the interval's own histogram holds them
+    assert values_at(metrics.total["latency"], (50.0, 100.0)) == [250, 9_007]

@@ -418,3 +418,13 @@ def test_the_live_view_draws_on_a_terminal(serve_socket: Serve) -> None:
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
+
+
+@pytest.mark.parametrize(("fast", "module"), [(True, "uvloop"), (False, "asyncio")])
+def test_bench_runs_on_uvloop_unless_told_not_to(fast: bool, module: str) -> None:
+    from sse_cli.loadtest.runner import run_loop
+
+    async def loop_module() -> str:
+        return type(asyncio.get_running_loop()).__module__.split(".")[0]
+
+    assert run_loop(loop_module(), fast=fast) == module

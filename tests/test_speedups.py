@@ -18,8 +18,8 @@ from sse_cli.cli import run_cli as run_in_process
 from sse_cli.protocol.decoder import Event
 
 WHICH = (
-    "from sse_cli.protocol import decoder; from sse_cli.loadtest import audit; "
-    "print(decoder._scan.__module__, audit.ascending_ids.__module__)"
+    "from sse_cli.protocol import decoder; from sse_cli.loadtest import audit, hdr; "
+    "print(decoder._scan.__module__, audit.ascending_ids.__module__, hdr.add_values.__name__)"
 )
 
 
@@ -42,13 +42,18 @@ def test_the_c_twins_run_when_they_were_built() -> None:
     done = subprocess.run(
         [sys.executable, "-c", WHICH], capture_output=True, env=env, timeout=30, check=True
     )
-    assert done.stdout.decode().split() == ["sse_cli._speedups", "sse_cli._speedups"]
+    assert done.stdout.decode().split() == [
+        "sse_cli._speedups",
+        "sse_cli._speedups",
+        "record_values_in_c",
+    ]
 
 
 def test_sse_cli_pure_python_keeps_to_the_python_twins() -> None:
     assert which(SSE_CLI_PURE_PYTHON="1").split() == [
         "sse_cli.protocol.decoder",
         "sse_cli.loadtest.audit",
+        "record_values",
     ]
 
 
@@ -69,6 +74,21 @@ def test_wrong_calls_raise_instead_of_crashing() -> None:
     with pytest.raises(TypeError):
         built.ascending((), Event, 2)
     assert built.ascending([Event("message", "x", "1")], Event, 7) is None  # no item 7
+    counts = bytearray(16)
+    with pytest.raises(TypeError):
+        built.record_values(counts, 8, (1, 2), 2, 0, 10, 2047, 100)
+    with pytest.raises(BufferError):
+        built.record_values(b"read-only", 8, [1], 2, 0, 10, 2047, 100)
+    with pytest.raises(ValueError):
+        built.record_values(counts, 3, [1], 2, 0, 10, 2047, 100)
+    with pytest.raises(TypeError):
+        built.record_values(counts, 8, ["1"], 2, 0, 10, 2047, 100)
+    nothing = (0, 2**63 - 1, 0)
+    assert built.record_values(counts, 8, [100], 2048, 0, 10, 2047, 10**6) == nothing  # past 16 B
+    assert built.record_values(counts, 8, [3000], 1, 0, 10, 2047, 10**6) == nothing
+    wide = bytearray(8 * 2048)
+    assert built.record_values(wide, 8, [1, 5000], 2048, 0, 10, 2047, 100) == (2, 1, 100)
+    assert wide[8:9] == wide[800:801] == b"\x01"  # 5000 is clamped to the highest, 100
 
 
 def version_line(**environ: str) -> str:

@@ -18,6 +18,9 @@ from sse_cli.errors import UsageError
 #: What data holding the known field contains (a cheap test before parsing JSON).
 KNOWN_MARKER = '"t_ns"'
 
+#: Epoch times from this up are nanoseconds (`to_epoch_ns`).
+NS_FROM = 10**17
+
 Extract = Callable[[str], "int | None"]
 """Event data to its send time in epoch nanoseconds, or None when it carries none."""
 
@@ -35,7 +38,7 @@ def to_epoch_ns(value: Any) -> int | None:
     if not isinstance(value, int | float) or value != value or value <= 0:
         return None
     # Now is about 1.8e9 s = 1.8e12 ms = 1.8e15 us = 1.8e18 ns: the thresholds sit between.
-    if value >= 1e17:
+    if value >= NS_FROM:
         return int(value)
     if value >= 1e14:
         return int(value * 1_000)
@@ -78,7 +81,12 @@ def extractor(path: str | None) -> Extract:
                 doc = orjson.loads(data)
             except orjson.JSONDecodeError:
                 return None
-            return to_epoch_ns(doc.get("t_ns")) if isinstance(doc, dict) else None
+            if type(doc) is not dict:
+                return None
+            sent = doc.get("t_ns")
+            if type(sent) is int and sent >= NS_FROM:
+                return sent  # the usual: nanoseconds, as serve and bench --publish send them
+            return to_epoch_ns(sent)
 
         return known
     import jmespath

@@ -37,6 +37,10 @@ PREVIEW = 200  # bytes of an error response's body kept as its note
 PIECE = 32 * 1024
 
 
+def _pieces(data: bytes) -> list[bytes]:
+    return [data[start : start + PIECE] for start in range(0, len(data), PIECE)]
+
+
 class Stream:
     """One stream's state across its connections: last event ID, retry, resume audit."""
 
@@ -220,8 +224,9 @@ class Stream:
             return
         self.target.metrics.bytes += len(data)
         now = self.last_at = time.perf_counter()
-        for start in range(0, len(data), PIECE):
-            self._piece(decoder, data[start : start + PIECE], now)
+        pieces = (data,) if len(data) <= PIECE else _pieces(data)
+        for piece in pieces:
+            self._piece(decoder, piece, now)
             if self.failure or self.finished:
                 assert self.protocol is not None
                 self.protocol.abort()

@@ -19,6 +19,7 @@ __all__ = ["HeadError", "Response", "Sink", "StreamProtocol", "build_request"]
 
 #: The most bytes a response head may take before the stream is refused as malformed.
 MAX_HEAD = 64 * 1024
+HEXDIGITS = b"0123456789abcdefABCDEF"
 
 
 class HeadError(Exception):
@@ -191,22 +192,28 @@ class StreamProtocol(asyncio.Protocol):
                 return
             line = buffer[pos:end]
             pos = end + 2
-            if state == "crlf":
+            if state == "size":
+                self._chunk_size(line)
+                left = self._chunk_left
+                if self._state == "data" and buffer[pos + left : pos + left + 2] == b"\r\n":
+                    # The usual read (an event a read): the whole chunk and its CRLF are here.
+                    self._state, self._chunk_left = "size", 0
+                    self.sink.on_body(buffer[pos : pos + left])
+                    pos += left + 2
+            elif state == "crlf":
                 if line:
                     raise HeadError("a chunk does not end with CRLF")
                 self._state = "size"
-            elif state == "size":
-                self._chunk_size(line)
             elif not line:  # the trailer section ends with an empty line
                 self._finish(None)
 
     def _chunk_size(self, line: bytes) -> None:
-        size = line.split(b";", 1)[0].strip()
+        size = line if line.isalnum() else line.split(b";", 1)[0].strip()
         try:
             self._chunk_left = int(size, 16)
         except ValueError:
             raise HeadError(f"malformed chunk size {size[:20]!r}") from None
-        if self._chunk_left < 0 or not size.isalnum():
+        if not size or size.strip(HEXDIGITS):  # 1*HEXDIG (RFC 9112): no sign, "0x" or "_"
             raise HeadError(f"malformed chunk size {size[:20]!r}")
         self._state = "trailer" if self._chunk_left == 0 else "data"
 

@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-from sse_cli.loadtest import audit, stream
+from sse_cli.loadtest import audit, hdr, stream
 from sse_cli.protocol import decoder as parser
 from sse_cli.speedups import built
 
@@ -24,7 +24,8 @@ def speedups() -> ModuleType | None:
 
 @contextlib.contextmanager
 def using(name: str) -> Iterator[None]:
-    """The decoder and the load tester's audit on the C twins ("c") or Python's ("python").
+    """The decoder, the load tester's audit and histograms on the C twins ("c") or on
+    Python's ("python").
     CI builds the C ones: there, their absence fails the test instead of skipping it."""
     if name == "c":
         built = speedups()
@@ -34,9 +35,12 @@ def using(name: str) -> Iterator[None]:
             pytest.skip("sse_cli._speedups was not built (no C compiler?)")
         built.bind(parser.Event, parser.Comment)
         scan, ascending = built.scan, built.ascending
+        record = hdr.record_values_in_c
     else:
         scan, ascending = parser.scan_lines, audit.ascending
+        record = hdr.record_values
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(parser, "_scan", scan)
         patch.setattr(stream, "ascending_ids", ascending)
+        patch.setattr(hdr, "add_values", record)
         yield
