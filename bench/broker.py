@@ -95,7 +95,7 @@ def _fan_out(name: str, config: Config, server: Service) -> Any:
 
 
 def _throughput(name: str, config: Config, server: Service, redis_pid: int) -> dict[str, Any]:
-    subscribers, publishes = (10, 200) if config.smoke else (100, 5_000)
+    subscribers, publishes = (10, 40) if config.smoke else (100, 5_000)
     pids = [server.pid] + ([redis_pid] if name == REDIS else [])
     argv = [
         PYTHON, "-m", "bench.brokerclient", server.url,

@@ -168,6 +168,25 @@ class Service:
     pid: int
 
 
+#: Smoke runs only (see `shared_services`): the running children by argv, and what stops them.
+_shared: dict[tuple[str, ...], Service] = {}
+_shared_stack: list[contextlib.ExitStack] = []
+
+
+@contextmanager
+def shared_services() -> Iterator[None]:
+    """For the block, every `service()` with the same argv is one child, started at its first
+    use and stopped when the block ends. The smoke run proves each benchmark still runs, and
+    its figures mean nothing, so it pays a server's start-up once, not once per figure."""
+    with contextlib.ExitStack() as stack:
+        _shared_stack.append(stack)
+        try:
+            yield
+        finally:
+            _shared_stack.pop()
+            _shared.clear()
+
+
 @contextmanager
 def service(
     argv: Sequence[str],
@@ -179,8 +198,25 @@ def service(
     """Run a server child for the block; its stderr banner `serving on URL` gives the URL.
 
     `sse_cli.launcher` starts it and drains its stderr the whole time (uvicorn logs every
-    request there), keeping the last lines for the error message if the child dies.
+    request there), keeping the last lines for the error message if the child dies. Within
+    `shared_services()` the child outlives the block, shared by every block with its argv.
     """
+    if not _shared_stack:
+        with _service(argv, name, timeout=timeout, stop=stop) as server:
+            yield server
+        return
+    key = tuple(argv)
+    if key not in _shared:
+        _shared[key] = _shared_stack[-1].enter_context(
+            _service(argv, name, timeout=timeout, stop=stop)
+        )
+    yield _shared[key]
+
+
+@contextmanager
+def _service(
+    argv: Sequence[str], name: str, *, timeout: float, stop: signal.Signals
+) -> Iterator[Service]:
     try:
         child = launch(argv, env=child_env(), cwd=ROOT, timeout=timeout, keep=20, name=name)
     except LaunchError as exc:

@@ -33,6 +33,7 @@ from bench.common import (
     Table,
     progress,
     raise_fd_limit,
+    shared_services,
 )
 from bench.config import FULL, SMOKE, Config
 
@@ -199,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     report = Report()
     failure = ""
     try:
-        run(config, selected, report)
+        with shared_services() if config.smoke else contextlib.nullcontext():
+            run(config, selected, report)
     except BenchError as exc:
         failure = " ".join(str(exc).split())
     load = (load_start, os.getloadavg()[0])

@@ -20,8 +20,11 @@ from test_mercure_hub import HUB, KEY, PUBLISHER, token
 
 from sse_cli.launcher import Launched, launch, serve_command
 
-#: Updates published: enough that each of the 8 hops below resumes with some still to come.
-TOTAL = 80
+#: Cuts and resumes per subscriber: each server is resumed on, from the other, twice.
+HOPS = 4
+#: Updates published: enough that each of the HOPS resumes has some still to come (the
+#: hops take 2, 4, 6 and 8 more; the last resume receives the other 20).
+TOTAL = 40
 TOPIC = "https://example.com/books/{id}"
 
 
@@ -94,7 +97,7 @@ def test_a_subscriber_resumed_on_another_process_gets_every_update_once(
     servers: list[Launched], redis_server: RedisServer
 ) -> None:
     bases = [start(servers, redis_server), start(servers, redis_server)]
-    received = follow(bases, "p-", hops=8)
+    received = follow(bases, "p-", hops=HOPS)
     assert received == [f"p-{n}" for n in range(TOTAL)]
 
 
@@ -102,5 +105,5 @@ def test_workers_2_share_the_log_and_resume_exactly_once(
     servers: list[Launched], redis_server: RedisServer
 ) -> None:
     base = start(servers, redis_server, "--workers", "2")
-    received = follow([base], "w-", hops=8)
+    received = follow([base], "w-", hops=HOPS)
     assert received == [f"w-{n}" for n in range(TOTAL)]

@@ -14,12 +14,12 @@ import pytest
 from support.cli import WAIT, invoke
 from support.redis import RedisServer
 from support.relays import descendants, relay_server, running_now, script, wait_for_file
+from support.serve import serving, tapes
 from support.sse_reader import StreamReader, close_all
 from support.waiting import wait_until
 
-from sse_cli.launcher import running, serve_command
-
 SAMPLES = Path(__file__).parent / "samples"
+PAD = "x" * 50
 
 
 @pytest.fixture(autouse=True)
@@ -43,17 +43,20 @@ def test_a_fast_writer_reaches_two_subscribers_every_line_once_in_order(tmp_path
     writer = script(
         tmp_path,
         "fast",
+        # 2,000 lines of 61 bytes, written at once: 122 kB, about twice a pipe's buffer, so
+        # the relay reads them in pieces that split lines, as from any fast writer.
         wait_for_file(go)
-        + "import sys\nsys.stdout.write(''.join(f'line {i}\\n' for i in range(10000)))\n",
+        + f"PAD = {PAD!r}\n"
+        + "import sys\nsys.stdout.write(''.join(f'line {i:04} {PAD}\\n' for i in range(2000)))\n",
     )
     with relay_server(["--exec", writer]) as server:
         readers = [subscribe(server.url), subscribe(server.url)]
         go.touch()
         for reader in readers:
             reader.wait(lambda r: any(e.event == "exit" for e in r.events))
-            assert outputs(reader) == [f"line {i}" for i in range(10000)]
+            assert outputs(reader) == [f"line {i:04} {PAD}" for i in range(2000)]
             ids = [int(e.id or 0) for e in reader.events]
-            assert ids == list(range(1, 10002))
+            assert ids == list(range(1, 2002))
             assert json.loads(reader.events[-1].data) == {"status": 0}
 
 
@@ -179,9 +182,8 @@ def test_stdin_lines_json_reserves_listen_output_of_the_samples_event_for_event(
     for sample in samples:
         lines = sample.with_suffix(".expected.ndjson").read_text().splitlines()
         expected += [(json.loads(line)["event"], json.loads(line)["data"]) for line in lines]
-    source_args = ["--delay", "0", "-q", *(f"--replay={sample}" for sample in samples)]
     with (
-        running(serve_command(source_args)) as source,
+        serving(delay=0, replays=tapes(*samples)) as source,
         relay_server(["--stdin", "--lines", "json"], stdin=subprocess.PIPE) as server,
     ):
         reader = StreamReader(f"{server.url}/subscribe?topic=stdin")
@@ -278,7 +280,9 @@ def test_a_relay_on_one_serve_reaches_subscribers_of_another_through_the_broker(
     writer = script(tmp_path, "shared", wait_for_file(go) + "for i in range(500):\n    print(i)\n")
     topic = f"exec-{time.monotonic_ns()}"
     relay_args = ["--broker", url, "--exec", writer, "--exec-topic", topic]
-    with relay_server(relay_args) as relay, relay_server(["--broker", url]) as other:
+    # The relay is a child (its --exec child is the point); the other serve, which shares only
+    # the broker with it, is an app on a thread of this process.
+    with relay_server(relay_args) as relay, serving(broker=url) as other:
         reader = StreamReader(f"{other.url}/subscribe?topic={topic}")
         reader.wait(lambda r: bool(r.comments))
         go.touch()

@@ -1,9 +1,12 @@
 """`sse-cli serve` under abuse: bad requests, abandoned streams, signals, exposure and caps.
 
-Every server is a real `sse-cli serve --port 0` subprocess on loopback; its stderr is drained on
-a thread and kept, so a test can wait for a line and check that no traceback was printed. The
-clients are raw sockets, so a test controls every byte: chunked bodies with no Content-Length,
-non-UTF-8 headers, resets (SO_LINGER 0) and clients that vanish in the middle of an event.
+Most servers are real `sse-cli serve --port 0` subprocesses on loopback, because a process is
+what these tests check: its stderr, drained on a thread and kept, so a test can wait for a line
+and check that no traceback was printed; its signals, exit statuses, fds and RSS. Where only the
+HTTP answers matter (CORS, the caps' headers), the server is a fresh app on a thread of this
+process (`app_server`), which spares an interpreter's start-up. The clients are raw sockets, so
+a test controls every byte: chunked bodies with no Content-Length, non-UTF-8 headers, resets
+(SO_LINGER 0) and clients that vanish in the middle of an event.
 """
 
 from __future__ import annotations
@@ -16,11 +19,14 @@ import struct
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from support.cli import WAIT, cli_env, invoke, run_cli
 from support.measure import memory_kib, open_fds
+from support.serve import InProcessServer, serving
 from support.waiting import wait_until
 
 from sse_cli.launcher import Launched, LaunchError, launch, serve_command
@@ -79,6 +85,41 @@ class Server:
         for sock in self.clients:
             sock.close()
         self.child.kill()
+
+
+@dataclass
+class AppServer:
+    """A fresh app served on a thread of this process (support/serve.py), for the tests where
+    the process is not the point, and the client sockets a test opened on it."""
+
+    app: InProcessServer
+    clients: list[socket.socket] = field(default_factory=list)  # closed at the test's end
+
+    @property
+    def port(self) -> int:
+        return self.app.port
+
+
+#: What the raw-HTTP helpers below talk to: a child serve or an app in this process.
+Reachable = Server | AppServer
+
+
+@pytest.fixture
+def app_server() -> Iterator[Callable[..., AppServer]]:
+    """`app_server(**settings)`: a fresh app for `ServeSettings(port=0, **settings)`, served
+    in this process until the test ends."""
+    with ExitStack() as stack:
+        started: list[AppServer] = []
+
+        def start(**fields: Any) -> AppServer:
+            server = AppServer(stack.enter_context(serving(**fields)))
+            started.append(server)
+            return server
+
+        yield start
+        for server in started:
+            for sock in server.clients:
+                sock.close()
 
 
 def start_server(args: Sequence[str]) -> Server:
@@ -198,13 +239,13 @@ class Reader:
         return self.buffer
 
 
-def connect(server: Server) -> socket.socket:
+def connect(server: Reachable) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", server.port), timeout=WAIT)
     server.clients.append(sock)
     return sock
 
 
-def exchange(server: Server, request: bytes, read_success_body: bool = True) -> Reply:
+def exchange(server: Reachable, request: bytes, read_success_body: bool = True) -> Reply:
     """Send `request` on a new connection and read the whole reply.
 
     A 2xx reply to a request a test expects to be refused may be an endless stream: with
@@ -228,11 +269,11 @@ def exchange(server: Server, request: bytes, read_success_body: bool = True) -> 
         return Reply(status, headers, body)
 
 
-def get(server: Server, target: str, headers: Sequence[tuple[str, bytes | str]] = ()) -> Reply:
+def get(server: Reachable, target: str, headers: Sequence[tuple[str, bytes | str]] = ()) -> Reply:
     return exchange(server, build("GET", target, headers=headers))
 
 
-def stats(server: Server) -> dict[str, int]:
+def stats(server: Reachable) -> dict[str, int]:
     """The server's counters, read on a connection the server has closed (and so its fd)
     by the time this returns: an fd count taken next does not see the /stats request."""
     reply = get(server, "/stats")
@@ -563,7 +604,7 @@ def head_only(sock: socket.socket) -> Reader:
     return reader
 
 
-def open_streams(server: Server, kinds: Sequence[str], batch: int = 100) -> list[Stream]:
+def open_streams(server: Reachable, kinds: Sequence[str], batch: int = 100) -> list[Stream]:
     """Open one stream per kind, `batch` at a time: connect and send all, then read each head
     and the start of its first event ("vanish" reads only 4 bytes of it and leaves the rest
     in the kernel's buffer)."""
@@ -810,9 +851,9 @@ def test_cors_star_is_refused_with_exit_2() -> None:
 
 
 def test_cors_allows_only_the_named_origin_with_credentials(
-    serve: Callable[..., Server],
+    app_server: Callable[..., AppServer],
 ) -> None:
-    server = serve("--cors-origin", "http://a.test", "--delay", "0", "-q", "--rate-limit", "0")
+    server = app_server(cors_origins=("http://a.test",), delay=0, rate_limit=0)
     reply = get(server, "/counter?limit=2", [("Origin", "http://a.test")])
     assert reply.status == 200 and events_of(reply.body) == ["1", "2"]
     assert reply.headers["access-control-allow-origin"] == "http://a.test"
@@ -892,7 +933,7 @@ def test_head_on_a_stream_answers_its_headers_and_no_body(plain_server: Server, 
 # ----------------------------------------------------------------------------- caps
 
 
-def burst(server: Server, request: bytes, count: int) -> list[Reply]:
+def burst(server: Reachable, request: bytes, count: int) -> list[Reply]:
     """Send `count` requests on `count` connections at once, then read every reply."""
     socks = [connect(server) for _ in range(count)]
     try:
@@ -982,14 +1023,14 @@ def test_open_streams_cap_answers_503_with_retry_after(serve: Callable[..., Serv
 
 
 @pytest.mark.parametrize(
-    ("args", "status"),
-    [(("--rate-limit", "1"), 429), (("--max-streams", "1", "--rate-limit", "0"), 503)],
+    ("settings", "status"),
+    [({"rate_limit": 1}, 429), ({"max_streams": 1, "rate_limit": 0}, 503)],
     ids=["429", "503"],
 )
 def test_cap_refusals_carry_security_headers(
-    serve: Callable[..., Server], args: tuple[str, ...], status: int
+    app_server: Callable[..., AppServer], settings: dict[str, float], status: int
 ) -> None:
-    server = serve(*args, "-q")
+    server = app_server(**settings)
     streams = open_streams(server, ["vanish"])
     reply = exchange(server, build("GET", "/counter?delay=30"), read_success_body=False)
     assert reply.status == status
