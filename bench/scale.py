@@ -10,7 +10,8 @@ port, stopped by its PID):
 2. `sse-cli bench URL/subscribe?topic=T -c N --ramp R --workers W --events-per-stream K
    --publish URL/publish?topic=T --publish-rate 1`: bench publishes once every stream is
    open, and each stream ends with its K-th event, so all N are held for K - 1 seconds of
-   publishes (K = HOLD + 2) and bench's report counts N x K events if none was lost;
+   publishes (K = HOLD + 3: a second more than the hold, which is read from samples a second
+   apart) and bench's report counts N x K events if none was lost;
 3. meanwhile a sampler thread reads every process's RSS, CPU time and open files from /proc
    once a second (serve's workers, bench's processes, redis-server).
 
@@ -382,7 +383,7 @@ def plans(
             out.append(n)
             continue
         chart = WORK / f"scale-{n}.html" if n == max(sizes) and not config.smoke else None
-        out.append(Plan(n, hold + 2, serve_workers, bench_workers, RAMP, extra, chart))
+        out.append(Plan(n, hold + 3, serve_workers, bench_workers, RAMP, extra, chart))
     return out
 
 
