@@ -40,6 +40,7 @@ from support.sockets import (
     steps,
     stream,
 )
+from support.waiting import wait_until
 
 Serve = Callable[[Handler], SocketServer]
 Spawn = Callable[..., subprocess.Popen[bytes]]
@@ -709,6 +710,8 @@ def test_tls_is_verified_by_default_and_a_self_signed_cert_fails_fast(
     assert proc.stdout == b""
     [line] = proc.stderr.splitlines()
     assert "not trusted" in line and "--cacert" in line and "--insecure" in line
+    # The server's thread counts the failed handshake; the client may have ended first.
+    wait_until(lambda: tls_server.handshake_failures == 1, what="the server's failed handshake")
     assert tls_server.requests == [] and tls_server.handshake_failures == 1
 
 
