@@ -5,6 +5,7 @@ again), never an EMFILE traceback or the event loop's accept() errors. The child
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -125,13 +126,12 @@ def check_capacity(child: Launched, opened: list[Stream]) -> None:
     ), lines
 
 
-def test_streams_past_the_open_files_limit_get_503_and_one_line(
-    streams: list[Stream],
-) -> None:
-    argv = serve_command(["-q", "--rate-limit", "0", "--max-streams", "100000", "--ping", "0"])
-    child = launch(under_limit(argv), timeout=WAIT)
+@contextlib.contextmanager
+def serving(argv: list[str], streams: list[Stream], timeout: float) -> Iterator[Launched]:
+    """serve started from `argv` for the block; then every stream closed, and serve stopped."""
+    child = launch(argv, timeout=timeout)
     try:
-        check_capacity(child, streams)
+        yield child
     finally:
         for stream in streams:
             stream.close()
@@ -139,6 +139,14 @@ def test_streams_past_the_open_files_limit_get_503_and_one_line(
             child.stop()
         except subprocess.TimeoutExpired:
             pytest.fail("serve did not stop")
+
+
+def test_streams_past_the_open_files_limit_get_503_and_one_line(
+    streams: list[Stream],
+) -> None:
+    argv = serve_command(["-q", "--rate-limit", "0", "--max-streams", "100000", "--ping", "0"])
+    with serving(under_limit(argv), streams, WAIT) as child:
+        check_capacity(child, streams)
 
 
 def test_each_worker_keeps_to_its_own_open_files_limit(
@@ -149,8 +157,7 @@ def test_each_worker_keeps_to_its_own_open_files_limit(
         + ["--workers", "2", "--broker", redis_server.url]
     )
     # A bound, not a wait: --workers starts several interpreters, slow on a busy machine.
-    child = launch(under_limit(argv), timeout=3 * WAIT)
-    try:
+    with serving(under_limit(argv), streams, 3 * WAIT) as child:
         held, refused = fill(child.port, streams, 2 * ATTEMPTS)
         # The kernel shares accepts between the workers unevenly: the first one to fill
         # refuses, so between one worker's share and both workers' shares are held.
@@ -161,13 +168,6 @@ def test_each_worker_keeps_to_its_own_open_files_limit(
             stream.read_until(b"data: to both")
         child.wait_line(REFUSING, WAIT)
         assert not any("Traceback" in line for line in child.lines())
-    finally:
-        for stream in streams:
-            stream.close()
-        try:
-            child.stop()
-        except subprocess.TimeoutExpired:
-            pytest.fail("serve did not stop")
 
 
 def test_connections_that_never_ask_past_the_limit_are_one_line_on_the_asyncio_stack() -> None:
