@@ -71,18 +71,18 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         for r in readies
     ]
     await asyncio.gather(*(r.wait() for r in readies))
-    per = args.publishes // args.publishers
+    per, extra = divmod(args.publishes, args.publishers)  # the first `extra` send one more
     before = [cpu_seconds(p) for p in pids]
     start = time.perf_counter()
     failed = await asyncio.gather(
-        *(publisher(host, port, args.topic, per, n) for n in range(args.publishers))
+        *(publisher(host, port, args.topic, per + (n < extra), n) for n in range(args.publishers))
     )
     published_s = time.perf_counter() - start
     await asyncio.gather(*subs)
     seconds = time.perf_counter() - start
     cpu = [cpu_seconds(p) - b for p, b in zip(pids, before, strict=True)]
     return {
-        "published": per * args.publishers,
+        "published": args.publishes,
         "failed": sum(failed),
         "publish_s": published_s,
         "seconds": seconds,

@@ -118,7 +118,7 @@ def run_bench(options: BenchOptions, env: Environment | None = None) -> Report:
     ThresholdError (8) when a threshold fails."""
     env = env if env is not None else Environment.from_sys()
     stderr = env.stderr
-    raise_open_files(options.connections, stderr=stderr)
+    raise_open_files(options.connections, say=not options.quiet, stderr=stderr)
     metrics = Metrics(step_for(options.duration))
     load_start = load_average()
     elapsed = run_loop(_main(options, metrics, stderr))
