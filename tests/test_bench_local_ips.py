@@ -205,6 +205,18 @@ def test_a_workers_share_starts_where_the_one_before_ended() -> None:
     assert [(s.first_stream, s.connections) for s in shares] == [(0, 4), (4, 3), (7, 3)]
 
 
+def test_the_open_files_need_is_the_largest_share_not_the_whole_run() -> None:
+    from sse_cli.loadtest.runner import per_process
+
+    def options(connections: int, workers: int) -> BenchOptions:
+        url = ListenOptions(url="http://127.0.0.1/")
+        return BenchOptions(url, connections=connections, workers=workers)
+
+    assert per_process(options(10, 3)) == max(options(10, 3).share(i).connections for i in range(3))
+    assert per_process(options(50_000, 3)) == 16_667  # under a 20,000 limit: no warning
+    assert per_process(options(300, 1)) == 300
+
+
 @pytest.fixture
 def ports_10(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A port range of 10, read by the check as it reads the kernel's."""

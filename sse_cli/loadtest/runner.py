@@ -73,6 +73,11 @@ def run_loop(main: Coroutine[Any, Any, T], fast: bool = True) -> T:
     return asyncio.run(main)
 
 
+def per_process(options: BenchOptions) -> int:
+    """The most streams one process holds: all of them, or the largest `--workers` share."""
+    return -(-options.connections // options.workers)
+
+
 def raise_open_files(streams: int, say: bool = True, stderr: IO[str] | None = None) -> int:
     """Raise the open-files soft limit as far as needed and allowed; say so when it is short.
 
@@ -118,7 +123,7 @@ def run_bench(options: BenchOptions, env: Environment | None = None) -> Report:
     ThresholdError (8) when a threshold fails."""
     env = env if env is not None else Environment.from_sys()
     stderr = env.stderr
-    raise_open_files(options.connections, say=not options.quiet, stderr=stderr)
+    raise_open_files(per_process(options), say=not options.quiet, stderr=stderr)
     metrics = Metrics(step_for(options.duration))
     load_start = load_average()
     elapsed = run_loop(_main(options, metrics, stderr))
@@ -265,7 +270,7 @@ def worker_main(
     started_ns: int,
 ) -> None:
     """A worker process: its share of the streams; counters every TICK, a snapshot at the end."""
-    raise_open_files(options.connections, say=False)
+    raise_open_files(per_process(options), say=False)
     metrics = Metrics(step, origin)
     metrics.started_ns = started_ns
 
