@@ -23,20 +23,22 @@ from typing import Any
 
 import pytest
 from support.proxies import Proxy, haproxy, nginx, require
+from support.serve import serve_flags, serving
 
 from sse_cli.cli import run_cli
 from sse_cli.doctor.report import write_pretty
-from sse_cli.launcher import running_server
 
 GZIP = "gzip on; gzip_types text/event-stream; proxy_ignore_headers X-Accel-Buffering;"
 
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[str]:
-    """`sse-cli serve`, pacing its demo streams at 0.2 s an event; host:port for a proxy."""
+    """`sse-cli serve`, pacing its demo streams at 0.2 s an event, in this process (the
+    proxies are real processes); host:port for a proxy."""
     require("nginx", "haproxy")
-    with running_server(["--delay", "0.2"]) as url:
-        yield url.split("//", 1)[1]
+    settings, _ = serve_flags("--delay", "0.2")
+    with serving(**settings) as server:
+        yield f"127.0.0.1:{server.port}"
 
 
 def doctor(capsys: pytest.CaptureFixture[str], url: str, *args: str) -> tuple[int, Any]:

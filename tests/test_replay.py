@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 from support.cli import invoke
-from support.serve import serving, tapes
+from support.serve import serve_flags, serving, tapes
 from support.sockets import Handler, SocketServer, stream
 
-from sse_cli.launcher import running, serve_command
 from sse_cli.protocol.decoder import Event
 from sse_cli.recording.reader import read_recording
 
@@ -120,17 +119,27 @@ def test_recordings_on_one_path_are_served_in_turn(
 
 
 def test_unknown_last_event_id_restarts_with_one_log_line(
-    serve_socket: Callable[[Handler], SocketServer], tmp_path: Path
+    serve_socket: Callable[[Handler], SocketServer],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     server = serve_socket(stream(b"id: 1\ndata: a\n\n"))
     recording = tmp_path / "r.jsonl"
     record(server.url, recording)
-    with running(serve_command(["-q", "--replay", str(recording)])) as child:
+    settings, _ = serve_flags("-q", "--replay", str(recording))
+    capsys.readouterr()
+    with serving(**settings) as served:  # its app writes its log lines to sys.stderr
         done = invoke(
-            "listen", child.url + "/", "--last-event-id", "zz", "-f", "json", "--no-reconnect"
+            "listen", served.url + "/", "--last-event-id", "zz", "-f", "json", "--no-reconnect"
         )
         assert [e["data"] for e in events_of(done.stdout)] == ["a"]
-        child.wait_line("'zz' is not in", 10)
+    said = capsys.readouterr().err
+    assert "Traceback" not in said
+    logged = [line for line in said.splitlines() if "Last-Event-ID" in line]
+    assert logged == [
+        f"sse-cli: replay: Last-Event-ID 'zz' is not in {recording}; "
+        "replaying it from the beginning"
+    ]
 
 
 def test_reconnects_1_reproduces_the_recorded_drop(

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 from support.cli import WAIT, invoke
-
-from sse_cli.launcher import running_server
+from support.serve import serve_flags, serving
 
 REQUEST = "http://127.0.0.1:8000/counter?limit=10"
 SSE = [["Content-Type", "text/event-stream; charset=utf-8"], ["Cache-Control", "no-cache"]]
@@ -44,8 +43,10 @@ def recording(tmp_path: Path, ending: int | None = 204) -> Path:
 
 @pytest.fixture
 def replay(tmp_path: Path) -> Iterator[str]:
-    with running_server(["-q", "--replay", str(recording(tmp_path))]) as url:
-        yield url
+    """`serve -q --replay counter.jsonl`, in this process: its base URL."""
+    settings, _ = serve_flags("-q", "--replay", str(recording(tmp_path)))
+    with serving(**settings) as server:
+        yield server.url
 
 
 def status_of(url: str, last_id: str | None) -> int:
@@ -77,5 +78,6 @@ def test_listen_to_a_replay_of_a_finished_stream_exits_0(replay: str, query: str
 
 def test_a_recording_that_stopped_with_its_stream_has_no_ending(tmp_path: Path) -> None:
     """Nothing recorded what came after: the replay keeps the live server's 200."""
-    with running_server(["-q", "--replay", str(recording(tmp_path, ending=None))]) as url:
-        assert status_of(f"{url}/counter?speed=0", "10") == 200
+    settings, _ = serve_flags("-q", "--replay", str(recording(tmp_path, ending=None)))
+    with serving(**settings) as server:
+        assert status_of(f"{server.url}/counter?speed=0", "10") == 200

@@ -9,8 +9,7 @@ import urllib.request
 from pathlib import Path
 
 from support.cli import WAIT, invoke
-
-from sse_cli.launcher import running, serve_command
+from support.serve import serve_flags, serving
 
 URL = "http://127.0.0.1:8000/feed"
 RECORDING = [
@@ -34,10 +33,11 @@ def folder(tmp_path: Path, recording: bool = True) -> Path:
 
 def test_a_folder_serves_its_recordings_and_warns_once_per_stray_file(tmp_path: Path) -> None:
     where = folder(tmp_path)
-    with running(serve_command(["-q", "--replay", str(where), "--speed", "0"])) as child:
-        with urllib.request.urlopen(f"{child.url}/feed", timeout=WAIT) as response:
+    settings, said = serve_flags("-q", "--replay", str(where), "--speed", "0")
+    with serving(**settings) as server:
+        with urllib.request.urlopen(f"{server.url}/feed", timeout=WAIT) as response:
             body = response.read()
-        lines = child.lines()
+    lines = said.splitlines()
     assert b"data: hi" in body
     warnings = [line for line in lines if "warning" in line]
     assert len(warnings) == 2, lines

@@ -4,15 +4,17 @@ bounded waits.
 
 The tests that start the CLI as a child process, and why a thread would not do:
 - pipes and flushing: listen's output through a real pipe, `| head`, a closed stdout
-  (test_listen, test_process, test_client_faults);
+  (test_listen, test_process, test_client_faults, test_recording's closed pipe);
 - signals and exit statuses seen by a shell: Ctrl-C, SIGTERM, SIGPIPE, a port taken
-  (test_process, test_server_hardening's shutdown and bind tests, test_background_status);
+  (test_process, test_server_hardening's shutdown and bind tests, test_background_status,
+  test_doctor's Ctrl-C, test_recording's Ctrl-C mid-recording);
 - start-up imports and terminals: what `sse-cli` imports before it does anything, a pty
   (test_startup, test_completions, test_terminal, test_doctor's live view, test_loadtest's);
+  test_speedups' twins, chosen at import by SSE_CLI_PURE_PYTHON: one interpreter each way;
 - resources of the process: RSS, fds, the open-files limit (test_client_faults,
   test_server_hardening's leak test, test_serve_capacity, test_loadtest);
-- serve's stderr (banner, warnings, log lines: test_server_hardening, test_replay,
-  test_replay_folder, test_pubsub's broker loss) and its --workers processes
+- serve's stderr (banner, warnings, log lines: test_server_hardening, test_pubsub's
+  broker loss) and its --workers processes
   (test_pubsub, test_mercure_redis, test_serve_stack);
 - a relay's own child processes (--exec, --stdin, --exec-per-client: test_relay,
   test_exec_client, test_exec_ending), started by serve, reaped by serve.

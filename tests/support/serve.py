@@ -6,14 +6,18 @@ to 127.0.0.1 port 0 by the runner's own `bind`, on the runner's event loop and H
 a child `serve` would run, less the interpreter's start-up (0.3-1 s, far more on a busy
 machine). sse-starlette's process-global shutdown flag is set only by a signal to uvicorn,
 which a server on a thread never installs, so one server's end does not end the next one's
-streams. Where the process is the point (signals, exit statuses, the banner and logs on
-stderr, --workers, a relay's child processes, the process's RSS and fds), tests start a child
-through `sse_cli.launcher`, as the demo and the benchmarks do.
+streams. `serve_flags(ARGS)` gives the settings `serve ARGS` would run with, and what the
+command wrote on stderr before serving; what the app writes to sys.stderr while it serves
+(the replay's log lines) is in pytest's `capsys`. Where the process is the point (signals,
+exit statuses, the banner and logs on stderr, --workers, a relay's child processes, the
+process's RSS and fds), tests start a child through `sse_cli.launcher`, as the demo and the
+benchmarks do.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import socket
@@ -23,7 +27,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from support.cli import WAIT
+import pytest
+
+from support.cli import WAIT, invoke
 
 
 class InProcessServer:
@@ -122,6 +128,23 @@ def serving(**fields: Any) -> Iterator[InProcessServer]:
         yield server
     finally:
         server.stop()
+
+
+def serve_flags(*args: str) -> tuple[dict[str, Any], str]:
+    """What `sse-cli serve --port 0 ARGS` would serve, as the command builds it from its
+    flags (their defaults, checks and --replay files), and what it wrote on stderr before
+    serving (a --replay folder's warnings); nothing is served. `serving(**fields)` serves
+    the first, so a test gets the child's settings without the child."""
+    from sse_cli import serve
+
+    chosen: list[Any] = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(serve, "run_server", chosen.append)  # what `serve` calls once ready
+        done = invoke("serve", "--port", "0", *args, timeout=WAIT)
+    assert done.status == 0 and len(chosen) == 1, done.stderr
+    settings = chosen[0]
+    named = {field.name: getattr(settings, field.name) for field in dataclasses.fields(settings)}
+    return named, done.stderr
 
 
 def tapes(*paths: str | os.PathLike[str]) -> tuple[Any, ...]:
