@@ -1,5 +1,6 @@
-"""`serve --exec-per-client CMD` at GET /exec (issue 15): a process of its own per client, the
-request in its environment only, stopped and reaped when its client leaves."""
+"""`serve --exec-per-client CMD` at GET /exec: a process of its own per client, the request in
+its environment only, stopped and reaped when its client leaves. The server is an app on a
+thread of the test process; its processes are the test's children, and none may outlive it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from support.cli import WAIT
-from support.relays import alive, descendants, relay_server, script
+from support.relays import alive, relay_of, relay_serving, script
 from support.serve import stats
 from support.sse_reader import StreamReader, close_all
 from support.waiting import wait_until
@@ -47,7 +48,7 @@ def first_report(reader: StreamReader) -> dict[str, object]:
 
 
 def test_two_clients_get_two_processes_each_with_its_own_query_string(report: str) -> None:
-    with relay_server(["--exec-per-client", report]) as server:
+    with relay_serving(relay=relay_of(per_client=report)) as server:
         one = StreamReader(f"{server.url}/exec?city=Paris&n=1")
         two = StreamReader(f"{server.url}/exec?city=Oslo")
         first, second = first_report(one), first_report(two)
@@ -61,14 +62,14 @@ def test_two_clients_get_two_processes_each_with_its_own_query_string(report: st
 
 
 def test_last_event_id_reaches_the_process_and_ids_count_on_from_it(report: str) -> None:
-    with relay_server(["--exec-per-client", report]) as server:
+    with relay_serving(relay=relay_of(per_client=report)) as server:
         reader = StreamReader(f"{server.url}/exec", headers={"Last-Event-ID": "41"})
         assert first_report(reader)["LAST_EVENT_ID"] == "41"
     assert reader.events[0].id == "42"
 
 
 def test_a_client_that_leaves_has_its_process_gone_within_2_s(report: str) -> None:
-    with relay_server(["--exec-per-client", report]) as server:
+    with relay_serving(relay=relay_of(per_client=report)) as server:
         reader = StreamReader(f"{server.url}/exec")
         pid = int(str(first_report(reader)["pid"]))
         reader.cut()
@@ -79,7 +80,7 @@ def test_a_client_that_leaves_has_its_process_gone_within_2_s(report: str) -> No
 
 @pytest.mark.slow  # the 2 s grace before SIGKILL is what it shows
 def test_a_process_that_ignores_sigterm_is_killed_2_s_after(report: str) -> None:
-    with relay_server(["--exec-per-client", report]) as server:
+    with relay_serving(relay=relay_of(per_client=report)) as server:
         reader = StreamReader(f"{server.url}/exec?ignore")
         pid = int(str(first_report(reader)["pid"]))
         began = time.monotonic()
@@ -92,7 +93,7 @@ def test_a_process_that_ignores_sigterm_is_killed_2_s_after(report: str) -> None
 def test_clients_joining_and_leaving_in_rounds_leave_no_process(report: str) -> None:
     # Three rounds of six at once: each round starts its processes while the last round's
     # are being ended, the churn that leaks a process when the reaping is wrong.
-    with relay_server(["--exec-per-client", report, "--rate-limit", "0"]) as server:
+    with relay_serving(relay=relay_of(per_client=report), rate_limit=0) as server:
         pids: list[int] = []
         for _ in range(3):
             readers = [StreamReader(f"{server.url}/exec?n={n}") for n in range(6)]
@@ -102,11 +103,11 @@ def test_clients_joining_and_leaving_in_rounds_leave_no_process(report: str) -> 
         assert len(set(pids)) == 18
         wait_until(lambda: not [p for p in pids if alive(p)], what="every process gone")
         wait_until(lambda: stats(server.url)["generators"] == 0, what="every stream ended")
-        assert descendants(server.pid) == set()
+        assert server.children() == set()
 
 
 def test_max_streams_caps_the_processes(report: str) -> None:
-    with relay_server(["--exec-per-client", report, "--max-streams", "2"]) as server:
+    with relay_serving(relay=relay_of(per_client=report), max_streams=2) as server:
         readers = [StreamReader(f"{server.url}/exec?n={n}") for n in range(2)]
         for reader in readers:
             first_report(reader)
@@ -114,7 +115,7 @@ def test_max_streams_caps_the_processes(report: str) -> None:
             urllib.request.urlopen(f"{server.url}/exec?n=3", timeout=WAIT)
         refused.value.close()
         assert refused.value.code == 503
-        assert len(descendants(server.pid)) == 2
+        assert len(server.children()) == 2
 
 
 def test_the_process_exit_ends_the_stream_with_an_exit_event(tmp_path: Path) -> None:
@@ -123,7 +124,7 @@ def test_the_process_exit_ends_the_stream_with_an_exit_event(tmp_path: Path) -> 
         "brief",
         "import sys\nprint('hello')\nprint('oops', file=sys.stderr)\nsys.exit(5)\n",
     )
-    with relay_server(["--exec-per-client", command]) as server:
+    with relay_serving(relay=relay_of(per_client=command)) as server:
         reader = StreamReader(f"{server.url}/exec")
         reader.wait(lambda r: r.ended)
     kinds = {e.event: e.data for e in reader.events}
@@ -133,7 +134,7 @@ def test_the_process_exit_ends_the_stream_with_an_exit_event(tmp_path: Path) -> 
 
 
 def test_exec_without_a_command_is_a_404() -> None:
-    with relay_server([]) as server:
+    with relay_serving() as server:
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"{server.url}/exec", timeout=WAIT)
         refused.value.close()
@@ -141,7 +142,7 @@ def test_exec_without_a_command_is_a_404() -> None:
 
 
 def test_exec_sends_no_cors_headers_unless_an_origin_is_named(report: str) -> None:
-    with relay_server(["--exec-per-client", report]) as server:
+    with relay_serving(relay=relay_of(per_client=report)) as server:
         plain = StreamReader(f"{server.url}/exec", headers={"Origin": "http://evil.example"})
         first_report(plain)
     assert "access-control-allow-origin" not in plain.response_headers

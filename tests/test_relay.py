@@ -1,11 +1,13 @@
-"""`serve --exec` and `serve --stdin` (issue 15): a command or a pipe relayed as events on a
-topic, with real child processes (small Python scripts written here) and real subscribers."""
+"""`serve --exec` and `serve --stdin`: a command or a pipe relayed as events on a topic, with
+real child processes (small Python scripts written here) and real subscribers. The server is
+an app on a thread of the test process (the relay's commands are children of the test
+process, each in a session of its own, and --stdin reads a pipe the test writes to); only
+the Ctrl-C test runs `serve` as a child process, the signal being its point."""
 
 from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +15,17 @@ from pathlib import Path
 import pytest
 from support.cli import WAIT, invoke
 from support.redis import RedisServer
-from support.relays import descendants, relay_server, running_now, script, wait_for_file
+from support.relays import (
+    alive,
+    descendants,
+    relay_of,
+    relay_server,
+    relay_serving,
+    running_now,
+    script,
+    stdin_pipe,
+    wait_for_file,
+)
 from support.serve import serving, tapes
 from support.sse_reader import StreamReader, close_all
 from support.waiting import wait_until
@@ -49,7 +61,7 @@ def test_a_fast_writer_reaches_two_subscribers_every_line_once_in_order(tmp_path
         + f"PAD = {PAD!r}\n"
         + "import sys\nsys.stdout.write(''.join(f'line {i:04} {PAD}\\n' for i in range(2000)))\n",
     )
-    with relay_server(["--exec", writer]) as server:
+    with relay_serving(relay=relay_of(writer)) as server:
         readers = [subscribe(server.url), subscribe(server.url)]
         go.touch()
         for reader in readers:
@@ -73,7 +85,7 @@ def test_a_subscriber_cut_midway_resumes_with_last_event_id_and_misses_nothing(
     )
     # The history holds every line, so the resume is complete however far the writer got
     # while no one was subscribed (with the default 1,000, a busy machine could outrun it).
-    with relay_server(["--exec", writer, "--history", "4000"]) as server:
+    with relay_serving(relay=relay_of(writer), history=4000) as server:
         first = subscribe(server.url)
         go.touch()
         first.wait(lambda r: len(r.events) >= 500)
@@ -98,7 +110,7 @@ def test_a_partial_line_arrives_after_about_200_ms(tmp_path: Path) -> None:
         "sys.stdout.write(f'Downloading {time.monotonic()!r}')\n"
         "sys.stdout.flush()\n" + wait_for_file(go) + "print(' done')\n",
     )
-    with relay_server(["--exec", writer]) as server:
+    with relay_serving(relay=relay_of(writer)) as server:
         reader = subscribe(server.url, "&history=10")
         reader.wait(lambda r: len(outputs(r)) >= 1)
         arrived = time.monotonic()
@@ -110,13 +122,14 @@ def test_a_partial_line_arrives_after_about_200_ms(tmp_path: Path) -> None:
 
 
 def test_a_python_command_runs_unbuffered_so_each_line_arrives_as_printed(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     go = tmp_path / "go"
     writer = script(
         tmp_path, "chatty", "print('first')\n" + wait_for_file(go) + "print('second')\n"
     )
-    with relay_server(["--exec", writer]) as server:  # serve's own environment lacks it
+    monkeypatch.delenv("PYTHONUNBUFFERED", raising=False)  # serve's environment lacks it
+    with relay_serving(relay=relay_of(writer)) as server:
         reader = subscribe(server.url, "&history=10")
         reader.wait(lambda r: outputs(r) == ["first"])  # before the script goes on, or ends
         go.touch()
@@ -139,7 +152,7 @@ def test_progress_lines_stderr_lines_and_exit_arrive_with_their_event_types(
         sys.exit(3)
         """,
     )
-    with relay_server(["--exec", writer, "--exec-topic", "build"]) as server:
+    with relay_serving(relay=relay_of(writer, topic="build")) as server:
         reader = StreamReader(f"{server.url}/subscribe?topic=build&history=100")
         reader.wait(lambda r: any(e.event == "exit" for e in r.events))
     assert outputs(reader) == ["10%", "20%", "30%", "done"]
@@ -150,7 +163,7 @@ def test_progress_lines_stderr_lines_and_exit_arrive_with_their_event_types(
 
 def test_a_command_ended_by_a_signal_exits_with_the_signal_named(tmp_path: Path) -> None:
     writer = script(tmp_path, "killed", "import os, signal\nos.kill(os.getpid(), signal.SIGTERM)\n")
-    with relay_server(["--exec", writer]) as server:
+    with relay_serving(relay=relay_of(writer)) as server:
         reader = subscribe(server.url, "&history=10")
         exit_event = reader.wait_for_event("exit")
     assert json.loads(exit_event.data) == {"status": 143, "signal": "SIGTERM"}
@@ -158,19 +171,21 @@ def test_a_command_ended_by_a_signal_exits_with_the_signal_named(tmp_path: Path)
 
 def test_exec_restart_runs_the_command_again_after_a_backoff(tmp_path: Path) -> None:
     writer = script(tmp_path, "once", "print('ran')\n")
-    with relay_server(["--exec", writer, "--exec-restart"]) as server:
+    with relay_serving(relay=relay_of(writer, restart=True)) as server:
         reader = subscribe(server.url, "&history=10")
         reader.wait(lambda r: len(outputs(r, "exit")) >= 2)
     assert outputs(reader)[:2] == ["ran", "ran"]
 
 
 def test_stdin_lines_are_published_and_the_end_is_an_event() -> None:
-    with relay_server(["--stdin"], stdin=subprocess.PIPE) as server:
+    with (
+        stdin_pipe() as (stdin, writer),
+        relay_serving(stdin, relay=relay_of(stdin=True)) as server,
+    ):
         reader = StreamReader(f"{server.url}/subscribe?topic=stdin")
         reader.wait(lambda r: bool(r.comments))
-        assert server.proc.stdin is not None
-        server.proc.stdin.write("one\ntwo\r\nthree")
-        server.proc.stdin.close()
+        writer.write("one\ntwo\r\nthree")
+        writer.close()
         end = reader.wait_for_event("end")
     assert [e.data for e in reader.events if e.event == "message"] == ["one", "two", "three"]
     assert json.loads(end.data) == {"lines": 3, "invalid": 0}
@@ -184,20 +199,20 @@ def test_stdin_lines_json_reserves_listen_output_of_the_samples_event_for_event(
         expected += [(json.loads(line)["event"], json.loads(line)["data"]) for line in lines]
     with (
         serving(delay=0, replays=tapes(*samples)) as source,
-        relay_server(["--stdin", "--lines", "json"], stdin=subprocess.PIPE) as server,
+        stdin_pipe() as (stdin, writer),
+        relay_serving(stdin, relay=relay_of(stdin=True, lines="json")) as server,
     ):
         reader = StreamReader(f"{server.url}/subscribe?topic=stdin")
         reader.wait(lambda r: bool(r.comments))
-        assert server.proc.stdin is not None
         for sample in samples:
             count = len(sample.with_suffix(".expected.ndjson").read_text().splitlines())
             done = invoke(
                 "listen", f"{source.url}/replay/{sample.stem}", "-f", "json", "-n", str(count)
             )
             assert done.status == 0, done.stderr
-            server.proc.stdin.write(done.stdout.decode())
-            server.proc.stdin.flush()
-        server.proc.stdin.close()
+            writer.write(done.stdout.decode())
+            writer.flush()
+        writer.close()
         end = reader.wait_for_event("end")
     got = [(e.event, e.data) for e in reader.events if e.event != "end"]
     assert got == expected
@@ -205,14 +220,14 @@ def test_stdin_lines_json_reserves_listen_output_of_the_samples_event_for_event(
 
 
 def test_an_invalid_json_line_is_a_counted_warning_event_not_the_end() -> None:
-    with relay_server(["--stdin", "--lines", "json"], stdin=subprocess.PIPE) as server:
+    with (
+        stdin_pipe() as (stdin, writer),
+        relay_serving(stdin, relay=relay_of(stdin=True, lines="json")) as server,
+    ):
         reader = StreamReader(f"{server.url}/subscribe?topic=stdin")
         reader.wait(lambda r: bool(r.comments))
-        assert server.proc.stdin is not None
-        server.proc.stdin.write(
-            'not json\n{"data": 5}\n{"event": "tick", "data": "ok", "id": "9"}\n'
-        )
-        server.proc.stdin.close()
+        writer.write('not json\n{"data": 5}\n{"event": "tick", "data": "ok", "id": "9"}\n')
+        writer.close()
         end = reader.wait_for_event("end")
     warnings = [e.data for e in reader.events if e.event == "stderr"]
     assert len(warnings) == 2 and "line 1" in warnings[0] and "line 2" in warnings[1]
@@ -231,7 +246,7 @@ def test_a_slow_subscriber_is_dropped_and_the_others_and_the_child_are_not(
         + "import sys\n"
         + "for i in range(20000):\n    sys.stdout.write(f'{i:06} ' + 'x' * 200 + '\\n')\n",
     )
-    with relay_server(["--exec", writer, "--queue-size", "50"]) as server:
+    with relay_serving(relay=relay_of(writer), queue_size=50) as server:
         fast = subscribe(server.url)
         slow = subscribe(server.url, read_delay=0.05, read_size=512)
         go.touch()
@@ -242,6 +257,29 @@ def test_a_slow_subscriber_is_dropped_and_the_others_and_the_child_are_not(
     assert json.loads(outputs(fast, "exit")[0]) == {"status": 0}
     assert any("dropped: this client fell too far behind" in c for c in slow.comments)
     assert len(slow.events) < 20000
+
+
+def test_stopping_the_server_stops_and_reaps_the_command_and_each_client_s_process(
+    tmp_path: Path,
+) -> None:
+    forever = script(
+        tmp_path,
+        "forever",
+        "import os, time\nprint(os.getpid(), flush=True)\n"
+        "for _ in range(6000):\n    time.sleep(0.01)\n",
+    )
+    with relay_serving(relay=relay_of(forever, per_client=forever)) as server:
+        shared = subscribe(server.url, "&history=10")
+        shared.wait(lambda r: bool(outputs(r)))
+        own = StreamReader(f"{server.url}/exec")
+        own.wait(lambda r: bool(outputs(r)))
+        pids = {int(outputs(shared)[0]), int(outputs(own)[0])}
+        assert server.children() == pids
+        began = time.monotonic()
+        server.stop()
+        took = time.monotonic() - began
+    assert not [pid for pid in pids if alive(pid)]  # stopped and reaped, not zombies
+    assert took < 2.0, took
 
 
 def test_ctrl_c_with_children_running_exits_0_within_2_s_and_leaves_no_child(
@@ -279,18 +317,20 @@ def test_a_relay_on_one_serve_reaches_subscribers_of_another_through_the_broker(
     go = tmp_path / "go"
     writer = script(tmp_path, "shared", wait_for_file(go) + "for i in range(500):\n    print(i)\n")
     topic = f"exec-{time.monotonic_ns()}"
-    relay_args = ["--broker", url, "--exec", writer, "--exec-topic", topic]
-    # The relay is a child (its --exec child is the point); the other serve, which shares only
-    # the broker with it, is an app on a thread of this process.
-    with relay_server(relay_args) as relay, serving(broker=url) as other:
+    # Two apps, each on a thread of this process, that share only the broker (and the
+    # process's logging, so the traceback check covers both).
+    with (
+        relay_serving(broker=url, relay=relay_of(writer, topic=topic)) as relay,
+        serving(broker=url) as other,
+    ):
         reader = StreamReader(f"{other.url}/subscribe?topic={topic}")
         reader.wait(lambda r: bool(r.comments))
         go.touch()
         reader.wait(lambda r: any(e.event == "exit" for e in r.events))
-        assert relay.proc.poll() is None
-        status = relay.stop()
+        assert relay.server.thread.is_alive()  # serve still runs
+    # Leaving the block stopped both servers, and failed the test if either had failed.
     assert [e.data for e in reader.events if e.event == "stdout"] == [str(i) for i in range(500)]
-    assert status == 0 and "Traceback" not in relay.stderr, relay.stderr
+    assert not relay.said.tracebacks(), relay.said.text
 
 
 @pytest.mark.parametrize(
@@ -354,14 +394,14 @@ def test_while_the_broker_is_down_lines_are_dropped_and_the_command_is_not_held_
         + "print('after')\n",
     )
     try:
-        with relay_server(["--broker", redis.url, "--exec", writer]) as server:
+        with relay_serving(broker=redis.url, relay=relay_of(writer)) as server:
             redis.stop()
             go.touch()
-            server.wait_line("the relay is dropping lines", WAIT)
+            server.said.wait_line("the relay is dropping lines", WAIT)
             wait_until(went.exists, what="the command wrote past a full pipe")
             redis.start()
             again.touch()
-            server.wait_line("the relay publishes again", WAIT)
+            server.said.wait_line("the relay publishes again", WAIT)
             # Lines still in the pipe when Redis came back are published now, up to hundreds at
             # once: a subscriber joining in that burst may fall --queue-size behind and be
             # dropped. It joins once the exit event is the newest entry in Redis.

@@ -1,14 +1,18 @@
-"""The relay's line framing (serve --exec, --stdin, --exec-per-client): bytes in, lines out."""
+"""The relay's line framing (serve --exec, --stdin, --exec-per-client): bytes in, lines out;
+and how --stdin reads the stream it is handed."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 
 from hypothesis import given
 from hypothesis import strategies as st
+from support.cli import WAIT
 
-from sse_cli.serve.children import pump
+from sse_cli.serve.children import READ_SIZE, pump
 from sse_cli.serve.framing import LineFramer, split_long
+from sse_cli.serve.relay import ThreadedStdin
 
 
 def lines_of(chunks: list[bytes], limit: int = 1 << 20) -> list[str]:
@@ -161,3 +165,18 @@ def test_a_partial_line_is_flushed_once_the_source_is_silent() -> None:
         return emitted
 
     assert asyncio.run(main()) == [["50%"], [" done"]]
+
+
+def test_standard_input_without_a_file_descriptor_is_read_to_its_end() -> None:
+    """--stdin reads the stream it is handed: os.read on its descriptor where it has one (a
+    pipe, the terminal), else its own reads (an in-memory stream has no descriptor)."""
+    text = b"".join(b"line %d\n" % i for i in range(20000))  # several reads of READ_SIZE
+
+    async def main() -> bytes:
+        source = ThreadedStdin(io.BytesIO(text))
+        chunks = [await asyncio.wait_for(source.read(READ_SIZE), WAIT)]
+        while chunks[-1]:
+            chunks.append(await asyncio.wait_for(source.read(READ_SIZE), WAIT))
+        return b"".join(chunks)
+
+    assert asyncio.run(main()) == text

@@ -333,6 +333,6 @@ def start(flags: "ServeFlags", env: Environment) -> None:
         from sse_cli.serve import run_server
 
         process.settled()
-        run_server(settings)
+        run_server(settings, env.stdin)
     except SseCliError as exc:
         fail(exc, Messages(env.stderr))

@@ -1,8 +1,9 @@
 """`sse-cli serve`: the demo and mock event-stream server (FastAPI + sse-starlette on uvicorn).
 
-`create_app(settings)` builds a fresh app (tests make one per server); `run_server(settings)`
-binds the socket itself, so `--port 0` reports the port it got, prints the banner on stderr
-and runs uvicorn until Ctrl-C or SIGTERM, which end open streams within a second and exit 0.
+`create_app(settings)` builds a fresh app (tests make one per server, and may hand it the
+standard input that --stdin relays); `run_server(settings)` binds the socket itself, so
+`--port 0` reports the port it got, prints the banner on stderr and runs uvicorn until Ctrl-C
+or SIGTERM, which end open streams within a second and exit 0.
 
 Every stream is pre-encoded bytes (`sse_cli.encode`): events that are ready at the same
 moment go out in one write, and an event produced after a pause goes out the moment it
@@ -22,7 +23,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import IO, Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -69,8 +70,13 @@ class ServeApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-def create_app(settings: ServeSettings, clock: Callable[[], float] = time.monotonic) -> ServeApp:
-    """A fresh app for `settings`: no state is shared between two apps."""
+def create_app(
+    settings: ServeSettings,
+    clock: Callable[[], float] = time.monotonic,
+    stdin: IO[bytes] | None = None,
+) -> ServeApp:
+    """A fresh app for `settings`: no state is shared between two apps. `stdin` is what
+    --stdin relays (None: the process's standard input)."""
     app = ServeApp(
         title="sse-cli serve", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
     )
@@ -78,6 +84,7 @@ def create_app(settings: ServeSettings, clock: Callable[[], float] = time.monoto
     hub = Hub(make_broker(settings), activity, settings.ping)
     app.state.shared = Shared(settings, activity, hub)
     app.state.exec_clients = Clients()
+    app.state.stdin = stdin
     ui_page()  # a missing page fails the start, not the first visit
     app.add_exception_handler(ApiError, api_error)  # type: ignore[arg-type]
     app.add_exception_handler(ClientDisconnect, client_gone)  # type: ignore[arg-type]
@@ -131,7 +138,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     processes (--exec-per-client) are stopped too."""
     state: Shared = app.state.shared
     quiet_accept_errors(asyncio.get_running_loop())
-    async with relaying(state.hub.broker, state.settings.relay, state.settings.max_body):
+    settings = state.settings
+    async with relaying(state.hub.broker, settings.relay, settings.max_body, app.state.stdin):
         try:
             yield
         finally:
@@ -182,8 +190,9 @@ async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
     return error_response(exc.status_code, message, getattr(exc, "headers", None), path=path)
 
 
-def run_server(settings: ServeSettings) -> None:
-    """Serve until Ctrl-C or SIGTERM; the banner goes to stderr once the port is bound."""
+def run_server(settings: ServeSettings, stdin: IO[bytes] | None = None) -> None:
+    """Serve until Ctrl-C or SIGTERM; the banner goes to stderr once the port is bound.
+    --stdin reads `stdin` (None: the process's standard input)."""
     from sse_cli.serve.runner import serve
 
-    serve(settings)
+    serve(settings, stdin)

@@ -8,7 +8,8 @@ JSON) at its end. With `--lines json` each line is an event in `listen -f json`'
 (`event`, `data`; an `id` is replaced by this server's, which resuming needs); a line that
 is not becomes a `stderr` event saying so, and is counted. With --exec-restart the command
 runs again after it ends, after a backoff (1 s doubling to 30 s; back to 1 s after a run of
-30 s or more). The app's lifespan starts the relay and stops it.
+30 s or more). The app's lifespan starts the relay and stops it; --stdin reads the standard
+input the app was given (the process's own unless a caller hands it another stream).
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ import os
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import IO
 
 from sse_cli.protocol.reconnect import Backoff
 from sse_cli.serve.brokers import Broker, BrokerUnavailableError
-from sse_cli.serve.children import child_environment, exit_data, pump, start, stop
+from sse_cli.serve.children import READ_SIZE, child_environment, exit_data, pump, start, stop
 from sse_cli.serve.framing import LineFramer
 from sse_cli.serve.relay_settings import RelaySettings
 
@@ -54,9 +56,16 @@ def json_event(line: str) -> tuple[str | None, str]:
 class Relay:
     """Publishes the lines of the --exec command (run, and rerun) or of standard input."""
 
-    def __init__(self, broker: Broker, settings: RelaySettings, max_line: int) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        settings: RelaySettings,
+        max_line: int,
+        stdin: IO[bytes] | None = None,
+    ) -> None:
         self.broker = broker
         self.settings = settings
+        self.stdin = stdin  # --stdin's source; None: the process's standard input
         self.topic = settings.topic_name
         self.max_line = max_line
         self.lines = 0
@@ -107,7 +116,7 @@ class Relay:
             self.lost = 0
 
     async def relay_stdin(self) -> None:
-        source = ThreadedStdin()
+        source = ThreadedStdin(self.stdin)
         await pump(source, LineFramer(self.max_line), self.settings.flush_after, self.emit_input)
         counts = {"lines": self.lines, "invalid": self.invalid}
         await self.publish("end", json.dumps(counts))
@@ -190,16 +199,16 @@ class ThreadedStdin:
     handed over through a small queue, so a slow publisher holds the writer back and a
     blocked read never holds up the end of `serve`."""
 
-    def __init__(self, fd: int = 0) -> None:
+    def __init__(self, stream: IO[bytes] | None = None) -> None:
         self.queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=8)
         self.loop = asyncio.get_running_loop()
-        threading.Thread(target=self.read_all, args=(fd,), daemon=True).start()
+        threading.Thread(target=self.read_all, args=(chunks_of(stream),), daemon=True).start()
 
-    def read_all(self, fd: int) -> None:
+    def read_all(self, read: Callable[[], bytes]) -> None:
         while True:
             try:
-                chunk = os.read(fd, 1 << 16)
-            except OSError:
+                chunk = read()
+            except (OSError, ValueError):  # a closed stream ends like an empty one
                 chunk = b""
             try:
                 asyncio.run_coroutine_threadsafe(self.queue.put(chunk), self.loop).result()
@@ -212,6 +221,21 @@ class ThreadedStdin:
         return await self.queue.get()
 
 
+def chunks_of(stream: IO[bytes] | None) -> Callable[[], bytes]:
+    """One blocking read of what has arrived, up to READ_SIZE bytes: `os.read` on the
+    stream's file descriptor (fd 0 for None) where it has one, so no buffer sits between
+    the writer and the relay and no lock of a buffered reader is held by the thread at
+    exit; else the stream's own `read1` or `read` (an in-memory stream, say)."""
+    if stream is None:
+        return lambda: os.read(0, READ_SIZE)
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError, AttributeError):  # io.UnsupportedOperation is both
+        read = getattr(stream, "read1", stream.read)
+        return lambda: bytes(read(READ_SIZE))
+    return lambda: os.read(fd, READ_SIZE)
+
+
 def say(message: str) -> None:
     sys.stderr.write(f"sse-cli: {message}\n")
     sys.stderr.flush()
@@ -219,11 +243,15 @@ def say(message: str) -> None:
 
 @contextlib.asynccontextmanager
 async def relaying(
-    broker: Broker, settings: RelaySettings | None, max_line: int
+    broker: Broker,
+    settings: RelaySettings | None,
+    max_line: int,
+    stdin: IO[bytes] | None = None,
 ) -> AsyncIterator[None]:
     """The app's lifespan: the shared relay runs while the app does."""
-    relay = Relay(broker, settings, max_line) if settings is not None and settings.shared else None
-    if relay is not None:
+    relay = None
+    if settings is not None and settings.shared:
+        relay = Relay(broker, settings, max_line, stdin)
         relay.start()
     try:
         yield

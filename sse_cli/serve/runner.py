@@ -12,7 +12,7 @@ import signal
 import socket
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import IO, Any
 
 import uvicorn
 
@@ -207,9 +207,9 @@ def bind_failure(settings: ServeSettings, exc: OSError) -> BindError:
     return BindError(f"{where}: {exc.strerror or exc}")
 
 
-def serve(settings: ServeSettings) -> None:
+def serve(settings: ServeSettings, stdin: IO[bytes] | None = None) -> None:
     """Reach the broker if there is one, bind, print the banner, run a fresh app (in each
-    of --workers processes) until Ctrl-C or SIGTERM."""
+    of --workers processes) until Ctrl-C or SIGTERM; --stdin reads `stdin` (one worker)."""
     if settings.workers > 1 and settings.broker is None:
         raise UsageError(
             f"--workers {settings.workers} needs --broker: without one, topics would split "
@@ -236,7 +236,7 @@ def serve(settings: ServeSettings) -> None:
         sys.stderr.flush()
 
     if settings.workers == 1:
-        run_worker(settings, sock, loop, parser, announce)
+        run_worker(settings, sock, loop, parser, announce, stdin)
         return
     from sse_cli.serve.workers import supervise
 
@@ -253,10 +253,11 @@ def run_worker(
     loop: str,
     parser: str,
     announce: Callable[[], None] | None,
+    stdin: IO[bytes] | None = None,
 ) -> None:
     """One process serving a fresh app on `sock` until Ctrl-C or SIGTERM; `announce` prints
     the banner once the app exists (a Ctrl-C after the banner then ends `serve` cleanly)."""
-    app = create_app(settings)
+    app = create_app(settings, stdin=stdin)
     broker = app.state.shared.hub.broker
     # With --broker, each topic subscribed to here holds a Redis connection of its own.
     topics = (lambda: len(broker.fanout.topics)) if settings.broker else (lambda: 0)

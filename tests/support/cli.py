@@ -16,9 +16,11 @@ The tests that start the CLI as a child process, and why a thread would not do:
 - serve's stderr (banner, warnings, log lines: test_server_hardening, test_pubsub's
   broker loss) and its --workers processes
   (test_pubsub, test_mercure_redis, test_serve_stack);
-- a relay's own child processes (--exec, --stdin, --exec-per-client: test_relay,
-  test_exec_client, test_exec_ending), started by serve, reaped by serve.
-Every other server in the tests is an app on a thread (support/serve.py `serving`).
+- Ctrl-C to a serve whose relay's commands run (test_relay's Ctrl-C test): the signal
+  reaches serve alone, its commands being in sessions of their own, and serve stops and reaps
+  them and exits 0 within 2 s.
+Every other server in the tests is an app on a thread (support/serve.py `serving`), relays
+included: their commands are children of the test process (support/relays.py).
 """
 
 from __future__ import annotations

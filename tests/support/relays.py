@@ -1,5 +1,7 @@
-"""`serve` with a relay (--exec, --stdin, --exec-per-client) as a child process, small Python
-scripts for it to run, and process checks by PID."""
+"""`serve` with a relay (--exec, --stdin, --exec-per-client): in-process (`relay_serving`, a
+fresh app on a thread, whose relay starts its commands as children of the test process) or,
+where the signal to `serve` is the point, as a child process (`relay_server`); small Python
+scripts for the relay to run, and process checks by PID."""
 
 from __future__ import annotations
 
@@ -10,9 +12,13 @@ import textwrap
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO, Any
 
 from sse_cli.launcher import Launched, LaunchError, child_env, serve_command
+from sse_cli.serve.relay_settings import RelaySettings, relay_settings
 from support.cli import WAIT
+from support.serve import InProcessServer
+from support.stderr import ServeStderr
 
 PYTHON = sys.executable
 
@@ -33,6 +39,66 @@ def wait_for_file(path: Path) -> str:
         "        break\n"
         "    time.sleep(0.01)\n"
     )
+
+
+class RelayServer:
+    """A relay's server running in-process: `url`, what it said (`said`), and the processes
+    its relay started that are still there (`children()`)."""
+
+    def __init__(self, server: InProcessServer, said: ServeStderr, before: set[int]) -> None:
+        self.server = server
+        self.url = server.url
+        self.said = said
+        self._before = before
+
+    def stop(self) -> None:
+        """Stop the server as Ctrl-C stops serve (less the signal); the block may go on."""
+        self.server.stop()
+
+    def children(self) -> set[int]:
+        """The processes the relay started that exist now, zombies included: descendants of
+        this process, new since the server started, in a session other than this process's
+        (the relay starts each command in a session of its own; what the test starts, such
+        as a redis-server, stays in the test's)."""
+        ours = os.getsid(0)
+        return {
+            pid
+            for pid, (_, session) in descendant_table(os.getpid()).items()
+            if pid not in self._before and session != ours
+        }
+
+
+@contextmanager
+def relay_serving(stdin: IO[bytes] | None = None, **fields: Any) -> Iterator[RelayServer]:
+    """`serve` with `ServeSettings(port=0, **fields)` (a `relay=RelaySettings(...)`) on a
+    thread of this process for the block, its stderr and log lines kept; `stdin` is what a
+    --stdin relay reads. Then stopped as Ctrl-C stops it, and no process the relay started
+    may be left: stopping the server stops and reaps them all."""
+    before = set(descendant_table(os.getpid()))
+    with ServeStderr() as said:
+        server = InProcessServer(stdin, **fields).start()
+        relayed = RelayServer(server, said, before)
+        try:
+            yield relayed
+        finally:
+            server.stop()
+    left = relayed.children()
+    assert not left, f"the relay's processes outlived the server: {sorted(left)}"
+
+
+@contextmanager
+def stdin_pipe() -> Iterator[tuple[IO[bytes], IO[str]]]:
+    """A pipe for a --stdin relay: the end it reads and the end the test writes (text); the
+    writing end is closed first (so the relay's reader sees the end of its input)."""
+    read_end, write_end = os.pipe()
+    reader = os.fdopen(read_end, "rb", buffering=0)
+    writer = os.fdopen(write_end, "w", encoding="utf-8")
+    try:
+        yield reader, writer
+    finally:
+        if not writer.closed:
+            writer.close()
+        reader.close()
 
 
 @contextmanager
@@ -87,17 +153,39 @@ def running_now(pid: int) -> bool:
 
 def descendants(pid: int) -> set[int]:
     """Every process whose parent chain reaches `pid` (from /proc)."""
-    parents: dict[int, int] = {}
+    return set(descendant_table(pid))
+
+
+def descendant_table(pid: int) -> dict[int, tuple[int, int]]:
+    """Every process whose parent chain reaches `pid`, zombies included (from /proc): its
+    parent and its session."""
+    table: dict[int, tuple[int, int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            parents[int(entry)] = int(fields[1])
-    found: set[int] = set()
+            table[int(entry)] = (int(fields[1]), int(fields[3]))
+    found: dict[int, tuple[int, int]] = {}
     frontier = {pid}
     while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier}
-        found |= frontier
+        frontier = {child for child, (parent, _) in table.items() if parent in frontier}
+        found |= {child: table[child] for child in frontier}
     return found
+
+
+def relay_of(
+    command: str | None = None,
+    stdin: bool = False,
+    topic: str | None = None,
+    restart: bool = False,
+    lines: str | None = None,
+    flush_after: float | None = None,
+    per_client: str | None = None,
+) -> RelaySettings:
+    """The relay that `serve --exec COMMAND --stdin --exec-topic TOPIC --exec-restart --lines
+    LINES --flush-after S --exec-per-client CMD` asks for, checked as the command checks it."""
+    settings = relay_settings(command, stdin, topic, restart, lines, flush_after, per_client)
+    assert settings is not None, "no relay asked for"
+    return settings

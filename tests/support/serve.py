@@ -6,12 +6,15 @@ to 127.0.0.1 port 0 by the runner's own `bind`, on the runner's event loop and H
 a child `serve` would run, less the interpreter's start-up (0.3-1 s, far more on a busy
 machine). sse-starlette's process-global shutdown flag is set only by a signal to uvicorn,
 which a server on a thread never installs, so one server's end does not end the next one's
-streams. `serve_flags(ARGS)` gives the settings `serve ARGS` would run with, and what the
-command wrote on stderr before serving; what the app writes to sys.stderr while it serves
-(the replay's log lines) is in pytest's `capsys`. Where the process is the point (signals,
-exit statuses, the banner and logs on stderr, --workers, a relay's child processes, the
-process's RSS and fds), tests start a child through `sse_cli.launcher`, as the demo and the
-benchmarks do.
+streams. A relay's commands (--exec, --exec-per-client) are children of the test process,
+watched by the server's loop on its thread (uvloop's, or asyncio's thread-based child
+watcher) and reaped when the server stops, as in a child `serve`. `serve_flags(ARGS)` gives
+the settings `serve ARGS` would run with, and what the command wrote on stderr before
+serving; what the app writes while it serves (the replay's and the relay's lines) is on
+sys.stderr (pytest's `capsys`, or support/stderr.py's `ServeStderr`). Where the process is
+the point (signals, exit statuses, the banner and logs on stderr, --workers, the process's
+RSS and fds), tests start a child through `sse_cli.launcher`, as the demo and the benchmarks
+do.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import threading
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -33,16 +36,17 @@ from support.cli import WAIT, invoke
 
 
 class InProcessServer:
-    """One app on a uvicorn server on its own thread and event loop; `url` once started."""
+    """One app on a uvicorn server on its own thread and event loop; `url` once started.
+    `stdin` is what a --stdin relay reads (a pipe the test writes to, say)."""
 
-    def __init__(self, **fields: Any) -> None:
+    def __init__(self, stdin: IO[bytes] | None = None, **fields: Any) -> None:
         import uvicorn
 
         from sse_cli.serve import ServeSettings, create_app
         from sse_cli.serve.runner import bind, stack
 
         self.settings = ServeSettings(**{"port": 0, **fields})
-        self.app = create_app(self.settings)
+        self.app = create_app(self.settings, stdin=stdin)
         self.sock = bind(self.settings)
         self.port = int(self.sock.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
@@ -139,7 +143,7 @@ def serve_flags(*args: str) -> tuple[dict[str, Any], str]:
 
     chosen: list[Any] = []
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(serve, "run_server", chosen.append)  # what `serve` calls once ready
+        patch.setattr(serve, "run_server", lambda settings, stdin=None: chosen.append(settings))
         done = invoke("serve", "--port", "0", *args, timeout=WAIT)
     assert done.status == 0 and len(chosen) == 1, done.stderr
     settings = chosen[0]
