@@ -21,9 +21,9 @@ from typing import Any, cast
 
 import pytest
 from support.cli import invoke
+from support.serve import serving_args
 from support.sockets import Handler, Request, SocketServer, head
 
-from sse_cli.launcher import running_server
 from sse_cli.loadtest import html
 from sse_cli.loadtest.options import BenchSettings
 from sse_cli.loadtest.runner import run_bench
@@ -44,8 +44,8 @@ WAIT_MS = 30_000
 
 @pytest.fixture(scope="module")
 def serve() -> Iterator[str]:
-    with running_server(["-q", "--rate-limit", "0", "--delay", "0.02"]) as url:
-        yield url
+    with serving_args("-q", "--rate-limit", "0", "--delay", "0.02") as server:
+        yield server.url
 
 
 def in_ci() -> bool:

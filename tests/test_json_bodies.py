@@ -9,12 +9,12 @@ from collections.abc import Iterator
 
 import pytest
 from support.cli import WAIT
-from support.relays import relay_server
+from support.serve import serving_args
 
 
 @pytest.fixture(scope="module")
 def url() -> Iterator[str]:
-    with relay_server([]) as server:
+    with serving_args("-q") as server:
         yield server.url
 
 

@@ -1,8 +1,8 @@
 """`sse-cli bench` as people run it: flags, exit statuses, thresholds, and real `serve` runs.
 
 The pure parts (thresholds, send times) are tested alone; the command runs in-process
-(`invoke`) against `sse-cli serve` on loopback for /clock latency, /publish fan-out latency,
-and serve's own caps (503 past --max-streams, 429 past --rate-limit).
+(`invoke`) against what `sse-cli serve` serves (on a thread, on loopback) for /clock latency,
+/publish fan-out latency, and serve's own caps (503 past --max-streams, 429 past --rate-limit).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import Any, cast
 
 import pytest
 from support.cli import invoke
+from support.serve import serving_args
 from support.sockets import Handler, Request, SocketServer, by_connection, head
 
 from sse_cli.errors import UsageError
-from sse_cli.launcher import running_server
 from sse_cli.loadtest.latency import to_epoch_ns
 from sse_cli.loadtest.schema import Report
 from sse_cli.loadtest.thresholds import parse_threshold
@@ -40,8 +40,8 @@ def three_events(conn: socket.socket, request: Request) -> None:
 
 @pytest.fixture(scope="module")
 def serve() -> Iterator[str]:
-    with running_server(["-q", "--max-streams", "3", "--rate-limit", "0"]) as url:
-        yield url
+    with serving_args("-q", "--max-streams", "3", "--rate-limit", "0") as server:
+        yield server.url
 
 
 def test_thresholds_pass_and_fail_with_their_exit_statuses(serve_socket: Serve) -> None:
@@ -165,9 +165,9 @@ def test_serve_caps_are_named_with_the_flag_to_raise(serve: str) -> None:
     assert status == 0
     assert report["errors"]["by_kind"] == {"http-503": 2}
     assert "raise its --max-streams" in report["hints"][0]
-    with running_server(["-q", "--rate-limit", "1"]) as limited:
+    with serving_args("-q", "--rate-limit", "1") as limited:
         status, report, _ = bench(
-            f"{limited}/clock", "-c", "4", "--duration", "1", "--no-reconnect"
+            f"{limited.url}/clock", "-c", "4", "--duration", "1", "--no-reconnect"
         )
     assert report["errors"]["by_kind"]["http-429"] >= 2
     assert any("raise its --rate-limit" in hint for hint in report["hints"])

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import pytest
 from support.cli import invoke
-
-from sse_cli.launcher import running_server
+from support.serve import serving_args
 
 NOWHERE = "http://127.0.0.1:1/"
 
 
 def test_reconnects_after_streams_that_ran_are_counted_as_reconnects() -> None:
-    with running_server(["-q", "--delay", "0"]) as url:
-        done = invoke("listen", f"{url}/counter?drop_after=2&limit=6", "-f", "data")
+    with serving_args("-q", "--delay", "0") as server:
+        done = invoke("listen", f"{server.url}/counter?drop_after=2&limit=6", "-f", "data")
     assert done.status == 0, done.stderr
     assert done.stdout.split() == [b"1", b"2", b"3", b"4", b"5", b"6"]
     err = done.stderr

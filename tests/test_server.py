@@ -1,9 +1,9 @@
 """`sse-cli serve`: every endpoint read by `sse-cli listen` and by an independent client.
 
 The server is a fresh app served on a thread of the test process (`support.serve`: it never
-sets sse-starlette's process-wide shutdown state); the banner test runs `sse-cli serve --port 0`
-as a child, as a user does. The independent client is httpx with httpx-sse; where a test needs
-the bytes themselves it reads a raw socket.
+sets sse-starlette's process-wide shutdown state); the banner test serves what
+`sse-cli serve --port 0` would and reads the banner it would print. The independent client is
+httpx with httpx-sse; where a test needs the bytes themselves it reads a raw socket.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ import httpx
 import pytest
 from httpx_sse import connect_sse
 from support.cli import WAIT, invoke, start
-from support.serve import serving, stats
+from support.serve import serving, serving_args, stats
 from support.waiting import wait_until
 
-from sse_cli.launcher import running_server
+from sse_cli.launcher import BANNER
 from sse_cli.serve.demo import DEFAULT_MESSAGE
 
 SERVE = ["--delay", "0", "-q", "--rate-limit", "0", "--queue-size", "8"]
@@ -429,8 +429,10 @@ def test_a_client_that_leaves_stops_its_generator_within_a_second(base: str, pat
 
 
 def test_port_0_banner_names_the_bound_port_and_every_endpoint() -> None:
-    with running_server(SERVE) as url:
-        port = int(url.rsplit(":", 1)[1])
+    with serving_args(*SERVE) as server:
+        match = BANNER.search(server.banner[0])  # the line serve prints first, as launch reads it
+        assert match is not None, server.banner
+        url, port = match[1], int(match[3])
         assert port > 0
         assert httpx.get(f"{url}/stats", timeout=WAIT).status_code == 200
     from sse_cli.serve import ServeSettings

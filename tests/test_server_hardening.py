@@ -1,11 +1,12 @@
 """`sse-cli serve` under abuse: bad requests, abandoned streams, signals, exposure and caps.
 
-Most servers are real `sse-cli serve --port 0` subprocesses on loopback, because a process is
-what these tests check: its stderr, drained on a thread and kept, so a test can wait for a line
-and check that no traceback was printed; its signals, exit statuses, fds and RSS. Where only the
-HTTP answers matter (CORS, the caps' headers), the server is a fresh app on a thread of this
-process (`app_server`), which spares an interpreter's start-up. The clients are raw sockets, so
-a test controls every byte: chunked bodies with no Content-Length, non-UTF-8 headers, resets
+The servers are what `sse-cli serve --port 0 ARGS` serves, read by the command itself, run as a
+fresh app on a thread of this process (`serve`, support/serve.py): what it would print on
+stderr (its banner, its log lines) is kept, so a test can wait for a line and check that no
+traceback was printed or logged. Where the process is the point (signals and exit statuses,
+the fds and RSS of the serve process), the server is a real `sse-cli serve` child
+(`serve_child`), its stderr drained on a thread and kept. The clients are raw sockets, so a
+test controls every byte: chunked bodies with no Content-Length, non-UTF-8 headers, resets
 (SO_LINGER 0) and clients that vanish in the middle of an event.
 """
 
@@ -24,12 +25,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from support.cli import WAIT, cli_env, invoke, run_cli
+from support.cli import WAIT, Result, cli_env, invoke, run_cli
 from support.measure import memory_kib, open_fds
-from support.serve import InProcessServer, serving
+from support.serve import InProcessServer, serve_flags, serving, serving_args
 from support.waiting import wait_until
 
-from sse_cli.launcher import Launched, LaunchError, launch, serve_command
+from sse_cli.launcher import BANNER, Launched, LaunchError, launch, serve_command
 from sse_cli.serve.routes import ROUTES
 
 MAX_BODY = 1 << 20  # the documented default of --max-body (1M)
@@ -65,6 +66,12 @@ class Server:
     def stderr(self) -> str:
         return self.child.stderr
 
+    def mark(self) -> int:
+        return self.child.mark()
+
+    def lines(self, since: int = 0) -> list[str]:
+        return self.child.lines(since)
+
     def wait_line(self, pattern: str, timeout: float = WAIT) -> str:
         """The first stderr line containing `pattern`, waiting for it up to `timeout`."""
         try:
@@ -90,14 +97,32 @@ class Server:
 @dataclass
 class AppServer:
     """A fresh app served on a thread of this process (support/serve.py), for the tests where
-    the process is not the point, and the client sockets a test opened on it."""
+    the process is not the point, and the client sockets a test opened on it. Its address is
+    the one its banner names; its stderr is what a child's would have been."""
 
     app: InProcessServer
     clients: list[socket.socket] = field(default_factory=list)  # closed at the test's end
+    url: str = field(init=False)
+    host: str = field(init=False)
+    port: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        match = BANNER.search(self.app.banner[0])
+        assert match is not None, self.app.banner
+        self.url, self.host, self.port = match[1], match[2], int(match[3])
 
     @property
-    def port(self) -> int:
-        return self.app.port
+    def stderr(self) -> str:
+        return self.app.stderr
+
+    def mark(self) -> int:
+        return self.app.log.mark()
+
+    def lines(self, since: int = 0) -> list[str]:
+        return self.app.log.lines(since)
+
+    def wait_line(self, pattern: str, timeout: float = WAIT) -> str:
+        return self.app.log.wait_line(pattern, timeout)
 
 
 #: What the raw-HTTP helpers below talk to: a child serve or an app in this process.
@@ -128,8 +153,15 @@ def start_server(args: Sequence[str]) -> Server:
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[..., Server]]:
-    """Start servers for one test; any still running at its end is killed."""
+def serve(app_server: Callable[..., AppServer]) -> Callable[..., AppServer]:
+    """`serve(*ARGS)`: what `sse-cli serve --port 0 ARGS` serves, in this process until the
+    test ends."""
+    return lambda *args: app_server(**serve_flags(*args)[0])
+
+
+@pytest.fixture
+def serve_child() -> Iterator[Callable[..., Server]]:
+    """Start `sse-cli serve` children for one test; any still running at its end is killed."""
     servers: list[Server] = []
 
     def start(*args: str) -> Server:
@@ -142,12 +174,17 @@ def serve() -> Iterator[Callable[..., Server]]:
         server.kill()
 
 
-def no_traceback(server: Server, since: int = 0) -> None:
-    text = "".join(server.child.lines(since))
+def no_traceback(server: Reachable, since: int = 0) -> None:
+    """Nothing like a traceback on stderr (from line `since`); in this process, no ERROR
+    record with an exception from uvicorn, Starlette, FastAPI or sse-cli either."""
+    text = "".join(server.lines(since))
     found = [i for i in (text.find("Traceback"), text.find("ASGI callable")) if i >= 0]
     assert not found, (
         f"{text.count('Traceback')} tracebacks; the first:\n{text[min(found) :][:3000]}"
     )
+    if isinstance(server, AppServer):
+        logged = server.app.log.tracebacks(since)
+        assert not logged, f"{len(logged)} exceptions logged; the first: {logged[0].getMessage()}"
 
 
 # ----------------------------------------------------------------------------- raw HTTP
@@ -287,7 +324,7 @@ def events_of(body: bytes) -> list[str]:
     return [line[6:] for line in body.decode().split("\n") if line.startswith("data: ")]
 
 
-def assert_streams(server: Server, marker: str) -> None:
+def assert_streams(server: Reachable, marker: str) -> None:
     """A normal stream still works: GET /?message=MARKER sends it back, one character each."""
     reply = get(server, f"/?message={marker}&delay=0")
     assert reply.status == 200, reply
@@ -456,11 +493,13 @@ KNOWN_BUGS = [  # each of these was a 500 (or a stream broken mid-way) once
 
 
 @pytest.fixture(scope="module")
-def plain_server() -> Iterator[Server]:
+def plain_server() -> Iterator[AppServer]:
     """One server for the read-only checks: defaults, except no rate limit and no pause."""
-    server = start_server(["--delay", "0", "--rate-limit", "0"])
-    yield server
-    server.kill()
+    with serving_args("--delay", "0", "--rate-limit", "0") as app:
+        server = AppServer(app)
+        yield server
+        for sock in server.clients:
+            sock.close()
 
 
 OPENAI_ERROR = {"message", "type", "param", "code"}
@@ -478,8 +517,8 @@ def error_message(request: bytes, reply: Reply) -> str:
     return error
 
 
-def check_refused(server: Server, bad: Bad, marker: str) -> None:
-    since = server.child.mark()
+def check_refused(server: AppServer, bad: Bad, marker: str) -> None:
+    since = server.mark()
     reply = exchange(server, bad.request, read_success_body=False)
     assert 400 <= reply.status <= 499, f"{bad.name}: {reply.status} {reply.body[:300]!r}"
     assert reply.status == bad.status, reply
@@ -495,7 +534,7 @@ def check_refused(server: Server, bad: Bad, marker: str) -> None:
 
 @pytest.mark.parametrize("bad", [*BAD_REQUESTS, *KNOWN_BUGS], ids=lambda b: b.name)
 def test_bad_request_gets_4xx_json_error_and_server_keeps_serving(
-    plain_server: Server, bad: Bad
+    plain_server: AppServer, bad: Bad
 ) -> None:
     check_refused(plain_server, bad, f"ok-{bad.name}")
 
@@ -530,7 +569,7 @@ CUTS = {
 }
 
 
-def send_cut(server: Server, path: str, cut: Cut) -> None:
+def send_cut(server: AppServer, path: str, cut: Cut) -> None:
     """Send the head, wait for the server's 100 Continue (so its handler is reading the
     body), send part of the body, then close (FIN) or reset (SO_LINGER 0: RST)."""
     head = [("Content-Type", "application/json"), ("Expect", "100-continue"), *cut.head]
@@ -546,10 +585,10 @@ def send_cut(server: Server, path: str, cut: Cut) -> None:
 @pytest.mark.parametrize("path", BODY_PATHS)
 @pytest.mark.parametrize("cut", CUTS.values(), ids=list(CUTS))
 def test_client_leaving_mid_body_ends_the_request_quietly(
-    plain_server: Server, cut: Cut, path: str
+    plain_server: AppServer, cut: Cut, path: str
 ) -> None:
     server = plain_server
-    since = server.child.mark()
+    since = server.mark()
     before = stats(server)["abandoned"]
     send_cut(server, path, cut)
     wait_until(
@@ -562,7 +601,7 @@ def test_client_leaving_mid_body_ends_the_request_quietly(
     assert_streams(server, "after-cut")
     server.wait_line("GET /?message=after-cut&delay=0 ")
     no_traceback(server, since)
-    logged = [line for line in server.child.lines(since) if f"POST {path}" in line]
+    logged = [line for line in server.lines(since) if f"POST {path}" in line]
     assert len(logged) <= 1, logged
 
 
@@ -699,9 +738,9 @@ def leak_round(server: Server, label: str, baseline: Usage, slack: int = 0) -> U
 @pytest.mark.slow  # two rounds of 1,000 streams: a small leak per stream must add up
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs Linux /proc")
 def test_abandoned_streams_leak_no_fds_tasks_memory_or_generators(
-    serve: Callable[..., Server],
+    serve_child: Callable[..., Server],
 ) -> None:
-    server = serve("--delay", "0", "-q", "--rate-limit", "0", "--max-streams", "2000")
+    server = serve_child("--delay", "0", "-q", "--rate-limit", "0", "--max-streams", "2000")
     cold = usage(server)
     # A warm-up round first. The first streams start things that live as long as the server
     # (sse-starlette's shutdown watcher is one task), and the allocator keeps memory from the
@@ -717,7 +756,7 @@ def test_abandoned_streams_leak_no_fds_tasks_memory_or_generators(
 
 
 def test_client_vanishing_from_a_fast_stream_frees_the_server(
-    serve: Callable[..., Server],
+    serve: Callable[..., AppServer],
 ) -> None:
     """A stream with no pause (/counter?delay=0 is a billion events) whose client resets
     must be cancelled, not run on: it would hold the event loop and starve every client."""
@@ -755,9 +794,9 @@ SHUTDOWN_STREAMS = 1000
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_signal_with_open_streams_exits_0_promptly(
-    serve: Callable[..., Server], sig: signal.Signals
+    serve_child: Callable[..., Server], sig: signal.Signals
 ) -> None:
-    server = serve("--delay", "0", "-q", "--rate-limit", "0", "--max-streams", "2000")
+    server = serve_child("--delay", "0", "-q", "--rate-limit", "0", "--max-streams", "2000")
     kinds = ["reset", "vanish", "clean"] * (SHUTDOWN_STREAMS // 3) + ["reset"]
     streams = open_streams(server, kinds)
     assert stats(server)["generators"] == SHUTDOWN_STREAMS
@@ -795,14 +834,14 @@ def listening_address(port: int) -> str:
     raise AssertionError(f"nothing listens on port {port}")
 
 
-def test_loopback_is_the_default_bind(plain_server: Server) -> None:
+def test_loopback_is_the_default_bind(plain_server: AppServer) -> None:
     assert plain_server.host == "127.0.0.1"
     assert "warning" not in plain_server.stderr
     if os.path.exists("/proc/net/tcp"):
         assert listening_address(plain_server.port) == "127.0.0.1"
 
 
-def test_binding_every_interface_prints_a_warning(serve: Callable[..., Server]) -> None:
+def test_binding_every_interface_prints_a_warning(serve: Callable[..., AppServer]) -> None:
     server = serve("--host", "0.0.0.0", "-q")
     warning = server.wait_line("warning")
     assert warning.startswith("sse-cli: warning: listening on every interface")
@@ -810,9 +849,8 @@ def test_binding_every_interface_prints_a_warning(serve: Callable[..., Server]) 
     assert "100 requests a second (--rate-limit)" in warning
     if os.path.exists("/proc/net/tcp"):
         assert listening_address(server.port) == "0.0.0.0"
-    stats(server)  # serving, so Ctrl-C is handled (the banner comes before uvicorn runs)
-    status, _ = server.stop()
-    assert status == 0
+    stats(server)
+    server.app.stop()  # as Ctrl-C does; serve's exit status then is the signal tests' point
     no_traceback(server)
 
 
@@ -833,7 +871,7 @@ def preflight(origin: str, method: str = "POST") -> bytes:
     return build("OPTIONS", "/sse", headers=headers)
 
 
-def test_cors_is_off_by_default(plain_server: Server) -> None:
+def test_cors_is_off_by_default(plain_server: AppServer) -> None:
     reply = get(plain_server, "/counter?limit=1", [("Origin", "http://a.test")])
     assert reply.status == 200
     assert "access-control-allow-origin" not in reply.headers
@@ -895,7 +933,7 @@ SECURITY = {
     ],
 )
 def test_responses_carry_security_headers(
-    plain_server: Server, target: str, status: int, content_type: str
+    plain_server: AppServer, target: str, status: int, content_type: str
 ) -> None:
     reply = get(plain_server, target)
     assert reply.status == status
@@ -908,7 +946,9 @@ GET_STREAMS = sorted(route.path for route in ROUTES if route.stream and route.me
 
 
 @pytest.mark.parametrize("path", GET_STREAMS)
-def test_head_on_a_stream_answers_its_headers_and_no_body(plain_server: Server, path: str) -> None:
+def test_head_on_a_stream_answers_its_headers_and_no_body(
+    plain_server: AppServer, path: str
+) -> None:
     """`curl -I`: 200 and text/event-stream, the connection then closed with no body sent,
     and no stream started. (A route its server does not serve answers HEAD as it answers
     GET: /exec without --exec-per-client is a 404.)"""
@@ -960,7 +1000,7 @@ def assert_refusal(reply: Reply, status: int, names: str) -> int:
     return int(retry_after)
 
 
-def test_rate_limit_answers_429_with_retry_after(serve: Callable[..., Server]) -> None:
+def test_rate_limit_answers_429_with_retry_after(serve: Callable[..., AppServer]) -> None:
     server = serve("--rate-limit", "5", "-q")
     replies = burst(server, build("GET", "/stats"), 12)
     statuses = [reply.status for reply in replies]
@@ -977,7 +1017,7 @@ def test_rate_limit_answers_429_with_retry_after(serve: Callable[..., Server]) -
 RATE_BURST = 150  # parallel requests from one address, as a quick local load test makes
 
 
-def test_rate_limit_is_off_by_default_on_loopback(serve: Callable[..., Server]) -> None:
+def test_rate_limit_is_off_by_default_on_loopback(serve: Callable[..., AppServer]) -> None:
     server = serve()  # not -q: the rate-limit line is in the full banner
     assert "sse-cli: rate limit: off (loopback" in server.wait_line("rate limit")
     statuses = [reply.status for reply in burst(server, build("GET", "/stats"), RATE_BURST)]
@@ -985,7 +1025,7 @@ def test_rate_limit_is_off_by_default_on_loopback(serve: Callable[..., Server]) 
 
 
 def test_rate_limit_is_100_a_second_by_default_off_loopback(
-    serve: Callable[..., Server],
+    serve: Callable[..., AppServer],
 ) -> None:
     server = serve("--host", "0.0.0.0")
     line = server.wait_line("rate limit").rstrip()
@@ -998,7 +1038,7 @@ def test_rate_limit_is_100_a_second_by_default_off_loopback(
 
 
 def test_rate_limit_flag_wins_over_the_default_and_the_banner_says_so(
-    serve: Callable[..., Server],
+    serve: Callable[..., AppServer],
 ) -> None:
     # Not -q: the rate-limit line is in the full banner.
     assert "off (--rate-limit 0)" in serve("--host", "0.0.0.0", "--rate-limit", "0").wait_line(
@@ -1007,7 +1047,7 @@ def test_rate_limit_flag_wins_over_the_default_and_the_banner_says_so(
     assert "7 requests a second" in serve("--rate-limit", "7").wait_line("rate limit")
 
 
-def test_open_streams_cap_answers_503_with_retry_after(serve: Callable[..., Server]) -> None:
+def test_open_streams_cap_answers_503_with_retry_after(serve: Callable[..., AppServer]) -> None:
     server = serve("--max-streams", "3", "--rate-limit", "0", "-q")
     streams = open_streams(server, ["reset", "vanish", "clean"])
     reply = exchange(server, build("GET", "/counter?delay=30"), read_success_body=False)
@@ -1042,9 +1082,10 @@ def test_cap_refusals_carry_security_headers(
 # ----------------------------------------------------------------------------- start-up
 
 
-def one_error_line(result: subprocess.CompletedProcess[bytes]) -> str:
-    assert b"Traceback" not in result.stderr
-    lines = result.stderr.decode().splitlines()
+def one_error_line(result: subprocess.CompletedProcess[bytes] | Result) -> str:
+    stderr = result.stderr if isinstance(result, Result) else result.stderr.decode()
+    assert "Traceback" not in stderr
+    lines = stderr.splitlines()
     assert len(lines) == 1, lines
     assert lines[0].startswith("sse-cli: error: cannot listen on "), lines
     return lines[0]
@@ -1071,8 +1112,8 @@ def test_port_taken_exits_3_with_one_line_naming_it() -> None:
 def test_host_that_cannot_be_bound_exits_3_naming_the_host_not_the_port(
     host: str, cause: str, hint: str
 ) -> None:
-    result = run_cli("serve", "--host", host, "--port", "0", timeout=WAIT)
-    assert result.returncode == 3
+    result = invoke("serve", "--host", host, "--port", "0", timeout=WAIT)  # it fails unbound
+    assert result.status == 3
     line = one_error_line(result)
     assert cause in line and hint in line, line
     assert "--port" not in line, line  # the port is not the problem

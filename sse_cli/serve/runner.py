@@ -207,6 +207,22 @@ def bind_failure(settings: ServeSettings, exc: OSError) -> BindError:
     return BindError(f"{where}: {exc.strerror or exc}")
 
 
+def listen(
+    settings: ServeSettings, loop_and_parser: tuple[str, str]
+) -> tuple[socket.socket, list[str]]:
+    """The listening socket and the banner naming the port it bound (the one the system
+    picked for --port 0): what `serve` prints before it serves."""
+    sock = bind(settings)
+    lines = banner(settings, int(sock.getsockname()[1]), loop_and_parser)
+    if settings.broker is not None and not settings.quiet:
+        from sse_cli.serve.brokers.urls import shown_url
+
+        lines.append(
+            f"sse-cli: {settings.workers} worker(s), topics in {shown_url(settings.broker)}"
+        )
+    return sock, lines
+
+
 def serve(settings: ServeSettings, stdin: IO[bytes] | None = None) -> None:
     """Reach the broker if there is one, bind, print the banner, run a fresh app (in each
     of --workers processes) until Ctrl-C or SIGTERM; --stdin reads `stdin` (one worker)."""
@@ -221,15 +237,7 @@ def serve(settings: ServeSettings, stdin: IO[bytes] | None = None) -> None:
 
         check_broker(settings.broker)  # exit 2 or 3 before binding
     loop, parser = stack()
-    sock = bind(settings)
-    port = int(sock.getsockname()[1])
-    lines = banner(settings, port, (loop, parser))
-    if settings.broker is not None and not settings.quiet:
-        from sse_cli.serve.brokers.urls import shown_url
-
-        lines.append(
-            f"sse-cli: {settings.workers} worker(s), topics in {shown_url(settings.broker)}"
-        )
+    sock, lines = listen(settings, (loop, parser))
 
     def announce() -> None:
         sys.stderr.write("\n".join(lines) + "\n")

@@ -6,21 +6,21 @@ The tests that start the CLI as a child process, and why a thread would not do:
 - pipes and flushing: listen's output through a real pipe, `| head`, a closed stdout
   (test_listen, test_process, test_client_faults, test_recording's closed pipe);
 - signals and exit statuses seen by a shell: Ctrl-C, SIGTERM, SIGPIPE, a port taken
-  (test_process, test_server_hardening's shutdown and bind tests, test_background_status,
+  (test_process, test_server_hardening's shutdown and port-taken tests, test_background_status,
   test_doctor's Ctrl-C, test_recording's Ctrl-C mid-recording);
 - start-up imports and terminals: what `sse-cli` imports before it does anything, a pty
   (test_startup, test_completions, test_terminal, test_doctor's live view, test_loadtest's);
   test_speedups' twins, chosen at import by SSE_CLI_PURE_PYTHON: one interpreter each way;
 - resources of the process: RSS, fds, the open-files limit (test_client_faults,
   test_server_hardening's leak test, test_serve_capacity, test_loadtest);
-- serve's stderr (banner, warnings, log lines: test_server_hardening, test_pubsub's
-  broker loss) and its --workers processes
-  (test_pubsub, test_mercure_redis, test_serve_stack);
+- serve's stderr (banner, warnings, log lines: test_pubsub's broker loss) and its
+  --workers processes (test_pubsub, test_mercure_redis, test_serve_stack);
 - Ctrl-C to a serve whose relay's commands run (test_relay's Ctrl-C test): the signal
   reaches serve alone, its commands being in sessions of their own, and serve stops and reaps
   them and exits 0 within 2 s.
-Every other server in the tests is an app on a thread (support/serve.py `serving`), relays
-included: their commands are children of the test process (support/relays.py).
+Every other server in the tests is an app on a thread (support/serve.py `serving`, or
+`serving_args` for what `serve ARGS` serves), relays included: their commands are children
+of the test process (support/relays.py). It keeps what serve would print on stderr.
 """
 
 from __future__ import annotations
