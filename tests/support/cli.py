@@ -7,9 +7,11 @@ The tests that start the CLI as a child process, and why a thread would not do:
   (test_listen, test_process, test_client_faults, test_recording's closed pipe);
 - signals and exit statuses seen by a shell: Ctrl-C, SIGTERM, SIGPIPE, a port taken
   (test_process, test_server_hardening's shutdown and port-taken tests, test_background_status,
-  test_doctor's Ctrl-C, test_recording's Ctrl-C mid-recording);
+  test_doctor's Ctrl-C, test_recording's Ctrl-C mid-recording, test_bad_input's usage
+  errors from a real process);
 - start-up imports and terminals: what `sse-cli` imports before it does anything, a pty
-  (test_startup, test_completions, test_terminal, test_doctor's live view, test_loadtest's);
+  (test_startup, test_completions, test_terminal, test_demo, test_doctor's live view,
+  test_loadtest's, test_bench_figures' charts imported only for a report);
   test_speedups' twins, chosen at import by SSE_CLI_PURE_PYTHON: one interpreter each way;
 - resources of the process: RSS, fds, the open-files limit (test_client_faults,
   test_server_hardening's leak test, test_serve_capacity, test_loadtest);
