@@ -244,8 +244,10 @@ def test_ui_renders_event_data_as_text(open_ui: OpenUi, server: str, bypass_csp:
     for data, event in [*published, ("end", None)]:
         status, answer = publish(server, data, event)
         assert (status, answer.get("subscribers")) == (200, 1), answer
+    # Predicates are functions, not expressions: under the page's policy a polled expression
+    # is eval'd and refused (only the first check, run by the devtools protocol, may eval).
     page.wait_for_function(
-        "document.querySelector('#feed').textContent.endsWith('end\\n')", timeout=WAIT_MS
+        "() => document.querySelector('#feed').textContent.endsWith('end\\n')", timeout=WAIT_MS
     )
     submit(page, IMG + SCRIPT)
 
@@ -265,10 +267,10 @@ def test_ui_renders_event_data_as_text(open_ui: OpenUi, server: str, bypass_csp:
     # the policy stops it when enforced.
     page.evaluate("html => document.body.insertAdjacentHTML('beforeend', html)", IMG)
     if bypass_csp:
-        page.wait_for_function("window.__pwned === 1", timeout=WAIT_MS)
+        page.wait_for_function("() => window.__pwned === 1", timeout=WAIT_MS)
     else:
         page.wait_for_function(
-            "window.__violations.some((v) => v.startsWith('script-src'))", timeout=WAIT_MS
+            "() => window.__violations.some((v) => v.startsWith('script-src'))", timeout=WAIT_MS
         )
         assert page.evaluate("typeof window.__pwned") == "undefined"
 
