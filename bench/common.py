@@ -93,6 +93,8 @@ class Finished:
     cpu: float
     """The child's user plus system CPU time: what it cost, whatever else ran meanwhile."""
     stderr: bytes
+    stream: float | None = None
+    """Seconds from the first byte of its stdout to the last expected one, when timed so."""
 
 
 def run_timed(
@@ -126,6 +128,35 @@ def run_timed(
         tail = stderr[-1500:].decode("utf-8", "replace").strip()
         raise BenchError(f"{command_name(argv)} exited with status {status}: {tail}")
     return Finished(seconds, usage.ru_utime + usage.ru_stime, stderr)
+
+
+def run_read_timed(argv: Sequence[str], *, size: int, timeout: float) -> Finished:
+    """`run_timed` with stdout into a pipe that a thread of this process drains: `stream` is
+    the time from the first byte on the pipe to the `size`-th, so neither the child's start-up
+    nor its exit is in it (what a floor that times itself leaves out too)."""
+    read, write = os.pipe()
+    marks: list[float] = []
+
+    def drain() -> None:
+        got = 0
+        with os.fdopen(read, "rb", buffering=0) as pipe:
+            while chunk := pipe.read(1 << 20):
+                if not got:
+                    marks.append(time.perf_counter())
+                got += len(chunk)
+                if got >= size and len(marks) == 1:
+                    marks.append(time.perf_counter())
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        done = run_timed(argv, timeout=timeout, stdout=write)
+    finally:
+        os.close(write)
+        reader.join(timeout)
+    if len(marks) != 2:
+        raise BenchError(f"{command_name(argv)} wrote fewer than {size:,} bytes")
+    return Finished(done.seconds, done.cpu, done.stderr, marks[1] - marks[0])
 
 
 def run_json(argv: Sequence[str], what: str, *, timeout: float) -> dict[str, Any]:
