@@ -259,15 +259,20 @@ def test_a_slow_subscriber_is_dropped_and_the_others_and_the_child_are_not(
     assert len(slow.events) < 20000
 
 
-def test_stopping_the_server_stops_and_reaps_the_command_and_each_client_s_process(
-    tmp_path: Path,
-) -> None:
-    forever = script(
+def forever_script(tmp_path: Path) -> str:
+    """A command that prints its pid, then runs for 60 s unless stopped."""
+    return script(
         tmp_path,
         "forever",
         "import os, time\nprint(os.getpid(), flush=True)\n"
         "for _ in range(6000):\n    time.sleep(0.01)\n",
     )
+
+
+def test_stopping_the_server_stops_and_reaps_the_command_and_each_client_s_process(
+    tmp_path: Path,
+) -> None:
+    forever = forever_script(tmp_path)
     with relay_serving(relay=relay_of(forever, per_client=forever)) as server:
         shared = subscribe(server.url, "&history=10")
         shared.wait(lambda r: bool(outputs(r)))
@@ -285,12 +290,7 @@ def test_stopping_the_server_stops_and_reaps_the_command_and_each_client_s_proce
 def test_ctrl_c_with_children_running_exits_0_within_2_s_and_leaves_no_child(
     tmp_path: Path,
 ) -> None:
-    forever = script(
-        tmp_path,
-        "forever",
-        "import os, time\nprint(os.getpid(), flush=True)\n"
-        "for _ in range(6000):\n    time.sleep(0.01)\n",
-    )
+    forever = forever_script(tmp_path)
     pipeline = f"sh -c '{forever} | cat'"  # a shell, the script and cat: a process group
     with relay_server(["--exec", pipeline, "--exec-per-client", forever]) as server:
         shared = subscribe(server.url, "&history=10")
