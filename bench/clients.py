@@ -65,6 +65,9 @@ class Client:
     command: Callable[[str], list[str]]
     output: str
     """What its stdout holds: raw (the body), json (lines), data (lines), count (on stderr)."""
+    piped: bool = False
+    """Timed on a pipe the harness drains (`run_read_timed`): a few ms, which the spread of
+    two start-ups would be all of."""
 
 
 def _sse_cli(fmt: str) -> Client:
@@ -72,6 +75,7 @@ def _sse_cli(fmt: str) -> Client:
         f"sse-cli --format {fmt}",
         lambda url: [SSE_CLI, "listen", url, "--format", fmt, "--no-reconnect"],
         fmt,
+        piped=fmt == "raw",
     )
 
 
@@ -82,7 +86,10 @@ CLIENTS = {
         Client(CURL, lambda url: ["curl", "-sN", "-w", CURL_TIMES, url], "raw"),
         Client(AIOHTTP, lambda url: [PYTHON, str(BENCH / "peer_aiohttp.py"), url], "count"),
         Client(
-            AIOHTTP_OUT, lambda url: [PYTHON, str(BENCH / "peer_aiohttp.py"), url, "--write"], "raw"
+            AIOHTTP_OUT,
+            lambda url: [PYTHON, str(BENCH / "peer_aiohttp.py"), url, "--write"],
+            "raw",
+            piped=True,
         ),
         Client(HTTPX, lambda url: [PYTHON, str(BENCH / "peer_httpx_sse.py"), url], "json"),
         _sse_cli("json"),
@@ -284,11 +291,12 @@ def _throughput(config: Config, src: Service, kind: str, n: int, report: Report)
             record(name, done)
     for run in range(0 if config.smoke else config.runs):
         for name in rotation(STREAMING, run):
-            argv = CLIENTS[name].command(url)
-            if name in (RAW, AIOHTTP_OUT):  # a few ms: two start-ups' spread would be all of it
-                record(name, run_read_timed(argv, size=size, timeout=config.timeout))
+            client = CLIENTS[name]
+            if client.piped:
+                done = run_read_timed(client.command(url), size=size, timeout=config.timeout)
             else:
-                record(name, run_timed(argv, timeout=config.timeout))
+                done = run_timed(client.command(url), timeout=config.timeout)
+            record(name, done)
     wall = {name: median(values) for name, values in walls.items()}
     stream = {name: max(median(streams[name]), 1e-6) for name in STREAMING}
     eps = {name: n / stream[name] for name in STREAMING}

@@ -102,12 +102,12 @@ def stdin_pipe() -> Iterator[tuple[IO[bytes], IO[str]]]:
 
 
 @contextmanager
-def relay_server(args: Sequence[str], stdin: int | None = subprocess.DEVNULL) -> Iterator[Launched]:
+def relay_server(args: Sequence[str]) -> Iterator[Launched]:
     """`sse-cli serve --port 0 -q ARGS` running for the block, then Ctrl-C (killed if it does
     not end)."""
     proc = subprocess.Popen(
         serve_command(["-q", *args]),
-        stdin=stdin,
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
