@@ -1,13 +1,14 @@
-"""The hub across processes: one global log in Redis Streams, so a subscriber cut on one
-`serve` and resumed on another (or on another worker of `--workers 2`) receives every
-update exactly once, in order."""
+"""The hub across hub instances: one global log in Redis Streams, so a subscriber cut on one
+`serve` and resumed on another receives every update exactly once, in order. Each server is
+a fresh app on a thread of this process with its own broker connections: nothing shared but
+Redis, as between two processes. The same across the processes of `--workers 2` is in
+test_serve_workers.py."""
 
 from __future__ import annotations
 
-import subprocess
 import threading
 from collections.abc import Iterator
-from contextlib import suppress
+from contextlib import ExitStack
 from functools import partial
 from urllib.parse import quote
 
@@ -15,10 +16,9 @@ import httpx
 import pytest
 from support.cli import WAIT
 from support.redis import RedisServer
+from support.serve import serving_args
 from support.sse_reader import StreamReader, close_all
 from test_mercure_hub import HUB, KEY, PUBLISHER, token
-
-from sse_cli.launcher import Launched, launch, serve_command
 
 #: Cuts and resumes per subscriber: each server is resumed on, from the other, twice.
 HOPS = 4
@@ -29,21 +29,16 @@ TOPIC = "https://example.com/books/{id}"
 
 
 @pytest.fixture
-def servers() -> Iterator[list[Launched]]:
-    started: list[Launched] = []
-    yield started
-    close_all()
-    for child in started:
-        with suppress(subprocess.TimeoutExpired):
-            child.stop()
+def servers() -> Iterator[ExitStack]:
+    with ExitStack() as stack:
+        stack.callback(close_all)  # the readers close before the servers stop
+        yield stack
 
 
-def start(started: list[Launched], redis: RedisServer, *args: str) -> str:
-    argv = ["--rate-limit", "0", "-q", "--broker", redis.url, "--jwt-key", KEY, *args]
-    # A bound, not a wait: --workers starts several interpreters, slow on a busy machine.
-    child = launch(serve_command(argv), timeout=3 * WAIT)
-    started.append(child)
-    return child.url
+def start(servers: ExitStack, redis: RedisServer) -> str:
+    """What `serve --broker REDIS --jwt-key KEY` serves, on a thread: its URL."""
+    argv = ["--rate-limit", "0", "-q", "--broker", redis.url, "--jwt-key", KEY]
+    return servers.enter_context(serving_args(*argv)).url
 
 
 def publish_all(bases: list[str], prefix: str, done: threading.Event) -> None:
@@ -93,17 +88,9 @@ def follow(bases: list[str], prefix: str, hops: int) -> list[str]:
     return received
 
 
-def test_a_subscriber_resumed_on_another_process_gets_every_update_once(
-    servers: list[Launched], redis_server: RedisServer
+def test_a_subscriber_resumed_on_another_hub_gets_every_update_once(
+    servers: ExitStack, redis_server: RedisServer
 ) -> None:
     bases = [start(servers, redis_server), start(servers, redis_server)]
     received = follow(bases, "p-", hops=HOPS)
     assert received == [f"p-{n}" for n in range(TOTAL)]
-
-
-def test_workers_2_share_the_log_and_resume_exactly_once(
-    servers: list[Launched], redis_server: RedisServer
-) -> None:
-    base = start(servers, redis_server, "--workers", "2")
-    received = follow([base], "w-", hops=HOPS)
-    assert received == [f"w-{n}" for n in range(TOTAL)]

@@ -1,6 +1,7 @@
 """Resumable pub/sub through real servers: in memory, across two servers sharing a real
-redis-server (fresh apps served in this process), and through a Redis restart and with
---workers on one port (`sse-cli serve` processes: their stderr and processes are the point).
+redis-server, and through a Redis restart (fresh apps served in this process, what they say
+on stderr kept by support/stderr.py). --workers on one port, where the processes are the
+point, is in test_serve_workers.py.
 
 Subscribers are httpx streams decoded by sse-cli's own parser; a subscriber is "cut" by
 closing its connection and resumes with `Last-Event-ID`, as EventSource does. Every wait is
@@ -11,19 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import random
-import subprocess
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack
 from typing import TypeAlias
 
 import httpx
 import pytest
 from support.cli import WAIT, invoke
 from support.redis import RedisServer, free_port
-from support.serve import serving
+from support.serve import serving, serving_args
+from support.stderr import ServeStderr
 
-from sse_cli.launcher import Launched, launch, serve_command
 from sse_cli.protocol.decoder import Comment, Decoder, Event, Item
 
 CLOSE = {"Connection": "close"}
@@ -97,28 +97,11 @@ def new_topic() -> str:
 
 
 @pytest.fixture
-def servers() -> Iterator[list[Launched]]:
-    """`sse-cli serve` children started by a test with `start(args)`; stopped at its end."""
-    started: list[Launched] = []
-    yield started
-    for child in started:
-        with suppress(subprocess.TimeoutExpired):  # then it was killed
-            child.stop()
-
-
-@pytest.fixture
 def apps() -> Iterator[Callable[..., str]]:
     """Fresh apps served in this process, `open(**settings)` giving each one's URL; all are
-    stopped at the test's end. The tests that read serve's stderr or need its processes
-    (--workers) start children instead."""
+    stopped at the test's end."""
     with ExitStack() as stack:
         yield lambda **fields: stack.enter_context(serving(rate_limit=0, **fields)).url
-
-
-def start(started: list[Launched], *args: str) -> Launched:
-    child = launch(serve_command(["--rate-limit", "0", "-q", *args]), timeout=WAIT)
-    started.append(child)
-    return child
 
 
 # ------------------------------------------------------------------------------- in memory
@@ -232,93 +215,63 @@ def test_two_servers_sharing_redis_resume_on_either_with_no_gap_or_duplicate(
     asyncio.run(asyncio.wait_for(main(), RUN_BOUND))
 
 
-def test_redis_restart_keeps_subscribers_open_and_delivery_goes_on(
-    servers: list[Launched],
-) -> None:
+def test_redis_restart_keeps_subscribers_open_and_delivery_goes_on() -> None:
     """Redis stops while subscribers are connected: publishing answers 503, the streams stay
     open with heartbeats, serve says once that the broker is lost and once that it is back,
     and events published after the restart (append-only, so the stream survives) reach every
     subscriber."""
     redis = RedisServer().start()
+    argv = ["--rate-limit", "0", "-q", "--broker", redis.url, "--ping", "0.2"]
     try:
-        child = start(servers, "--broker", redis.url, "--ping", "0.2")
-        base, topic = child.url, new_topic()
-
-        async def main() -> None:
-            async with httpx.AsyncClient(timeout=WAIT) as client:
-                subscribers = [Subscriber(client, topic) for _ in range(3)]
-                published: list[str] = []
-                last: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-                readers = [asyncio.ensure_future(s.connect(base, None, 1)) for s in subscribers]
-                await wait_subscribed(subscribers)
-                reply = await client.post(f"{base}/publish?topic={topic}", content="before")
-                published.append(reply.json()["id"])
-                await asyncio.wait_for(asyncio.gather(*readers), WAIT)
-                for subscriber in subscribers:
-                    subscriber.opened.clear()
-                following = [asyncio.ensure_future(s.follow([base], last, [])) for s in subscribers]
-                await wait_subscribed(subscribers)  # resumed, and open
-                pings = [len(s.comments) for s in subscribers]
-                await asyncio.to_thread(redis.stop)
-                down = await client.post(f"{base}/publish?topic={topic}", content="lost")
-                assert down.status_code == 503 and "error" in down.json()
-                for _ in range(int(WAIT / 0.1)):  # heartbeats reach the open streams
-                    if all(
-                        len(s.comments) > n + 1 for s, n in zip(subscribers, pings, strict=True)
-                    ):
-                        break
-                    await asyncio.sleep(0.1)
-                assert all(len(s.comments) > n + 1 for s, n in zip(subscribers, pings, strict=True))
-                await asyncio.to_thread(redis.start)
-                for _ in range(int(WAIT / 0.1)):
-                    reply = await client.post(f"{base}/publish?topic={topic}", content="after")
-                    if reply.status_code == 200:
-                        break
-                    await asyncio.sleep(0.1)
-                assert reply.status_code == 200, reply.text
-                published.append(reply.json()["id"])
-                last.set_result(published[-1])
-                await asyncio.gather(*following)
-                for subscriber in subscribers:
-                    assert subscriber.ids == published
-
-        asyncio.run(asyncio.wait_for(main(), RUN_BOUND))
-        stderr = child.stderr
-        assert stderr.count("broker lost") == 1 and stderr.count("broker back") == 1, stderr
-        assert "Traceback" not in stderr
+        with ServeStderr() as said, serving_args(*argv) as server:
+            run_through_a_restart(redis, server.url)
+        text = said.text
+        assert text.count("broker lost") == 1 and text.count("broker back") == 1, text
+        assert not said.tracebacks() and not server.log.tracebacks(), said.tracebacks()
     finally:
         redis.close()
 
 
-def test_workers_share_one_port_and_a_publish_reaches_both(
-    servers: list[Launched], redis_server: RedisServer
-) -> None:
-    """`--workers 2 --broker`: subscribers spread over both workers' processes, and each
-    publish, through whichever worker takes it, reaches all of them."""
-    base = start(servers, "--workers", "2", "--broker", redis_server.url, "--ping", "0.2").url
-    topic, count = new_topic(), 16
+def run_through_a_restart(redis: RedisServer, base: str) -> None:
+    """Subscribers open on `base` while `redis` stops and starts again: each gets the events
+    published before and after."""
+    topic = new_topic()
 
     async def main() -> None:
-        async with httpx.AsyncClient(timeout=WAIT, limits=httpx.Limits(max_connections=40)) as c:
-            subscribers = [Subscriber(c, topic) for _ in range(count)]
+        async with httpx.AsyncClient(timeout=WAIT) as client:
+            subscribers = [Subscriber(client, topic) for _ in range(3)]
+            published: list[str] = []
             last: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-            readers = [asyncio.ensure_future(s.connect(base, last, None)) for s in subscribers]
+            readers = [asyncio.ensure_future(s.connect(base, None, 1)) for s in subscribers]
             await wait_subscribed(subscribers)
-            published, local = [], set()
-            # Each publish on a new connection, so either worker may take it; a worker
-            # with fewer than all subscribers answering proves events cross processes.
-            for n in range(60):
-                reply = await c.post(f"{base}/publish?topic={topic}", content=str(n), headers=CLOSE)
-                assert reply.status_code == 200, reply.text
-                published.append(reply.json()["id"])
-                local.add(reply.json()["subscribers"])
-                if n >= 10 and min(local) < count:
-                    break
-            last.set_result(published[-1])
+            reply = await client.post(f"{base}/publish?topic={topic}", content="before")
+            published.append(reply.json()["id"])
             await asyncio.wait_for(asyncio.gather(*readers), WAIT)
             for subscriber in subscribers:
+                subscriber.opened.clear()
+            following = [asyncio.ensure_future(s.follow([base], last, [])) for s in subscribers]
+            await wait_subscribed(subscribers)  # resumed, and open
+            pings = [len(s.comments) for s in subscribers]
+            await asyncio.to_thread(redis.stop)
+            down = await client.post(f"{base}/publish?topic={topic}", content="lost")
+            assert down.status_code == 503 and "error" in down.json()
+            for _ in range(int(WAIT / 0.1)):  # heartbeats reach the open streams
+                if all(len(s.comments) > n + 1 for s, n in zip(subscribers, pings, strict=True)):
+                    break
+                await asyncio.sleep(0.1)
+            assert all(len(s.comments) > n + 1 for s, n in zip(subscribers, pings, strict=True))
+            await asyncio.to_thread(redis.start)
+            for _ in range(int(WAIT / 0.1)):
+                reply = await client.post(f"{base}/publish?topic={topic}", content="after")
+                if reply.status_code == 200:
+                    break
+                await asyncio.sleep(0.1)
+            assert reply.status_code == 200, reply.text
+            published.append(reply.json()["id"])
+            last.set_result(published[-1])
+            await asyncio.gather(*following)
+            for subscriber in subscribers:
                 assert subscriber.ids == published
-            assert min(local) < count, f"every subscriber was on one worker: {local}"
 
     asyncio.run(asyncio.wait_for(main(), RUN_BOUND))
 

@@ -1,7 +1,9 @@
 """One `serve` process never holds more streams than its open-files limit allows: past it,
 new streams get 503 with Retry-After, stderr gets one line (and a summary once there is room
 again), never an EMFILE traceback or the event loop's accept() errors. The child runs under
-`ulimit -n 200` (soft and hard, so raising soft to hard gains nothing)."""
+`ulimit -n 200` (soft and hard, so raising soft to hard gains nothing): a real EMFILE is the
+point, and this process's own limit is never lowered. Each worker of `--workers 2` keeping
+to its own limit is in test_serve_workers.py."""
 
 from __future__ import annotations
 
@@ -13,7 +15,6 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from support.cli import WAIT
-from support.redis import RedisServer
 
 from sse_cli.launcher import Launched, child_env, launch, serve_command
 
@@ -22,6 +23,7 @@ ATTEMPTS = LIMIT + 20  # more than the process can hold, whatever it needs besid
 TOPIC = "capacity"
 REFUSING = "refusing new streams"
 AGAIN = "accepting streams again"
+SILENT = "out of open files: new connections wait"
 
 
 def under_limit(argv: list[str]) -> list[str]:
@@ -31,9 +33,9 @@ def under_limit(argv: list[str]) -> list[str]:
 class Stream:
     """One GET /subscribe on a blocking socket: its status line and what came after."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, headers: str = "") -> None:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
-        request = f"GET /subscribe?topic={TOPIC} HTTP/1.1\r\nHost: x\r\n\r\n"
+        request = f"GET /subscribe?topic={TOPIC} HTTP/1.1\r\nHost: x\r\n{headers}\r\n"
         self.sock.sendall(request.encode())
         self.seen = b""
         self.read_until(b"\r\n\r\n")
@@ -71,11 +73,13 @@ def streams() -> Iterator[list[Stream]]:
         stream.close()
 
 
-def fill(port: int, opened: list[Stream], attempts: int = ATTEMPTS) -> tuple[list[Stream], Stream]:
+def fill(
+    port: int, opened: list[Stream], attempts: int = ATTEMPTS, headers: str = ""
+) -> tuple[list[Stream], Stream]:
     """Open streams one at a time until one is refused: the held ones and the refusal."""
     held: list[Stream] = []
     for _ in range(attempts):
-        stream = Stream(port)
+        stream = Stream(port, headers)
         opened.append(stream)
         if stream.status != 200:
             return held, stream
@@ -83,9 +87,12 @@ def fill(port: int, opened: list[Stream], attempts: int = ATTEMPTS) -> tuple[lis
     raise AssertionError(f"all {attempts} streams were held under ulimit -n {LIMIT}")
 
 
-def publish(base: str, body: str) -> int:
+def publish(base: str, body: str, headers: dict[str, str] | None = None) -> int:
     reply = httpx.post(
-        f"{base}/publish?topic={TOPIC}", content=body, headers={"Connection": "close"}, timeout=WAIT
+        f"{base}/publish?topic={TOPIC}",
+        content=body,
+        headers={"Connection": "close", **(headers or {})},
+        timeout=WAIT,
     )
     assert reply.status_code == 200, reply.text
     return int(reply.json()["subscribers"])
@@ -119,72 +126,57 @@ def check_capacity(child: Launched, opened: list[Stream]) -> None:
     lines = child.lines()
     assert len([line for line in lines if REFUSING in line]) == 1, lines
     assert "ulimit -n 200" in next(line for line in lines if REFUSING in line)
-    assert not any(
-        word in line
-        for line in lines
-        for word in ("Traceback", "out of system resource", "Too many open files", "EMFILE")
-    ), lines
+
+
+def check_silent_connections(child: Launched) -> None:
+    """Sockets that send no request never reach the guard: accept() itself meets EMFILE.
+    uvloop closes the extra ones quietly; asyncio's loop would print a traceback for each
+    and another for each retry at shutdown: one line instead."""
+    silent: list[socket.socket] = []
+    try:
+        for _ in range(LIMIT + 50):
+            silent.append(socket.create_connection(("127.0.0.1", child.port), timeout=WAIT))
+        child.wait_line(SILENT, WAIT)
+    finally:
+        for sock in silent:
+            sock.close()
 
 
 @contextlib.contextmanager
-def serving(argv: list[str], streams: list[Stream], timeout: float) -> Iterator[Launched]:
-    """serve started from `argv` for the block; then every stream closed, and serve stopped."""
-    child = launch(argv, timeout=timeout)
+def serving(
+    argv: list[str], streams: list[Stream], timeout: float, env: dict[str, str] | None = None
+) -> Iterator[Launched]:
+    """serve started from `argv` for the block; then every stream closed, and serve stopped
+    by Ctrl-C with exit status 0."""
+    child = launch(argv, env=env, timeout=timeout)
     try:
         yield child
     finally:
         for stream in streams:
             stream.close()
         try:
-            child.stop()
+            status = child.stop()
         except subprocess.TimeoutExpired:
             pytest.fail("serve did not stop")
+    assert status == 0, child.lines()
 
 
-def test_streams_past_the_open_files_limit_get_503_and_one_line(
+def test_past_the_open_files_limit_streams_get_503_and_silent_connections_one_line(
     streams: list[Stream],
 ) -> None:
-    argv = serve_command(["-q", "--rate-limit", "0", "--max-streams", "100000", "--ping", "0"])
-    with serving(under_limit(argv), streams, WAIT) as child:
-        check_capacity(child, streams)
-
-
-def test_each_worker_keeps_to_its_own_open_files_limit(
-    streams: list[Stream], redis_server: RedisServer
-) -> None:
-    argv = serve_command(
-        ["-q", "--rate-limit", "0", "--max-streams", "100000", "--ping", "0"]
-        + ["--workers", "2", "--broker", redis_server.url]
-    )
-    # A bound, not a wait: --workers starts several interpreters, slow on a busy machine.
-    with serving(under_limit(argv), streams, 3 * WAIT) as child:
-        held, refused = fill(child.port, streams, 2 * ATTEMPTS)
-        # The kernel shares accepts between the workers unevenly: the first one to fill
-        # refuses, so between one worker's share and both workers' shares are held.
-        assert LIMIT // 4 <= len(held) < 2 * LIMIT, len(held)
-        assert refused.status == 503 and refused.headers["retry-after"] == "1"
-        assert publish(child.url, "to both") >= 1
-        for stream in held:
-            stream.read_until(b"data: to both")
-        child.wait_line(REFUSING, WAIT)
-        assert not any("Traceback" in line for line in child.lines())
-
-
-def test_connections_that_never_ask_past_the_limit_are_one_line_on_the_asyncio_stack() -> None:
-    """Sockets that send no request never reach the guard: accept() itself meets EMFILE.
-    uvloop closes the extra ones quietly; asyncio's loop would print a traceback for each
-    and another for each retry at shutdown."""
+    """On the asyncio stack (SSE_CLI_SERVE_STACK=asyncio), whose accept() errors are the ones
+    to quieten; the guard before them is the same on either stack."""
     env = {**child_env(), "SSE_CLI_SERVE_STACK": "asyncio"}
-    child = launch(under_limit(serve_command(["-q", "--ping", "0"])), env=env, timeout=WAIT)
-    silent: list[socket.socket] = []
-    try:
-        for _ in range(LIMIT + 50):
-            silent.append(socket.create_connection(("127.0.0.1", child.port), timeout=WAIT))
-        child.wait_line("out of open files", WAIT)
-    finally:
-        for sock in silent:
-            sock.close()
-        assert child.stop() == 0
+    argv = serve_command(["-q", "--rate-limit", "0", "--max-streams", "100000", "--ping", "0"])
+    with serving(under_limit(argv), streams, WAIT, env) as child:
+        check_capacity(child, streams)
+        check_silent_connections(child)
     lines = child.lines()
-    assert len(lines) == 2, lines  # the banner and the one line
-    assert not any("Traceback" in line for line in lines), lines
+    # The banner, the refusals' line and their summary, the accept() line: nothing else.
+    assert [REFUSING in lines[1], AGAIN in lines[2], SILENT in lines[3]] == [True] * 3, lines
+    assert len(lines) == 4, lines
+    assert not any(
+        word in line
+        for line in lines
+        for word in ("Traceback", "out of system resource", "Too many open files", "EMFILE")
+    ), lines

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from support.cli import WAIT, Result, cli_env, invoke, run_cli
+from support.cli import WAIT, Result, cli_env, invoke
 from support.measure import memory_kib, open_fds
 from support.serve import InProcessServer, serve_flags, serving, serving_args
 from support.waiting import wait_until
@@ -1082,8 +1082,8 @@ def test_cap_refusals_carry_security_headers(
 # ----------------------------------------------------------------------------- start-up
 
 
-def one_error_line(result: subprocess.CompletedProcess[bytes] | Result) -> str:
-    stderr = result.stderr if isinstance(result, Result) else result.stderr.decode()
+def one_error_line(result: Result) -> str:
+    stderr = result.stderr
     assert "Traceback" not in stderr
     lines = stderr.splitlines()
     assert len(lines) == 1, lines
@@ -1094,8 +1094,8 @@ def one_error_line(result: subprocess.CompletedProcess[bytes] | Result) -> str:
 def test_port_taken_exits_3_with_one_line_naming_it() -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
-        result = run_cli("serve", "--port", str(port), timeout=WAIT)
-    assert result.returncode == 3
+        result = invoke("serve", "--port", str(port), timeout=WAIT)
+    assert result.status == 3
     line = one_error_line(result)
     assert f"port {port} is already in use" in line, line
     assert "--port 0" in line  # the hint
