@@ -329,7 +329,7 @@ def start(flags: "ServeFlags", env: Environment) -> None:
         env.stderr.write(f"sse-cli: warning: {message}\n")
 
     try:
-        settings = flags.settings(warn)
+        settings = flags.settings(warn, env.environ)
         from sse_cli.serve import run_server
 
         process.settled()

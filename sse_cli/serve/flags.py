@@ -9,7 +9,7 @@ more than one flag, or read files, run in `ServeFlags.settings()`.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -51,10 +51,12 @@ class ServeFlags:
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
 
-    def settings(self, warn: Callable[[str], None] | None = None) -> ServeSettings:
+    def settings(
+        self, warn: Callable[[str], None] | None = None, environ: Mapping[str, str] | None = None
+    ) -> ServeSettings:
         """The flags checked, recordings read: what the server runs with. Raises
         `UsageError` (or the recording's error) naming the flag; `warn` is told of each
-        file a --replay folder skips."""
+        file a --replay folder skips; `environ` is the run's environment (the stack)."""
         from sse_cli.request import parse_size
         from sse_cli.serve.auth import load_settings
         from sse_cli.serve.relay_settings import relay_settings
@@ -92,6 +94,7 @@ class ServeFlags:
             speed=1.0 if self.speed is None else self.speed,
             relay=relay,
             jwt=load_settings(self.jwt_key, self.jwt_issuer, self.jwt_audience, self.host),
+            stack=check_stack((environ or {}).get(STACK_ENV, "auto")),
         )
 
 
@@ -103,6 +106,17 @@ def check_host(value: str) -> str:
             "is empty, which would bind every interface: give 127.0.0.1 (this machine) "
             "or 0.0.0.0 (every interface)"
         )
+    return value
+
+
+STACK_ENV = "SSE_CLI_SERVE_STACK"
+"""`auto` (the default): uvloop and httptools when importable; `asyncio`: asyncio and h11."""
+
+
+def check_stack(value: str) -> str:
+    """The stack asked for by SSE_CLI_SERVE_STACK: `auto` or `asyncio`."""
+    if value not in ("auto", "asyncio"):
+        raise UsageError(f"{STACK_ENV}={value!r} is not a stack", "use auto or asyncio")
     return value
 
 
@@ -136,4 +150,11 @@ def load_replays(
     return tuple(load_tapes(tuple(paths), warn))
 
 
-__all__ = ["ServeFlags", "check_host", "load_replays", "parse_cors_origin"]
+__all__ = [
+    "STACK_ENV",
+    "ServeFlags",
+    "check_host",
+    "check_stack",
+    "load_replays",
+    "parse_cors_origin",
+]

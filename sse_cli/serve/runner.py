@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import errno
 import importlib
-import os
 import signal
 import socket
 import sys
@@ -43,16 +42,10 @@ LOG_CONFIG: dict[str, Any] = {
 }
 
 
-STACK_ENV = "SSE_CLI_SERVE_STACK"
-"""`auto` (the default): uvloop and httptools when importable; `asyncio`: asyncio and h11."""
-
-
-def stack() -> tuple[str, str]:
-    """The event loop and HTTP parser to run on, as uvicorn names them. Chosen here, not by
-    uvicorn's `auto`, so the banner names what runs."""
-    wanted = os.environ.get(STACK_ENV, "auto")
-    if wanted not in ("auto", "asyncio"):
-        raise UsageError(f"{STACK_ENV}={wanted!r} is not a stack", "use auto or asyncio")
+def stack(wanted: str = "auto") -> tuple[str, str]:
+    """The event loop and HTTP parser to run on, as uvicorn names them, for the stack
+    `wanted` (`auto` or `asyncio`, ServeSettings.stack). Chosen here, not by uvicorn's
+    `auto`, so the banner names what runs."""
     if wanted == "asyncio":
         return "asyncio", "h11"
     return (
@@ -236,7 +229,7 @@ def serve(settings: ServeSettings, stdin: IO[bytes] | None = None) -> None:
         from sse_cli.serve.brokers import check_broker
 
         check_broker(settings.broker)  # exit 2 or 3 before binding
-    loop, parser = stack()
+    loop, parser = stack(settings.stack)
     sock, lines = listen(settings, (loop, parser))
 
     def announce() -> None:

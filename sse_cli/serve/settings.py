@@ -65,3 +65,5 @@ class ServeSettings:
     speed: float = 1.0  # --speed: replayed gaps are divided by this; 0: no waiting
     relay: RelaySettings | None = None  # --exec, --stdin, --exec-per-client and their options
     jwt: JwtSettings | None = None  # --jwt-key and the claims checked; None: no tokens
+    stack: str = "auto"  # SSE_CLI_SERVE_STACK: "auto" (uvloop, httptools if they import) or
+    # "asyncio" (asyncio and h11)

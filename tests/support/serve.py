@@ -154,7 +154,7 @@ class InProcessServer:
 
         self.settings = ServeSettings(**{"port": 0, **fields})
         self.app = create_app(self.settings, stdin=stdin)
-        loop, parser = stack()
+        loop, parser = stack(self.settings.stack)
         self.sock, self.banner = listen(self.settings, (loop, parser))
         self.port = int(self.sock.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
