@@ -1,13 +1,13 @@
 """`serve --exec` and `serve --stdin`: a command or a pipe relayed as events on a topic, with
 real child processes (small Python scripts written here) and real subscribers. The server is
 an app on a thread of the test process (the relay's commands are children of the test
-process, each in a session of its own, and --stdin reads a pipe the test writes to); only
-the Ctrl-C test runs `serve` as a child process, the signal being its point."""
+process, each in a session of its own, and --stdin reads a pipe the test writes to). Ctrl-C
+to a `serve` child with its commands running, the signal being the point, is in
+test_server_hardening.py's shutdown tests."""
 
 from __future__ import annotations
 
 import json
-import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,11 +17,9 @@ from support.cli import WAIT, invoke
 from support.redis import RedisServer
 from support.relays import (
     alive,
-    descendants,
+    forever_script,
     relay_of,
-    relay_server,
     relay_serving,
-    running_now,
     script,
     stdin_pipe,
     wait_for_file,
@@ -259,16 +257,6 @@ def test_a_slow_subscriber_is_dropped_and_the_others_and_the_child_are_not(
     assert len(slow.events) < 20000
 
 
-def forever_script(tmp_path: Path) -> str:
-    """A command that prints its pid, then runs for 60 s unless stopped."""
-    return script(
-        tmp_path,
-        "forever",
-        "import os, time\nprint(os.getpid(), flush=True)\n"
-        "for _ in range(6000):\n    time.sleep(0.01)\n",
-    )
-
-
 def test_stopping_the_server_stops_and_reaps_the_command_and_each_client_s_process(
     tmp_path: Path,
 ) -> None:
@@ -285,29 +273,6 @@ def test_stopping_the_server_stops_and_reaps_the_command_and_each_client_s_proce
         took = time.monotonic() - began
     assert not [pid for pid in pids if alive(pid)]  # stopped and reaped, not zombies
     assert took < 2.0, took
-
-
-def test_ctrl_c_with_children_running_exits_0_within_2_s_and_leaves_no_child(
-    tmp_path: Path,
-) -> None:
-    forever = forever_script(tmp_path)
-    pipeline = f"sh -c '{forever} | cat'"  # a shell, the script and cat: a process group
-    with relay_server(["--exec", pipeline, "--exec-per-client", forever]) as server:
-        shared = subscribe(server.url, "&history=10")
-        shared.wait(lambda r: bool(outputs(r)))
-        own = StreamReader(f"{server.url}/exec")
-        own.wait(lambda r: bool(outputs(r)))
-        pids = descendants(server.pid)
-        assert {int(outputs(shared)[0]), int(outputs(own)[0])} <= pids
-        assert len(pids) == 4  # sh, its script and cat; the client's script
-        began = time.monotonic()
-        status = server.stop(signal.SIGINT, timeout=WAIT)
-        took = time.monotonic() - began
-    assert status == 0, server.stderr
-    assert took < 2.0, took
-    # serve reaped its children; the rest of the pipeline, orphaned, is init's to reap
-    assert not [pid for pid in pids if running_now(pid)]
-    assert "Traceback" not in server.stderr
 
 
 def test_a_relay_on_one_serve_reaches_subscribers_of_another_through_the_broker(

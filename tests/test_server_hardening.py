@@ -22,12 +22,15 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 from support.cli import WAIT, Result, cli_env, invoke
 from support.measure import memory_kib, open_fds
+from support.relays import descendants, forever_script, running_now
 from support.serve import InProcessServer, serve_flags, serving, serving_args
+from support.sse_reader import StreamReader, close_all
 from support.waiting import wait_until
 
 from sse_cli.launcher import BANNER, Launched, LaunchError, launch, serve_command
@@ -790,24 +793,11 @@ def test_client_vanishing_from_a_fast_stream_frees_the_server(
 
 
 SHUTDOWN_STREAMS = 1000
+CTRL_C_STREAMS = 99
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_signal_with_open_streams_exits_0_promptly(
-    serve_child: Callable[..., Server], sig: signal.Signals
-) -> None:
-    server = serve_child("--delay", "0", "-q", "--rate-limit", "0", "--max-streams", "2000")
-    kinds = ["reset", "vanish", "clean"] * (SHUTDOWN_STREAMS // 3) + ["reset"]
-    streams = open_streams(server, kinds)
-    assert stats(server)["generators"] == SHUTDOWN_STREAMS
-    status, elapsed = server.stop(sig, timeout=10)
-    assert status == 0, server.stderr[-2000:]
-    # The graceful window is 1 s; without it uvicorn would wait for these endless streams
-    # forever. What follows the window (1,000 streams ended, the interpreter's exit) is slower
-    # on a busy machine, so the bound leaves room for that and still catches a hang.
-    assert elapsed < 6.0, f"{elapsed:.2f} s"
-    no_traceback(server)
-    # Every stream was ended, not cut: its chunked body closes with the last chunk.
+def ended_not_cut(streams: Sequence[Stream]) -> None:
+    """Every stream was ended, not cut: its chunked body closes with the last chunk."""
     cut = []
     for stream in streams:
         try:
@@ -818,6 +808,56 @@ def test_signal_with_open_streams_exits_0_promptly(
         if not stream.reader.buffer.endswith(b"0\r\n\r\n"):
             cut.append((stream.kind, stream.reader.buffer[-40:]))
     assert not cut, f"{len(cut)} streams cut short, e.g. {cut[:3]}"
+
+
+def test_sigterm_with_a_thousand_open_streams_exits_0_promptly(
+    serve_child: Callable[..., Server],
+) -> None:
+    server = serve_child("--delay", "0", "-q", "--rate-limit", "0", "--max-streams", "2000")
+    kinds = ["reset", "vanish", "clean"] * (SHUTDOWN_STREAMS // 3) + ["reset"]
+    streams = open_streams(server, kinds)
+    assert stats(server)["generators"] == SHUTDOWN_STREAMS
+    status, elapsed = server.stop(signal.SIGTERM, timeout=10)
+    assert status == 0, server.stderr[-2000:]
+    # The graceful window is 1 s; without it uvicorn would wait for these endless streams
+    # forever. What follows the window (1,000 streams ended, the interpreter's exit) is slower
+    # on a busy machine, so the bound leaves room for that and still catches a hang.
+    assert elapsed < 6.0, f"{elapsed:.2f} s"
+    no_traceback(server)
+    ended_not_cut(streams)
+
+
+def relay_output(reader: StreamReader) -> list[str]:
+    return [event.data for event in reader.events if event.event == "stdout"]
+
+
+def test_ctrl_c_with_open_streams_and_relay_commands_exits_0_within_2_s_leaving_no_child(
+    serve_child: Callable[..., Server], tmp_path: Path
+) -> None:
+    """Ctrl-C reaches serve alone (its relay's commands are in sessions of their own): serve
+    ends every open stream, stops and reaps the commands, and exits 0 within 2 s."""
+    forever = forever_script(tmp_path)
+    pipeline = f"sh -c '{forever} | cat'"  # a shell, the script and cat: a process group
+    relay = ["--exec", pipeline, "--exec-per-client", forever]
+    server = serve_child("--delay", "0", "-q", "--rate-limit", "0", *relay)
+    try:
+        shared = StreamReader(f"{server.url}/subscribe?topic=exec&history=10")
+        shared.wait(lambda r: bool(relay_output(r)))
+        own = StreamReader(f"{server.url}/exec")
+        own.wait(lambda r: bool(relay_output(r)))
+        pids = descendants(server.pid)
+        assert {int(relay_output(shared)[0]), int(relay_output(own)[0])} <= pids
+        assert len(pids) == 4  # sh, its script and cat; the client's script
+        streams = open_streams(server, kinds_of(CTRL_C_STREAMS))
+        status, elapsed = server.stop(signal.SIGINT)
+    finally:
+        close_all()
+    assert status == 0, server.stderr[-2000:]
+    assert elapsed < 2.0, f"{elapsed:.2f} s"
+    # serve reaped its children; the rest of the pipeline, orphaned, is init's to reap
+    assert not [pid for pid in pids if running_now(pid)]
+    no_traceback(server)
+    ended_not_cut(streams)
 
 
 # ----------------------------------------------------------------------------- exposure

@@ -30,6 +30,16 @@ def script(folder: Path, name: str, body: str) -> str:
     return f"{PYTHON} {path}"
 
 
+def forever_script(folder: Path) -> str:
+    """A command that prints its pid, then runs for 60 s unless stopped."""
+    return script(
+        folder,
+        "forever",
+        "import os, time\nprint(os.getpid(), flush=True)\n"
+        "for _ in range(6000):\n    time.sleep(0.01)\n",
+    )
+
+
 def wait_for_file(path: Path) -> str:
     """Script text that waits (bounded) until the test creates `path`."""
     return (
