@@ -1,22 +1,27 @@
 """`sse-cli doctor` against `sse-cli serve` and scripted sockets: its endings and exit statuses.
 
 The proxies' cases are in test_doctor_proxies.py. Every server is on loopback and in this
-process; most runs are in-process (`run_cli`, `invoke`), and the ones where the process is the
-point (Ctrl-C, a terminal) are subprocesses.
+process, and every run too (`run_cli`, `invoke`): Ctrl-C is a real SIGINT to this process
+while doctor runs in its main thread, and a terminal is an in-memory stream that says it is
+one, replayed through a VT100 emulator.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import re
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from support.cli import finish, invoke
+from support.cli import WAIT, environment, invoke
 from support.serve import serve_flags, serving, stats
 from support.sockets import Handler, SocketServer, stream
 from support.waiting import wait_until
@@ -161,44 +166,43 @@ def test_serve_s_own_streams_pass_and_duration_bounds_the_watch(served: str) -> 
     assert ended["/clock"] < 8 + 2, ended
 
 
-def test_ctrl_c_during_the_watch_exits_130_with_one_line(
-    served: str, spawned: Callable[..., Any]
-) -> None:
+def test_ctrl_c_during_the_watch_exits_130_with_one_line(served: str) -> None:
+    """A real SIGINT to this process while doctor runs in its main thread, where run_async
+    handles it as in a `sse-cli` process."""
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("a signal is handled only by the main thread")
     before = stats(served)["streams_started"]
-    proc = spawned("doctor", served + "/clock", "--duration", "20")
-    wait_until(lambda: stats(served)["streams_started"] >= before + 2, what="both probes open")
-    proc.send_signal(signal.SIGINT)
-    status, out, err = finish(proc)
-    assert (status, out) == (130, b"")
-    assert err.decode().splitlines() == ["sse-cli: interrupted"]
+    env = environment()
+
+    def interrupt() -> None:
+        wait_until(lambda: stats(served)["streams_started"] >= before + 2, what="both probes")
+        os.kill(os.getpid(), signal.SIGINT)
+
+    interrupter = threading.Thread(target=interrupt, daemon=True)
+    interrupter.start()
+    status = run_cli(["doctor", served + "/clock", "--duration", "20"], env)
+    interrupter.join(WAIT)
+    assert isinstance(env.stdout, io.BytesIO) and isinstance(env.stderr, io.StringIO)
+    assert (status, env.stdout.getvalue()) == (130, b"")
+    assert env.stderr.getvalue().splitlines() == ["sse-cli: interrupted"]
 
 
 def test_on_a_terminal_a_live_line_while_watching_then_the_checklist(served: str) -> None:
-    """In a pty (pexpect), replayed through a VT100 emulator (pyte) for the final screen."""
-    import io
-    import os
-    import sys
-
-    import pexpect
+    """stdout and stderr terminals 160 columns wide: the live line on stderr, cleared at the
+    end, then the checklist on stdout, both replayed in turn through a VT100 emulator (pyte)
+    for the final screen, as a terminal would show them."""
     import pyte
 
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONUNBUFFERED", "NO_COLOR")}
-    env.update(TERM="xterm-256color", COLUMNS="160", LINES="40")
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "sse_cli", "doctor", served + "/clock", "--duration", "3"],
-        env=env,
-        dimensions=(40, 160),
-        encoding="utf-8",
-        timeout=15,
+    done = invoke(
+        "doctor", served + "/clock", "--duration", "3", tty=True, COLUMNS="160", LINES="40"
     )
-    written = child.logfile_read = io.StringIO()
-    child.expect(r"watching \S+/clock · curl: 200, \d+ events · browser: 200, \d+ events")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    assert done.status == 0, done.stderr
+    live = r"\r\x1b\[2Kwatching \S+/clock · curl: 200, \d+ events · browser: 200, \d+ events"
+    assert re.search(live, done.stderr), done.stderr
     screen = pyte.Screen(160, 40)
-    pyte.Stream(screen).feed(written.getvalue())
+    terminal = pyte.Stream(screen)
+    for written in (done.stderr, done.text):
+        terminal.feed(written.replace("\n", "\r\n"))  # as a terminal's onlcr does
     lines = [line.rstrip() for line in screen.display if line.strip()]
     assert lines[0] == f"{served}/clock: PASS (watched 3.0 s)", lines  # the probes' watch
     assert any(line.startswith(" ✔ buffering    each event arrived on time") for line in lines)

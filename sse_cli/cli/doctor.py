@@ -154,6 +154,7 @@ def start(request: RequestFlags, flags: DoctorFlags, env: Environment | None = N
         status=env.stderr,
         format=output_format,
         live=env.stderr_isatty,
+        columns=env.columns(),
     )
     plan = WatchPlan(options, flags.duration, flags.origin)
     run_async(diagnose(plan, send_time, output), messages, env)

@@ -6,7 +6,6 @@ It raises `SseCliError` for the endings the command line maps: no probe opened a
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
@@ -22,13 +21,15 @@ __all__ = ["Output", "diagnose"]
 
 @dataclass(frozen=True)
 class Output:
-    """Where the report goes and how it looks; `live` draws progress on `status`."""
+    """Where the report goes and how it looks; `live` draws progress on `status`, a line
+    at most `columns` - 1 wide."""
 
     out: IO[bytes]
     status: IO[str]
     format: str = "json"
     live: bool = False
     color: bool | None = None
+    columns: int = 80
 
 
 async def diagnose(plan: WatchPlan, send_time: Callable[[str], int | None], output: Output) -> None:
@@ -37,8 +38,7 @@ async def diagnose(plan: WatchPlan, send_time: Callable[[str], int | None], outp
 
     def progress(current: Watch) -> None:
         nonlocal shown
-        width = shutil.get_terminal_size().columns - 1
-        output.status.write("\r\x1b[2K" + progress_line(current)[:width])
+        output.status.write("\r\x1b[2K" + progress_line(current)[: output.columns - 1])
         output.status.flush()
         shown = True
 
