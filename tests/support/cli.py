@@ -5,21 +5,21 @@ bounded waits.
 The tests that start the CLI as a child process, and why a thread would not do:
 - pipes and flushing: listen's output through a real pipe, `| head`, a closed stdout
   (test_listen, test_process, test_client_faults, test_recording's closed pipe);
-- signals and exit statuses seen by a shell: Ctrl-C, SIGTERM, SIGPIPE, a port taken
-  (test_process, test_server_hardening's shutdown and port-taken tests, test_background_status,
-  test_doctor's Ctrl-C, test_recording's Ctrl-C mid-recording, test_bad_input's usage
-  errors from a real process);
+- signals and exit statuses seen by a shell: Ctrl-C, SIGTERM, SIGPIPE
+  (test_process, test_server_hardening's two shutdown tests, test_background_status,
+  test_recording's Ctrl-C mid-recording, test_bad_input's usage errors from a real process);
 - start-up imports and terminals: what `sse-cli` imports before it does anything, a pty
-  (test_startup, test_completions, test_terminal, test_demo, test_doctor's live view,
-  test_loadtest's, test_bench_figures' charts imported only for a report);
+  (test_startup, test_completions, test_terminal, test_demo (the demo starts its serve
+  child itself), test_loadtest's, test_bench_figures' charts imported only for a report);
   test_speedups' twins, chosen at import by SSE_CLI_PURE_PYTHON: one interpreter each way;
 - resources of the process: RSS, fds, the open-files limit (test_client_faults,
-  test_server_hardening's leak test, test_serve_capacity, test_loadtest);
-- serve's stderr (banner, warnings, log lines: test_pubsub's broker loss) and its
-  --workers processes (test_pubsub, test_mercure_redis, test_serve_stack);
-- Ctrl-C to a serve whose relay's commands run (test_relay's Ctrl-C test): the signal
-  reaches serve alone, its commands being in sessions of their own, and serve stops and reaps
-  them and exits 0 within 2 s.
+  test_server_hardening's leak test, test_serve_capacity's real EMFILE under ulimit -n 200,
+  test_loadtest);
+- serve's processes: its --workers (test_serve_workers: pub/sub, the Mercure hub's log and
+  each worker's open-files limit, one child), what it has loaded against what its banner
+  says (test_serve_stack's one child), and Ctrl-C with its relay's commands running
+  (test_server_hardening's Ctrl-C test): the signal reaches serve alone, its commands being
+  in sessions of their own, and serve stops and reaps them and exits 0 within 2 s.
 Every other server in the tests is an app on a thread (support/serve.py `serving`, or
 `serving_args` for what `serve ARGS` serves), relays included: their commands are children
 of the test process (support/relays.py). It keeps what serve would print on stderr.
