@@ -1,4 +1,4 @@
-"""No status line from a `listen` in the background (issue 27, point 4).
+"""No status line from a `listen` in the background.
 
 `sse-cli listen URL &` in a shell with job control runs in a process group that is not the
 terminal's foreground one: a status line drawn from there lands on the shell's prompt and

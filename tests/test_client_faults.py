@@ -1,5 +1,5 @@
 """Attacks on the client: hostile and broken servers, dropped and silent connections, a reader
-that stops reading, signals, TLS and redirects (issue 7, the client half).
+that stops reading, signals, TLS and redirects.
 
 Every server is a real loopback socket (`SocketServer`), the CLI runs in-process (`invoke`,
 or `start` with stdout on a real pipe), and every wait is on a condition with a timeout;

@@ -3,18 +3,19 @@ smoke tests where the process is the point: run to its end, or spawn and read it
 bounded waits.
 
 The tests that start the CLI as a child process, and why a thread would not do:
-- pipes and flushing: listen's output through a real pipe, `| head`, a closed stdout
-  (test_listen, test_process, test_client_faults, test_recording's closed pipe);
-- signals and exit statuses seen by a shell: Ctrl-C, SIGTERM, SIGPIPE, a port taken
-  (test_process, test_server_hardening's shutdown and port-taken tests, test_background_status,
-  test_doctor's Ctrl-C, test_recording's Ctrl-C mid-recording, test_bad_input's usage
-  errors from a real process);
-- start-up imports and terminals: what `sse-cli` imports before it does anything, a pty
-  (test_startup, test_completions, test_terminal, test_demo, test_doctor's live view,
-  test_loadtest's, test_bench_figures' charts imported only for a report);
-  test_speedups' twins, chosen at import by SSE_CLI_PURE_PYTHON: one interpreter each way;
-- resources of the process: RSS, fds, the open-files limit (test_client_faults,
-  test_server_hardening's leak test, test_serve_capacity, test_loadtest);
+- pipes, flushing and exit statuses seen by a shell: one shell runs a usage error, then
+  `listen | head -n 1` on a server silent after one event (test_listen);
+- signals: Ctrl-C while connecting, during the backoff wait and while a write is blocked
+  mid-line, once per format whose writes differ, json and data (test_client_faults), and
+  mid-recording (test_recording); SIGTERM, a port taken (test_server_hardening's shutdown
+  and port-taken tests, test_doctor's Ctrl-C);
+- start-up imports and terminals: what `sse-cli` imports before it does anything, all cases
+  in one interpreter (test_startup), a pty (test_terminal, test_demo, test_doctor's live
+  view), a job-control shell in a pty (test_background_status); test_speedups' Python
+  twins, chosen at import by SSE_CLI_PURE_PYTHON;
+- resources of the process: peak RSS (test_client_faults' floods, forked from one
+  interpreter), the open-files limit and what a bench imports (test_bench_figures), fds
+  (test_server_hardening's leak test, test_serve_capacity);
 - serve's stderr (banner, warnings, log lines: test_pubsub's broker loss) and its
   --workers processes (test_pubsub, test_mercure_redis, test_serve_stack);
 - Ctrl-C to a serve whose relay's commands run (test_relay's Ctrl-C test): the signal
