@@ -6,7 +6,8 @@ run the whole CLI in-process through `run_cli(argv, env)`. The commands hand it 
 whatever reads or writes; a lower function called without one uses the process's streams.
 Three things stay the process's, being decided for the whole process: which decoder twin
 runs (SSE_CLI_PURE_PYTHON, read at import; `--version` reads the run's), the proxies that
-aiohttp takes from the environment, and Typer's shell completion. Stdlib only.
+aiohttp takes from the environment, and what Typer's shell completion reads (it prints its
+candidates on the run's stdout). Stdlib only.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ Each exits 2 with exactly one line on stderr that says what is wrong and how to 
 does so before any connection: the URLs point at a live loopback server that must see no
 request (a bad invocation that slipped through would reach it, or exit 3 elsewhere).
 
-The table runs in-process (`invoke`, on in-memory streams); two cases also run as a real
-process, for the exit status and stderr a shell sees.
+The table runs in-process (`invoke`, on in-memory streams); test_listen's shell smoke test
+runs the no-scheme case as a real process, for the exit status and stderr a shell sees.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from support.cli import WAIT, invoke, run_cli
+from support.cli import invoke
 from support.sockets import Request, SocketServer, head
 
 
@@ -133,19 +133,6 @@ def test_a_bad_invocation_exits_2_with_one_line_before_connecting(
     args = ["listen", *(_fill(arg, server, tmp_path) for arg in case.args)]
     result = invoke(*args, stdin=case.stdin or b"")
     _check(case, Outcome(result.status, result.stdout, result.stderr), server, tmp_path)
-
-
-SMOKE = ["no-scheme", "json-from-empty-stdin"]
-
-
-@pytest.mark.parametrize("name", SMOKE)
-def test_a_bad_invocation_exits_2_from_a_real_process(
-    name: str, server: SocketServer, tmp_path: Path
-) -> None:
-    case = CASES[name]
-    args = [_fill(arg, server, tmp_path) for arg in case.args]
-    proc = run_cli("listen", *args, input=case.stdin, timeout=WAIT)
-    _check(case, Outcome(proc.returncode, proc.stdout, proc.stderr.decode()), server, tmp_path)
 
 
 def test_the_table_covers_at_least_25_bad_invocations() -> None:

@@ -1,4 +1,6 @@
-"""`bench`'s counters, series and what the terminal shows, in-process and without sockets.
+"""`bench`'s counters, series and what the terminal shows, in-process and without sockets;
+and one bench in a fresh process, for what is the process's: its open-files limit, and the
+modules it imports.
 
 The counters are one dataclass: every field must survive a worker's snapshot and add up in
 the merge; intervals of two workers merge by index; the table has min, mean and p95, says
@@ -12,6 +14,8 @@ import importlib.util
 import io
 import json
 import random
+import resource
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +23,8 @@ from typing import cast
 
 import pytest
 from rich.console import Console
+from support.cli import WAIT, cli_env
+from support.sockets import Request, SocketServer, head
 from support.twins import using
 
 from sse_cli.errors import UsageError
@@ -196,21 +202,49 @@ def test_report_flag_problems_are_usage_errors_before_the_run(
     assert "pip install 'sse-cli[report]'" in str(caught.value.hint)
 
 
-def test_the_charts_load_only_for_a_report() -> None:
-    """Checking the flags and building a report without --report never imports the charts'
-    library or the page's module (in a clean interpreter: other tests may have loaded it)."""
-    code = (
-        "import sys\n"
-        "from sse_cli.loadtest.options import BenchSettings\n"
-        "from sse_cli.loadtest.runner import run_bench\n"
-        "from sse_cli.request import RequestFlags\n"
-        "BenchSettings(RequestFlags(url='http://127.0.0.1:9/')).options()\n"
-        "page = 'sse_cli.loadtest.html'\n"
-        "print(sorted(m for m in sys.modules if 'vl_convert' in m or m == page))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30)
+#: `sse-cli` as the console script runs it; as it exits, it writes which of the report's
+#: modules (the charts' library, the page) it imported, to the file named by argv[1].
+REPORT_MODULES = """\
+import atexit, json, sys
+out = sys.argv.pop(1)
+atexit.register(lambda: open(out, "w").write(json.dumps(sorted(
+    m for m in sys.modules if "vl_convert" in m or m == "sse_cli.loadtest.html"))))
+sys.argv[0] = "sse-cli"
+from sse_cli.__main__ import main
+main()
+"""
+
+
+def test_a_short_open_files_limit_is_said_and_the_charts_load_only_for_a_report(
+    tmp_path: Path,
+) -> None:
+    """A fresh process (the open-files limit and the modules imported are the process's):
+    300 streams under a 128 limit are warned of before starting, those past it are counted
+    as 'open-files' errors with a hint, and a run without --report never imports the charts'
+    library or the page's module."""
+
+    def three_events(conn: socket.socket, request: Request) -> None:
+        conn.sendall(head() + b"".join(b"id: %d\ndata: %d\n\n" % (n, n) for n in (1, 2, 3)))
+
+    loaded = tmp_path / "loaded.json"
+    with SocketServer(three_events) as server:
+        done = subprocess.run(
+            [sys.executable, "-c", REPORT_MODULES, str(loaded)]
+            + ["bench", server.url, "-c", "300", "--no-reconnect"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            env=cli_env(),
+            timeout=WAIT,
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128)),
+        )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == b"[]"
+    warning = done.stderr.decode().splitlines()[0]
+    assert "the open-files limit is 128 (hard limit), below the 364" in warning
+    report = json.loads(done.stdout)
+    assert report["errors"]["by_kind"]["open-files"] > 0
+    assert report["events"]["total"] + 3 * report["errors"]["by_kind"]["open-files"] == 900
+    assert any("ran out of open files" in hint for hint in report["hints"])
+    assert json.loads(loaded.read_text()) == []
 
 
 def test_the_page_escapes_what_the_server_and_the_user_wrote() -> None:

@@ -1,32 +1,13 @@
-"""The committed completion scripts are what the CLI generates, and they complete flags.
-
-Completing runs the program at each TAB press: those tests run it as a process."""
+"""The committed completion scripts are what the CLI generates, and they complete flags."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from support.cli import invoke
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
-    environment.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "sse_cli", *args],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env=environment,
-        timeout=30,
-        check=False,
-    )
 
 
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
@@ -42,13 +23,20 @@ def test_committed_completion_script_is_current(
     assert result.text == committed, f"completions/sse-cli.{shell} is stale: see completions/"
 
 
-def test_bash_completion_lists_listen_flags() -> None:
-    result = _cli(
-        _SSE_CLI_COMPLETE="complete_bash", COMP_WORDS="sse-cli listen --form", COMP_CWORD="2"
-    )
-    assert result.stdout.split() == ["--format"]
+def complete(words: str, cword: int, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What a TAB press offers in bash: Typer reads the words from the process's environment
+    (test_startup runs a TAB press in a fresh process, for what it imports)."""
+    monkeypatch.setenv("_SSE_CLI_COMPLETE", "complete_bash")
+    monkeypatch.setenv("COMP_WORDS", words)
+    monkeypatch.setenv("COMP_CWORD", str(cword))
+    result = invoke()
+    assert result.status == 0, result.stderr
+    return result.text.split()
 
 
-def test_bash_completion_lists_commands() -> None:
-    result = _cli(_SSE_CLI_COMPLETE="complete_bash", COMP_WORDS="sse-cli ", COMP_CWORD="1")
-    assert {"listen", "bench", "serve", "demo"} <= set(result.stdout.split())
+def test_bash_completion_lists_listen_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert complete("sse-cli listen --form", 2, monkeypatch) == ["--format"]
+
+
+def test_bash_completion_lists_commands(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert {"listen", "bench", "serve", "demo"} <= set(complete("sse-cli ", 1, monkeypatch))

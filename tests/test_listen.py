@@ -1,8 +1,8 @@
 """`sse-cli listen` end to end against raw-socket loopback servers.
 
 Every test controls the server's bytes and TCP writes and waits on conditions with timeouts.
-The CLI runs in-process (`invoke`); the smoke tests of pipes and flushing run it as a
-subprocess with stdout on a pipe and without PYTHONUNBUFFERED, so a missing flush shows.
+The CLI runs in-process (`invoke`); one smoke test of pipes, flushing and exit statuses runs
+it in a shell, stdout on a pipe and without PYTHONUNBUFFERED, so a missing flush shows.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from support.sockets import (
     Request,
     SocketServer,
     by_connection,
-    endless,
     head,
     steps,
     stream,
@@ -40,7 +39,6 @@ from support.sockets import (
 from sse_cli.cli import run_cli as run_in_process
 
 Serve = Callable[[Handler], SocketServer]
-Spawn = Callable[..., subprocess.Popen[bytes]]
 
 NO_CONTENT = stream(status=204, content_type=None)
 
@@ -305,54 +303,46 @@ def test_one_mebibyte_event_arrives_whole(serve_socket: Serve) -> None:
     ]
 
 
-def test_events_reach_a_pipe_one_by_one(
-    serve_socket: Serve, gate: threading.Event, spawned: Spawn
+def test_a_shell_sees_each_event_as_it_comes_and_the_exit_statuses(
+    serve_socket: Serve, gate: threading.Event
 ) -> None:
-    server = serve_socket(steps(b'id: 1\ndata: {"n": 1}\n\n', gate, b"id: 2\ndata: two\n\n"))
-    proc = spawned("listen", server.url, "-n", "2")
-    assert proc.stdout is not None
-    # The server still holds the connection open, silent: the line must already be out.
-    first = read_line(proc.stdout)
-    assert json.loads(first) == {"event": "message", "data": '{"n": 1}', "id": "1"}
-    gate.set()
-    status, rest, err = finish(proc)
-    assert status == 0, err
-    assert lines_of(rest) == [{"event": "message", "data": "two", "id": "2"}]
+    """The smoke test of pipes and exit statuses, as a shell runs `sse-cli` (stdin closed, no
+    PYTHONUNBUFFERED): a usage error exits 2 with one line on stderr and nothing on stdout;
+    in `| head -n 1`, the first event reaches head while the server holds the connection
+    silent (so it was flushed on its own), and once head has gone, `sse-cli` exits 0 on the
+    closed pipe without a word and without reconnecting."""
 
-
-def test_closed_stdout_pipe_exits_0_without_traceback(
-    serve_socket: Serve, gate: threading.Event, spawned: Spawn
-) -> None:
     def handler(conn: socket.socket, request: Request) -> None:
-        conn.sendall(head() + b"data: first\n\n")
+        conn.sendall(head() + b'id: 1\ndata: {"n": 1}\n\n')
         gate.wait(WAIT)
-        endless(conn, request)
+        for n in range(2, 100_000):  # ...until the closed pipe stops the client (bounded)
+            conn.sendall(b"id: %d\ndata: %d\n\n" % (n, n))
 
     server = serve_socket(handler)
-    proc = spawned("listen", server.url, "-f", "data")
-    assert proc.stdout is not None
-    assert read_line(proc.stdout) == b"first\n"
-    proc.stdout.close()  # what `head -n 1` does after its line
-    gate.set()  # ...while the server keeps sending
-    status, _, err = finish(proc)
-    assert status == 0, err
-    assert b"Traceback" not in err and b"error" not in err
-    assert len(server.requests) == 1
-
-
-def test_head_n_1_in_a_shell_pipeline(serve_socket: Serve) -> None:
-    server = serve_socket(endless)
-    script = '{ "$@"; echo "sse-cli exit status $?" >&2; } | head -n 1'
-    result = subprocess.run(
-        ["sh", "-c", script, "sh", *SSE_CLI, "listen", server.url],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        env=cli_env(),
-        timeout=30,
+    script = (
+        '"$@" /events; echo "usage error: exit status $?" >&2\n'
+        '{ "$@" "$URL"; echo "sse-cli exit status $?" >&2; } | head -n 1\n'
     )
-    assert result.stdout == '{"event": "message", "data": "1 é", "id": "1"}\n'.encode()
-    err = result.stderr.decode()
-    assert err.splitlines() == ["sse-cli exit status 0"], err
+    proc = subprocess.Popen(
+        ["sh", "-c", script, "sh", *SSE_CLI, "listen"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cli_env(URL=server.url),
+    )
+    try:
+        assert proc.stdout is not None
+        # head prints its line and exits only once the line reached it: the server is silent.
+        first = read_line(proc.stdout)
+    finally:
+        gate.set()  # the server sends on, into the pipe head closed
+    status, rest, err = finish(proc)
+    assert status == 0, err
+    assert lines_of(first + rest) == [{"event": "message", "data": '{"n": 1}', "id": "1"}]
+    usage, *statuses = err.decode().splitlines()
+    assert usage.startswith("sse-cli: error: ") and "has no scheme" in usage, err
+    assert statuses == ["usage error: exit status 2", "sse-cli exit status 0"], err
+    assert len(server.requests) == 1
 
 
 # Output formats

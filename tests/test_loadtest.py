@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import socket
 import ssl
 import struct
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.cli import WAIT
+from support.cli import WAIT, invoke
 from support.sockets import Handler, Request, SocketServer, by_connection, head
 
 from sse_cli.loadtest.metrics import Metrics
@@ -368,36 +367,8 @@ def test_connect_and_idle_timeouts_are_errors_of_their_own(serve_socket: Serve) 
     assert report["duration_s"] < 3
 
 
-def test_a_short_open_files_limit_is_said_before_starting(serve_socket: Serve) -> None:
-    import resource
-    import subprocess
-    import sys
-
-    from support.cli import cli_env
-
-    server = serve_socket(three_events)
-    done = subprocess.run(
-        [sys.executable, "-m", "sse_cli", "bench", server.url, "-c", "300", "--no-reconnect"],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        env=cli_env(),
-        timeout=WAIT,
-        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128)),
-    )
-    assert done.returncode == 0, done.stderr
-    warning = done.stderr.decode().splitlines()[0]
-    assert "the open-files limit is 128 (hard limit), below the 364" in warning
-    report = json.loads(done.stdout)
-    assert report["errors"]["by_kind"]["open-files"] > 0
-    assert report["events"]["total"] + 3 * report["errors"]["by_kind"]["open-files"] == 900
-    assert any("ran out of open files" in hint for hint in report["hints"])
-
-
 def test_the_live_view_draws_on_a_terminal(serve_socket: Serve) -> None:
-    import sys
-
-    import pexpect
-    from support.cli import cli_env
+    """In-process, stdout and stderr terminals (test_terminal's smoke test has a real one)."""
 
     def slow(conn: socket.socket, request: Request) -> None:
         conn.sendall(head())
@@ -406,18 +377,12 @@ def test_the_live_view_draws_on_a_terminal(serve_socket: Serve) -> None:
             time.sleep(0.1)
 
     server = serve_socket(slow)
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "sse_cli", "bench", server.url, "-c", "2", "--no-reconnect"],
-        env=cli_env(TERM="xterm"),
-        dimensions=(40, 120),
-        timeout=WAIT,
+    result = invoke(
+        "bench", server.url, "-c", "2", "--no-reconnect", tty=True, TERM="xterm", COLUMNS="120"
     )
-    child.expect("streams open")
-    child.expect("first event")  # the report's table follows on stdout
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    assert result.status == 0, result.stderr
+    assert "streams open" in result.stderr  # the live view, on stderr
+    assert "first event" in result.text  # the report's table, on stdout
 
 
 @pytest.mark.parametrize(("fast", "module"), [(True, "uvloop"), (False, "asyncio")])

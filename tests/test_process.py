@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import gc
-import json
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 
 import pytest
-from support.cli import cli_env
+from support.cli import invoke
 from support.sockets import Handler, SocketServer, stream
 
 from sse_cli import process
@@ -45,27 +42,13 @@ def test_start_pauses_the_collector_and_settled_brings_it_back_for_new_objects(
     assert gc.isenabled()
 
 
-PROBE = """
-import gc, json, sys
-from sse_cli import process
-process.start()
-from sse_cli.cli import run_cli
-status = run_cli(sys.argv[1:])
-print(json.dumps({"status": status, "enabled": gc.isenabled(), "threshold": gc.get_threshold()[0]}))
-"""
-
-
 def test_listen_turns_the_collector_back_on(
-    serve_socket: Callable[[Handler], SocketServer],
+    serve_socket: Callable[[Handler], SocketServer], saved_gc: None
 ) -> None:
+    """In-process: the collector is the process's, started paused as the entry point does."""
     server = serve_socket(stream(b"data: 1\n\n"))
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, "listen", server.url, "--no-reconnect", "-q"],
-        capture_output=True,
-        stdin=subprocess.DEVNULL,
-        env=cli_env(),
-        timeout=30,
-        text=True,
-    )
-    report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert report == {"status": 0, "enabled": True, "threshold": process.GC_THRESHOLD}
+    process.start()
+    assert not gc.isenabled()
+    result = invoke("listen", server.url, "--no-reconnect", "-q")
+    assert result.status == 0, result.stderr
+    assert (gc.isenabled(), gc.get_threshold()[0]) == (True, process.GC_THRESHOLD)

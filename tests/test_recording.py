@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-from support.cli import WAIT, finish, invoke, read_line
+from support.cli import WAIT, finish, invoke, read_line, start
 from support.sockets import Handler, SocketServer, by_connection, steps, stream
 
 from sse_cli.protocol.decoder import Event
@@ -93,31 +94,44 @@ def test_record_to_stdout_is_refused() -> None:
     assert done.stderr.count("\n") == 1 and "stdout" in done.stderr
 
 
-@pytest.mark.parametrize("how", ["sigint", "closed-pipe"])
-def test_an_interrupted_recording_is_valid_up_to_the_last_event(
-    serve_socket: Callable[[Handler], SocketServer],
-    gate: object,
-    spawned: Callable[..., object],
-    tmp_path: Path,
-    how: str,
-) -> None:
-    import threading
+def assert_valid_up_to_the_last_event(out: Path) -> None:
+    """The recording reads back, holds the whole event, and not the one cut short."""
+    recording = read_recording(out)
+    events = [e.item for r in recording.responses for e in r.entries if type(e.item) is Event]
+    assert events[0] == Event("message", "one", "1")
+    assert all(e.data != "tw" for e in events)
 
-    assert isinstance(gate, threading.Event)
+
+def test_a_recording_ended_by_ctrl_c_is_valid_up_to_the_last_event(
+    serve_socket: Callable[[Handler], SocketServer],
+    gate: threading.Event,
+    spawned: Callable[..., subprocess.Popen[bytes]],
+    tmp_path: Path,
+) -> None:
+    """A real process: the signal is the point."""
     server = serve_socket(steps(b"id: 1\ndata: one\n\nid: 2\ndata: tw", gate))
     out = tmp_path / "r.jsonl"
     proc = spawned("listen", server.url, "-f", "json", "--record", str(out))
-    assert json.loads(read_line(proc.stdout))["data"] == "one"  # type: ignore[attr-defined]
-    if how == "sigint":
-        proc.send_signal(signal.SIGINT)  # type: ignore[attr-defined]
-    else:
-        proc.stdout.close()  # type: ignore[attr-defined]
-        gate.set()
-    finish(proc, WAIT)  # type: ignore[arg-type]
-    recording = read_recording(out)
-    events = [e.item for r in recording.responses for e in r.entries]
-    assert events[0] == Event("message", "one", "1")
-    assert all(type(e) is not Event or e.data != "tw" for e in events)
+    assert proc.stdout is not None
+    assert json.loads(read_line(proc.stdout))["data"] == "one"
+    proc.send_signal(signal.SIGINT)
+    status, _, err = finish(proc, WAIT)
+    assert status == 130, err
+    assert_valid_up_to_the_last_event(out)
+
+
+def test_a_recording_ended_by_a_closed_pipe_is_valid_up_to_the_last_event(
+    serve_socket: Callable[[Handler], SocketServer], gate: threading.Event, tmp_path: Path
+) -> None:
+    server = serve_socket(steps(b"retry: 10\n\nid: 1\ndata: one\n\nid: 2\ndata: tw", gate))
+    out = tmp_path / "r.jsonl"
+    running = start("listen", server.url, "-f", "json", "--record", str(out))
+    assert json.loads(read_line(running.stdout))["data"] == "one"
+    running.stdout.close()  # `| head -n 1`
+    gate.set()  # the stream ends mid-event; the reconnect's first event meets the closed pipe
+    result = running.finish()
+    assert result.status == 0, result.stderr
+    assert_valid_up_to_the_last_event(out)
 
 
 def test_a_recording_that_cannot_be_written_ends_in_one_line_not_a_traceback(

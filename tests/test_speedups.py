@@ -23,26 +23,16 @@ WHICH = (
 )
 
 
-def which(**env: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-c", WHICH],
-        capture_output=True,
-        env=cli_env(**env),
-        stdin=subprocess.DEVNULL,
-        timeout=30,
-        check=True,
-    )
-    return done.stdout.decode().strip()
-
-
 def test_the_c_twins_run_when_they_were_built() -> None:
+    """In this process, which imported them with SSE_CLI_PURE_PYTHON unset."""
     if speedups() is None and not os.environ.get("CI"):
         pytest.skip("sse_cli._speedups was not built (no C compiler?)")
-    env = {k: v for k, v in os.environ.items() if k != "SSE_CLI_PURE_PYTHON"}
-    done = subprocess.run(
-        [sys.executable, "-c", WHICH], capture_output=True, env=env, timeout=30, check=True
-    )
-    assert done.stdout.decode().split() == [
+    if os.environ.get("SSE_CLI_PURE_PYTHON"):
+        pytest.skip("this process was started on the Python twins (SSE_CLI_PURE_PYTHON)")
+    from sse_cli.loadtest import audit, hdr
+    from sse_cli.protocol import decoder
+
+    assert [decoder._scan.__module__, audit.ascending_ids.__module__, hdr.add_values.__name__] == [
         "sse_cli._speedups",
         "sse_cli._speedups",
         "record_values_in_c",
@@ -50,7 +40,16 @@ def test_the_c_twins_run_when_they_were_built() -> None:
 
 
 def test_sse_cli_pure_python_keeps_to_the_python_twins() -> None:
-    assert which(SSE_CLI_PURE_PYTHON="1").split() == [
+    """A fresh interpreter: the variable is read as the modules are imported."""
+    done = subprocess.run(
+        [sys.executable, "-c", WHICH],
+        capture_output=True,
+        env=cli_env(SSE_CLI_PURE_PYTHON="1"),
+        stdin=subprocess.DEVNULL,
+        timeout=30,
+        check=True,
+    )
+    assert done.stdout.decode().split() == [
         "sse_cli.protocol.decoder",
         "sse_cli.loadtest.audit",
         "record_values",

@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
-import pytest
 from support.cli import cli_env
 
 HEAVY = (
@@ -72,10 +72,10 @@ with open(out, "w") as file:
 """
 
 
-@pytest.fixture(scope="module")
-def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, object]]:
-    """Each case's exit status and the heavy modules loaded once it ended, from one process."""
-    out = tmp_path_factory.mktemp("startup") / "report.json"
+def test_start_up_imports_no_heavy_module(tmp_path: Path) -> None:
+    """Every case in one child (one test, so one child however the tests are shared out):
+    each case's exit status, and the heavy modules loaded once it ended."""
+    out = tmp_path / "report.json"
     cases = [(argv, env) for _, argv, env, _ in CASES]
     done = subprocess.run(
         [sys.executable, "-c", PROBE, json.dumps(cases), json.dumps(HEAVY), str(out)],
@@ -85,14 +85,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, obj
         timeout=60,
     )
     assert done.returncode == 0, done.stderr.decode()
-    report: list[dict[str, object]] = json.loads(out.read_text())
-    return {name: entry for (name, *_), entry in zip(CASES, report, strict=True)}
-
-
-@pytest.mark.parametrize(
-    ("name", "status"), [(c[0], c[3]) for c in CASES], ids=[c[0] for c in CASES]
-)
-def test_start_up_imports_no_heavy_module(
-    name: str, status: int, reports: dict[str, dict[str, object]]
-) -> None:
-    assert reports[name] == {"status": status, "loaded": []}
+    report = json.loads(out.read_text())
+    assert dict(zip([c[0] for c in CASES], report, strict=True)) == {
+        name: {"status": status, "loaded": []} for name, _, _, status in CASES
+    }

@@ -102,6 +102,9 @@ app = typer.Typer(
 
 T = TypeVar("T")
 
+#: The environment variable that asks for shell completion instead of a run (Typer's name).
+COMPLETE_VAR = "_SSE_CLI_COMPLETE"
+
 
 def _version(ctx: typer.Context, value: bool) -> None:
     """`--version`: the version, and which decoder runs (C, or Python without a compiler or
@@ -235,6 +238,8 @@ def run_cli(argv: list[str] | None = None, env: Environment | None = None) -> in
     args, show_stack = _take_traceback(sys.argv[1:] if argv is None else argv)
     show_stack = show_stack or bool(env.environ.get("SSE_CLI_TRACEBACK"))
     command = _command()
+    if os.environ.get(COMPLETE_VAR):
+        return _complete(command, args, env)
     try:
         result = command.main(
             args=args,
@@ -268,6 +273,20 @@ def run_cli(argv: list[str] | None = None, env: Environment | None = None) -> in
         )
         return ExitCode.ERROR
     return result if isinstance(result, int) else ExitCode.OK
+
+
+def _complete(command: Any, args: list[str], env: Environment) -> int:
+    """A TAB press: Typer's completion, which reads the instruction and the words from the
+    process's environment, prints the candidates on the run's stdout and ends in a status
+    (its `sys.exit`, caught)."""
+    import contextlib
+
+    with contextlib.redirect_stdout(env.text_stdout), contextlib.redirect_stderr(env.stderr):
+        try:
+            command.main(args=args, prog_name="sse-cli", standalone_mode=False, obj=env)
+        except SystemExit as exc:
+            return exc.code if isinstance(exc.code, int) else ExitCode.ERROR
+    return ExitCode.OK
 
 
 def _command() -> Any:

@@ -3,23 +3,25 @@ smoke tests where the process is the point: run to its end, or spawn and read it
 bounded waits.
 
 The tests that start the CLI as a child process, and why a thread would not do:
-- pipes and flushing: listen's output through a real pipe, `| head`, a closed stdout
-  (test_listen, test_process, test_client_faults, test_recording's closed pipe);
-- signals and exit statuses seen by a shell: Ctrl-C, SIGTERM, SIGPIPE
-  (test_process, test_server_hardening's two shutdown tests, test_background_status,
-  test_recording's Ctrl-C mid-recording, test_bad_input's usage errors from a real process);
-- start-up imports and terminals: what `sse-cli` imports before it does anything, a pty
-  (test_startup, test_completions, test_terminal, test_demo (the demo starts its serve
-  child itself), test_loadtest's, test_bench_figures' charts imported only for a report);
-  test_speedups' twins, chosen at import by SSE_CLI_PURE_PYTHON: one interpreter each way;
-- resources of the process: RSS, fds, the open-files limit (test_client_faults,
-  test_server_hardening's leak test, test_serve_capacity's real EMFILE under ulimit -n 200,
-  test_loadtest);
+- pipes, flushing and exit statuses seen by a shell: one shell runs a usage error, then
+  `listen | head -n 1` on a server silent after one event (test_listen);
+- signals: listen's Ctrl-C while connecting, during the backoff wait and while a write is
+  blocked mid-line, once per format whose writes differ, json and data (test_client_faults),
+  and mid-recording (test_recording); serve's SIGTERM with a thousand open streams, and its
+  Ctrl-C with open streams and its relay's commands running: the signal reaches serve alone,
+  its commands being in sessions of their own, and serve stops and reaps them and exits 0
+  within 2 s (test_server_hardening);
+- start-up imports and terminals: what `sse-cli` imports before it does anything, all cases
+  in one interpreter (test_startup), a pty (test_terminal, test_demo, whose demo starts its
+  serve child itself), a job-control shell in a pty (test_background_status); test_speedups'
+  Python twins, chosen at import by SSE_CLI_PURE_PYTHON;
+- resources of the process: peak RSS (test_client_faults' floods, forked from one
+  interpreter), the open-files limit and what a bench imports (test_bench_figures), serve's
+  fds and RSS (test_server_hardening's leak test), a real EMFILE under `ulimit -n 200`
+  (test_serve_capacity);
 - serve's processes: its --workers (test_serve_workers: pub/sub, the Mercure hub's log and
-  each worker's open-files limit, one child), what it has loaded against what its banner
-  says (test_serve_stack's one child), and Ctrl-C with its relay's commands running
-  (test_server_hardening's Ctrl-C test): the signal reaches serve alone, its commands being
-  in sessions of their own, and serve stops and reaps them and exits 0 within 2 s.
+  each worker's open-files limit, one child), and what it has loaded against what its banner
+  says (test_serve_stack's one child).
 Every other server in the tests is an app on a thread (support/serve.py `serving`, or
 `serving_args` for what `serve ARGS` serves), relays included: their commands are children
 of the test process (support/relays.py). It keeps what serve would print on stderr.
