@@ -25,7 +25,7 @@ _paused = False
 
 
 def start() -> None:
-    """At the entry point: no cycle collection while the program starts, and a padded heap.
+    """At the entry point: no cycle collection while the program starts.
 
     Start-up creates many objects that live as long as the process; the collector would only
     scan them again and again.
@@ -33,11 +33,12 @@ def start() -> None:
     global _paused
     gc.disable()
     _paused = True
-    _tune_malloc()
 
 
 def settled() -> None:
-    """Start-up is over: collect again, but never the objects made so far, and rarely."""
+    """Start-up is over: collect again, but never the objects made so far, and rarely; and
+    pad the heap for the stream to come (here, not at the entry point: ctypes costs `--help`
+    and `--version` about 3 ms, and only a long run has a heap worth padding)."""
     global _paused
     if not _paused:
         return
@@ -45,6 +46,7 @@ def settled() -> None:
     gc.freeze()
     gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
     gc.enable()
+    _tune_malloc()
 
 
 def _tune_malloc() -> None:

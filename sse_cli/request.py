@@ -13,14 +13,14 @@ from __future__ import annotations
 import dataclasses
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO
 
 from sse_cli import __version__
+from sse_cli.checks import check_count, check_seconds
 from sse_cli.errors import UsageError
-from sse_cli.extract import DONE
 from sse_cli.protocol.decoder import DEFAULT_MAX_EVENT_SIZE
 from sse_cli.protocol.reconnect import CONTROL, DEFAULT_BACKOFF_CAP, DEFAULT_RETRY, Policy
 
@@ -38,7 +38,6 @@ SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "s
 TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
-Number = TypeVar("Number", int, float)
 #: A URL that starts with a host (and port), not a scheme: `localhost:8000/x`, `[::1]/x`.
 _SCHEMELESS = re.compile(
     r"^(?:[^/?#@\s]*@)?(?:\[[0-9A-Fa-f:.]+\]|[^/?#:@\s\[\]]+)(?::\d*)?(?:[/?#]|$)"
@@ -289,44 +288,10 @@ def parse_size(value: str, flag: str) -> int:
     return int(match.group(1)) * _SIZE_UNITS[unit]
 
 
-def check_seconds(value: float | None) -> float | None:
-    """A duration in seconds: more than 0 and finite (leave a flag out for "never")."""
-    # `not value > 0` also refuses nan.
-    if value is not None and (not value > 0 or value == float("inf")):
-        raise UsageError(f"must be a number of seconds more than 0, not {value:g}")
-    return value
-
-
-def check_count(value: int | None) -> int | None:
-    """A count: 0 or more."""
-    if value is not None and value < 0:
-        raise UsageError(f"must be 0 or more, not {value}")
-    return value
-
-
-def check_between(low: float, high: float | None = None) -> Callable[[Number], Number]:
-    """A check that a number is at least `low` (and at most `high`, if given)."""
-
-    def check(value: Number) -> Number:
-        # `not value >= low` also refuses nan.
-        if not value >= low or (high is not None and value > high):
-            bounds = f"from {low:g} to {high:g}" if high is not None else f"{low:g} or more"
-            raise UsageError(f"must be {bounds}, not {value:g}")
-        return value
-
-    return check
-
-
-def check_choice(value: str | None, choices: Sequence[str], flag: str = "") -> str | None:
-    """`value` if it is one of `choices`; a UsageError naming `flag` (when given) if not."""
-    if value is not None and value not in choices:
-        named = f"{flag} " if flag else ""
-        raise UsageError(f"{named}{value!r} is not one of {', '.join(choices)}")
-    return value
-
-
 def stop_data(output_format: str, until: str | None) -> str | None:
     """The data that stops listening: `-f text` stops at `[DONE]` unless `--until` says."""
+    from sse_cli.extract import DONE  # here: json and the extractors only for a run
+
     return DONE if output_format == "text" and until is None else until
 
 

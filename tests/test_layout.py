@@ -38,6 +38,7 @@ BOTTOM = (
     "sse_cli.actions",
     "sse_cli.encode",
     "sse_cli.errors",
+    "sse_cli.checks",
 )
 
 

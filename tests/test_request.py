@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from sse_cli.checks import check_choice, check_count, check_seconds
 from sse_cli.client import check_sendable
 from sse_cli.errors import ExitCode, UsageError
 from sse_cli.protocol.reconnect import CONTROL
@@ -18,9 +19,6 @@ from sse_cli.request import (
     ListenOptions,
     RequestFlags,
     build_options,
-    check_choice,
-    check_count,
-    check_seconds,
     mask_url,
     parse_header,
     parse_size,

@@ -23,7 +23,6 @@ from sse_cli.cli.options import (
     UrlArgument,
 )
 from sse_cli.errors import SseCliError
-from sse_cli.request import RequestFlags
 
 BENCH_EPILOG = """\
 \b
@@ -182,6 +181,7 @@ def bench(
     from sse_cli.loadtest.options import BenchSettings
     from sse_cli.loadtest.runner import start
     from sse_cli.render import Messages
+    from sse_cli.request import RequestFlags
 
     try:
         start(

@@ -1,10 +1,11 @@
 """`sse-cli doctor`: its options, then one call that checks them and runs the watch."""
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from sse_cli.checks import check_choice
 from sse_cli.cli.app import Command, app, checked, environment, fail, run_async
 from sse_cli.cli.options import (
     CacertOption,
@@ -20,8 +21,9 @@ from sse_cli.cli.options import (
 )
 from sse_cli.env import Environment
 from sse_cli.errors import SseCliError, UsageError
-from sse_cli.protocol.reconnect import CONTROL
-from sse_cli.request import RequestFlags, check_choice
+
+if TYPE_CHECKING:
+    from sse_cli.request import RequestFlags
 
 DOCTOR_EPILOG = """\
 \b
@@ -42,6 +44,8 @@ def _format(value: str | None) -> str | None:
 
 
 def _origin(value: str | None) -> str | None:
+    from sse_cli.protocol.reconnect import CONTROL
+
     if value is not None and (CONTROL.search(value) or "://" not in value):
         raise UsageError(f"invalid origin {value!r}", "e.g. --origin https://app.example.com")
     return value
@@ -99,6 +103,8 @@ def doctor(
     ] = None,
 ) -> None:
     """Find out why a stream does not stream, and what to change."""
+    from sse_cli.request import RequestFlags
+
     start(
         RequestFlags(
             url=url,
@@ -131,7 +137,7 @@ class DoctorFlags:
     output_format: str | None = None
 
 
-def start(request: RequestFlags, flags: DoctorFlags, env: Environment | None = None) -> None:
+def start(request: "RequestFlags", flags: DoctorFlags, env: Environment | None = None) -> None:
     """Check the flags, then watch, check and report."""
     from sse_cli.doctor.run import Output, diagnose
     from sse_cli.doctor.watch import WatchPlan

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from sse_cli.checks import check_seconds
 from sse_cli.cli.app import Command, app, environment, fail, run_async
 from sse_cli.cli.options import (
     CacertOption,
@@ -26,12 +27,11 @@ from sse_cli.cli.options import (
 )
 from sse_cli.env import Environment
 from sse_cli.errors import ExitCode, SseCliError, UsageError
-from sse_cli.request import RequestFlags, check_seconds
 
 if TYPE_CHECKING:
     from sse_cli.recording.writer import Recorder
     from sse_cli.render import Messages, Renderer, RenderOptions
-    from sse_cli.request import ListenOptions
+    from sse_cli.request import ListenOptions, RequestFlags
     from sse_cli.session import Limits
 
 LISTEN_EPILOG = """\
@@ -161,6 +161,8 @@ def listen(
     ] = False,
 ) -> None:
     """Listen to an event stream and print its events as they arrive."""
+    from sse_cli.request import RequestFlags
+
     settings = ListenSettings(
         request=RequestFlags(
             url=url,
@@ -226,7 +228,7 @@ class ListenSettings:
     """Every flag of `listen`, typed: the request's and the output's. `check` turns them
     into what the client, the session and the renderer take, or raises `UsageError`."""
 
-    request: RequestFlags
+    request: "RequestFlags"
     output: OutputFlags
 
     def check(

@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
+from sse_cli.checks import check_choice, check_count, check_seconds
 from sse_cli.cli.app import checked
-from sse_cli.request import check_choice, check_count, check_seconds
 
 
 def _format(value: str | None) -> str | None:

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from sse_cli.checks import check_between
 from sse_cli.cli.app import Command, app, checked, environment, fail
 from sse_cli.cli.options import JwtAudienceOption, JwtIssuerOption, JwtKeyOption
 from sse_cli.env import Environment
 from sse_cli.errors import SseCliError
-from sse_cli.request import check_between
 
 if TYPE_CHECKING:
     from sse_cli.serve.flags import ServeFlags

@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sse_cli.checks import check_choice
 from sse_cli.errors import UsageError
 from sse_cli.loadtest.sources import SourcePool, check_bindable, parse_local_ips
 from sse_cli.loadtest.thresholds import Threshold, parse_threshold
-from sse_cli.request import ListenOptions, RequestFlags, check_choice, parse_url
+from sse_cli.request import ListenOptions, RequestFlags, parse_url
 
 #: How long a run lasts when neither --duration nor --events-per-stream is given.
 DEFAULT_DURATION = 10.0

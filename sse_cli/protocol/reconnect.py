@@ -14,7 +14,6 @@ policy is tested without sleeping or a network.
 
 from __future__ import annotations
 
-import random
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -41,6 +40,13 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
+def _random() -> Callable[[], float]:
+    """`random.random`, imported when a connection policy is made, not when `--help` runs."""
+    import random
+
+    return random.random
+
+
 class Backoff:
     """The wait before a reconnection: the reconnection time, doubled per consecutive failure.
 
@@ -54,11 +60,11 @@ class Backoff:
         self,
         cap: float = DEFAULT_BACKOFF_CAP,
         jitter: float = 0.2,
-        rand: Callable[[], float] = random.random,
+        rand: Callable[[], float] | None = None,
     ) -> None:
         self.cap = cap
         self.jitter = jitter
-        self.rand = rand
+        self.rand = rand or _random()
         self.failures = 0
 
     def next_delay(self, retry: float) -> float:
@@ -120,7 +126,7 @@ class Reconnection:
     )
 
     def __init__(
-        self, policy: Policy, last_event_id: str = "", rand: Callable[[], float] = random.random
+        self, policy: Policy, last_event_id: str = "", rand: Callable[[], float] | None = None
     ) -> None:
         self.policy = policy
         self.last_event_id = last_event_id
