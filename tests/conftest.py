@@ -9,6 +9,7 @@ import os
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -83,6 +84,15 @@ def spawned() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
         for pipe in (proc.stdout, proc.stderr):
             if pipe is not None:
                 pipe.close()
+
+
+@pytest.fixture
+def streams() -> Iterator[list[Any]]:
+    """A list for the streams a test opens (anything with `close()`), closed at its end."""
+    opened: list[Any] = []
+    yield opened
+    for stream in opened:
+        stream.close()
 
 
 @pytest.fixture(scope="session")

@@ -65,14 +65,6 @@ class Stream:
         self.sock.close()
 
 
-@pytest.fixture
-def streams() -> Iterator[list[Stream]]:
-    opened: list[Stream] = []
-    yield opened
-    for stream in opened:
-        stream.close()
-
-
 def fill(
     port: int, opened: list[Stream], attempts: int = ATTEMPTS, headers: str = ""
 ) -> tuple[list[Stream], Stream]:

@@ -9,31 +9,29 @@ test_mercure_redis.py."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import httpx
-import pytest
 from support.cli import WAIT
 from support.redis import RedisServer
 from support.sse_reader import close_all
 from test_mercure_hub import KEY, token
 from test_mercure_redis import HOPS, TOTAL, follow
 from test_pubsub import CLOSE, RUN_BOUND, Subscriber, new_topic, wait_subscribed
-from test_serve_capacity import ATTEMPTS, LIMIT, REFUSING, Stream, fill, publish, under_limit
+from test_serve_capacity import (
+    ATTEMPTS,
+    LIMIT,
+    REFUSING,
+    Stream,
+    fill,
+    publish,
+    under_limit,
+)
 
 from sse_cli.launcher import Launched, launch, serve_command
 
 #: A token for every request: with --jwt-key, /publish and /subscribe need one too.
 EVERYTHING = token(publish=["*"], subscribe=["*"])
 AUTH = {"Authorization": f"Bearer {EVERYTHING}"}
-
-
-@pytest.fixture
-def streams() -> Iterator[list[Stream]]:
-    opened: list[Stream] = []
-    yield opened
-    for stream in opened:
-        stream.close()
 
 
 def publish_reaches_both_workers(base: str) -> None:
