@@ -1,20 +1,18 @@
 """`serve` with a relay (--exec, --stdin, --exec-per-client): in-process (`relay_serving`, a
-fresh app on a thread, whose relay starts its commands as children of the test process) or,
-where the signal to `serve` is the point, as a child process (`relay_server`); small Python
-scripts for the relay to run, and process checks by PID."""
+fresh app on a thread, whose relay starts its commands as children of the test process);
+small Python scripts for the relay to run, and process checks by PID (test_server_hardening's
+Ctrl-C test uses them on a serve child)."""
 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from sse_cli.launcher import Launched, LaunchError, child_env, serve_command
 from sse_cli.serve.relay_settings import RelaySettings, relay_settings
 from support.cli import WAIT
 from support.serve import InProcessServer
@@ -109,38 +107,6 @@ def stdin_pipe() -> Iterator[tuple[IO[bytes], IO[str]]]:
         if not writer.closed:
             writer.close()
         reader.close()
-
-
-@contextmanager
-def relay_server(args: Sequence[str]) -> Iterator[Launched]:
-    """`sse-cli serve --port 0 -q ARGS` running for the block, then Ctrl-C (killed if it does
-    not end)."""
-    proc = subprocess.Popen(
-        serve_command(["-q", *args]),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-        env=child_env(),
-    )
-    server = Launched(proc)
-    try:
-        line = server.wait_line("serving on ", WAIT)
-    except LaunchError:
-        server.kill()
-        raise
-    server.url = line.split("serving on ", 1)[1].split()[0]
-    try:
-        yield server
-    finally:
-        if proc.stdin is not None and not proc.stdin.closed:
-            proc.stdin.close()
-        try:
-            server.stop()
-        except subprocess.TimeoutExpired:
-            pass
 
 
 def alive(pid: int) -> bool:
